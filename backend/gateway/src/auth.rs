@@ -1,0 +1,140 @@
+//! Resolving a presented API key to its owner without touching the database on the hot path: a bounded
+//! in-memory cache keyed by the secret's hash, refreshed after `key_cache_ttl`, dropped at once on an
+//! invalidation (revocation anywhere reaches every replica through the shared state). While the database is
+//! unreachable a stale entry is used for up to `key_cache_max_stale`, so an outage does not lock everyone out.
+
+use crate::keys;
+use crate::state::{Invalidation, SharedState};
+use crate::store::{Repo, StoreError, entities::api_key};
+use chrono::{DateTime, Utc};
+use moka::sync::Cache;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Most cached keys (positive and negative entries).
+const CACHE_CAPACITY: u64 = 100_000;
+
+/// A key the proxy accepted, with what it may do.
+#[derive(Debug)]
+pub struct AuthenticatedKey {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub team_id: Uuid,
+    pub prefix: String,
+    /// `None`: every model of the tenant.
+    pub allowed_models: Option<HashSet<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+impl AuthenticatedKey {
+    /// True when the key may call this public model.
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.allowed_models.as_ref().is_none_or(|allowed| allowed.contains(model))
+    }
+
+    fn from_row(row: api_key::Model) -> Self {
+        let allowed_models = row.allowed_models.and_then(|json| {
+            json.as_array().map(|models| models.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect())
+        });
+        Self {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            team_id: row.team_id,
+            prefix: row.prefix,
+            allowed_models,
+            expires_at: row.expires_at,
+            revoked: row.revoked_at.is_some(),
+        }
+    }
+}
+
+/// Why a key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing API key: send it as `Authorization: Bearer sk-sy-…`")]
+    Missing,
+    #[error("invalid API key")]
+    Invalid,
+    #[error("this API key has been revoked")]
+    Revoked,
+    #[error("this API key has expired")]
+    Expired,
+    #[error("the key store is unavailable")]
+    Unavailable(#[source] Box<StoreError>),
+}
+
+#[derive(Clone)]
+struct Entry {
+    key: Option<Arc<AuthenticatedKey>>,
+    fetched: Instant,
+}
+
+/// The key cache and its database fallback.
+pub struct KeyResolver {
+    cache: Cache<String, Entry>,
+    repo: Repo,
+    ttl: Duration,
+    max_stale: Duration,
+}
+
+impl KeyResolver {
+    /// Creates the resolver and subscribes it to invalidations.
+    pub fn new(repo: Repo, ttl: Duration, max_stale: Duration, state: &Arc<dyn SharedState>) -> Arc<Self> {
+        let cache = Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(ttl + max_stale).build();
+        let resolver = Arc::new(Self { cache, repo, ttl, max_stale });
+        let mut invalidations = state.subscribe();
+        let weak = Arc::downgrade(&resolver);
+        tokio::spawn(async move {
+            loop {
+                let message = invalidations.recv().await;
+                let Some(resolver) = weak.upgrade() else { return };
+                match message {
+                    Ok(Invalidation::ApiKey { key_hash }) => resolver.cache.invalidate(&key_hash),
+                    Ok(Invalidation::Everything) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        resolver.cache.invalidate_all();
+                    }
+                    Ok(Invalidation::Catalog) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        resolver
+    }
+
+    /// Resolves a presented secret to an active key.
+    pub async fn resolve(&self, secret: &str) -> Result<Arc<AuthenticatedKey>, AuthError> {
+        if !keys::looks_like_key(secret) {
+            return Err(AuthError::Invalid);
+        }
+        let hash = keys::hash(secret);
+        let cached = self.cache.get(&hash);
+        let key = match cached {
+            Some(entry) if entry.fetched.elapsed() < self.ttl => entry.key,
+            stale => match self.repo.find_api_key_by_hash(&hash).await {
+                Ok(row) => {
+                    let key = row.map(|r| Arc::new(AuthenticatedKey::from_row(r)));
+                    self.cache.insert(hash, Entry { key: key.clone(), fetched: Instant::now() });
+                    key
+                }
+                Err(e) => match stale {
+                    Some(entry) if entry.fetched.elapsed() < self.ttl + self.max_stale => {
+                        tracing::warn!(error = %e, "key lookup failed; using the cached entry");
+                        entry.key
+                    }
+                    _ => return Err(AuthError::Unavailable(Box::new(e))),
+                },
+            },
+        };
+        let key = key.ok_or(AuthError::Invalid)?;
+        if key.revoked {
+            return Err(AuthError::Revoked);
+        }
+        if key.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(AuthError::Expired);
+        }
+        Ok(key)
+    }
+}

@@ -1,0 +1,202 @@
+//! The in-memory routing catalog: every tenant's providers and deployments, swapped atomically on reload so the
+//! proxy reads it without locks or database round trips. Reloaded periodically and on `Invalidation::Catalog`;
+//! while the database is unreachable the last good snapshot stays in use.
+
+use crate::money::{PricePerMTok, Prices};
+use crate::state::{Invalidation, SharedState};
+use crate::store::{Repo, StoreError};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A credential that must never reach a log line or a response.
+#[derive(Clone)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The raw value, for the one place that sends it upstream.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+/// Wire format family of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenAI and everything that speaks its API (vLLM, Ollama, Groq, Together, DeepSeek, Mistral …).
+    OpenAi,
+}
+
+impl ProviderKind {
+    /// Parses the stored / command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai" => Some(Self::OpenAi),
+            _ => None,
+        }
+    }
+}
+
+/// A provider as the proxy uses it.
+#[derive(Debug)]
+pub struct Provider {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Base URL including the version path, e.g. `https://api.openai.com/v1`; no trailing slash.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+}
+
+/// One way to serve a public model.
+#[derive(Debug)]
+pub struct Deployment {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub public_model: String,
+    pub upstream_model: String,
+    pub region: String,
+    pub prices: Prices,
+    pub provider: Arc<Provider>,
+}
+
+/// One consistent view of the catalog.
+#[derive(Default)]
+pub struct Snapshot {
+    /// tenant -> public model -> deployments (in creation order).
+    by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from storage rows; deployments whose provider is missing or of an unknown kind are
+    /// skipped with a warning rather than failing the whole catalog.
+    pub fn build(rows: crate::store::CatalogRows) -> Self {
+        let providers: HashMap<Uuid, Arc<Provider>> = rows
+            .providers
+            .into_iter()
+            .filter_map(|p| {
+                let Some(kind) = ProviderKind::parse(&p.kind) else {
+                    tracing::warn!(provider = %p.name, kind = %p.kind, "skipping provider of unknown kind");
+                    return None;
+                };
+                let api_key = p.api_key_env.as_deref().and_then(|var| match std::env::var(var) {
+                    Ok(value) if !value.is_empty() => Some(SecretString::new(value)),
+                    _ => {
+                        tracing::warn!(provider = %p.name, env = var, "provider API key variable is not set");
+                        None
+                    }
+                });
+                let base_url = p.base_url.trim_end_matches('/').to_owned();
+                Some((p.id, Arc::new(Provider { id: p.id, name: p.name, kind, base_url, api_key })))
+            })
+            .collect();
+        let mut by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>> = HashMap::new();
+        for d in rows.deployments {
+            let Some(provider) = providers.get(&d.provider_id) else { continue };
+            let deployment = Deployment {
+                id: d.id,
+                tenant_id: d.tenant_id,
+                public_model: d.public_model.clone(),
+                upstream_model: d.upstream_model,
+                region: d.region,
+                prices: Prices {
+                    input: PricePerMTok(d.input_price_micros),
+                    output: PricePerMTok(d.output_price_micros),
+                    cached_input: d.cached_input_price_micros.map(PricePerMTok),
+                },
+                provider: Arc::clone(provider),
+            };
+            by_tenant.entry(d.tenant_id).or_default().entry(d.public_model).or_default().push(Arc::new(deployment));
+        }
+        Self { by_tenant }
+    }
+
+    /// The deployments serving `model` for the tenant, if the tenant has that model at all.
+    pub fn deployments(&self, tenant_id: Uuid, model: &str) -> Option<&[Arc<Deployment>]> {
+        self.by_tenant.get(&tenant_id)?.get(model).map(Vec::as_slice)
+    }
+
+    /// The tenant's public model names, sorted.
+    pub fn models(&self, tenant_id: Uuid) -> Vec<&str> {
+        let mut names: Vec<&str> =
+            self.by_tenant.get(&tenant_id).map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// The live catalog.
+pub struct Catalog {
+    snapshot: ArcSwap<Snapshot>,
+    next: AtomicUsize,
+    repo: Repo,
+}
+
+impl Catalog {
+    /// Loads the first snapshot; fails when the database cannot be read at start.
+    pub async fn load(repo: Repo) -> Result<Arc<Self>, StoreError> {
+        let snapshot = Snapshot::build(repo.load_catalog().await?);
+        Ok(Arc::new(Self { snapshot: ArcSwap::from_pointee(snapshot), next: AtomicUsize::new(0), repo }))
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.snapshot.load()
+    }
+
+    /// Picks the deployment for one call. Until the routing engine exists this spreads calls round-robin over
+    /// the group.
+    pub fn pick(&self, deployments: &[Arc<Deployment>]) -> Option<Arc<Deployment>> {
+        if deployments.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % deployments.len();
+        deployments.get(i).cloned()
+    }
+
+    /// Reloads from storage; on failure keeps the current snapshot.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let rows = self.repo.load_catalog().await?;
+        self.snapshot.store(Arc::new(Snapshot::build(rows)));
+        Ok(())
+    }
+
+    /// Keeps the catalog fresh: reloads every `every`, and at once on an invalidation.
+    pub fn spawn_refresher(self: &Arc<Self>, state: Arc<dyn SharedState>, every: Duration) {
+        let catalog = Arc::clone(self);
+        let mut invalidations = state.subscribe();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    message = invalidations.recv() => match message {
+                        Ok(Invalidation::Catalog | Invalidation::Everything) => {}
+                        Ok(Invalidation::ApiKey { .. }) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+                if let Err(e) = catalog.reload().await {
+                    tracing::warn!(error = %e, "catalog reload failed; keeping the last snapshot");
+                }
+            }
+        });
+    }
+}

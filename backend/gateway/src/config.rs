@@ -1,0 +1,278 @@
+//! Settings: defaults < TOML file (`SWITCHYARD_CONFIG` or `--config`) < `SWITCHYARD_*` environment variables
+//! (nested keys with `__`, e.g. `SWITCHYARD_UPSTREAM__CONNECT_TIMEOUT=2s`). Validated once at start; every
+//! error names the key at fault. Every setting is documented in docs/configuration.md.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variables with the `SWITCHYARD_` prefix that are not settings of this struct (read elsewhere).
+/// `SWITCHYARD_TEST_*` variables belong to the test suite.
+const NON_SETTING_ENV: &[&str] = &["config", "admin_email", "admin_password", "master_key", "cache_dir"];
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: String,
+    /// `postgres://…` or `sqlite://…`; unset: a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// `redis://…`; unset: in-process state (single node only).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    pub redis_prefix: String,
+    /// Directory for the embedded database and the usage spool.
+    pub data_dir: PathBuf,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Database connection pool size.
+    pub database_pool_size: u32,
+    pub proxy: ProxySettings,
+    pub upstream: UpstreamSettings,
+    pub usage: UsageSettings,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of the `/v1` proxy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySettings {
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// How long a resolved API key is trusted before it is looked up again.
+    #[serde(with = "humantime_serde")]
+    pub key_cache_ttl: Duration,
+    /// While the database is unreachable, how long an expired cache entry may still be used.
+    #[serde(with = "humantime_serde")]
+    pub key_cache_max_stale: Duration,
+    /// How often the in-memory catalog of providers and deployments is reloaded.
+    #[serde(with = "humantime_serde")]
+    pub catalog_refresh: Duration,
+    /// Request headers copied to the upstream request. Exact names, or a prefix ending in `*`.
+    pub forward_headers: Vec<String>,
+    /// How long a graceful shutdown waits for in-flight requests and streams.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+/// Timeouts and pooling of upstream HTTP calls (defaults for every provider).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Until the response headers arrive.
+    #[serde(with = "humantime_serde")]
+    pub first_byte_timeout: Duration,
+    /// The whole call, streams included.
+    #[serde(with = "humantime_serde")]
+    pub total_timeout: Duration,
+    /// Idle keep-alive connections kept per upstream host.
+    pub pool_max_idle_per_host: usize,
+}
+
+/// The usage-event pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageSettings {
+    /// Most events written in one insert.
+    pub batch_size: usize,
+    /// Longest an event waits in memory before its batch is written.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// Where batches go while the database is unreachable; default `<data_dir>/spool`.
+    pub spool_dir: Option<PathBuf>,
+    /// How often the spool is retried.
+    #[serde(with = "humantime_serde")]
+    pub replay_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "switchyard".into(),
+            data_dir: PathBuf::from("./data"),
+            workers: 0,
+            log_format: LogFormat::Text,
+            database_pool_size: 16,
+            proxy: ProxySettings {
+                max_body_bytes: 8 * 1024 * 1024,
+                key_cache_ttl: Duration::from_secs(30),
+                key_cache_max_stale: Duration::from_secs(3600),
+                catalog_refresh: Duration::from_secs(30),
+                forward_headers: Vec::new(),
+                shutdown_grace: Duration::from_secs(30),
+            },
+            upstream: UpstreamSettings {
+                connect_timeout: Duration::from_secs(5),
+                first_byte_timeout: Duration::from_secs(120),
+                total_timeout: Duration::from_secs(600),
+                pool_max_idle_per_host: 512,
+            },
+            usage: UsageSettings {
+                batch_size: 500,
+                flush_interval: Duration::from_millis(200),
+                spool_dir: None,
+                replay_interval: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+/// A configuration that could not be loaded or failed validation.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("invalid configuration: `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+impl Settings {
+    /// Loads defaults, then the TOML file if given, then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("SWITCHYARD_")
+                .split("__")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    !NON_SETTING_ENV.contains(&key.as_str()) && !key.starts_with("test_")
+                }),
+        );
+        let settings: Settings = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.to_owned() });
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return invalid("listen", "expected an address like 127.0.0.1:8080");
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
+                return invalid("database_url", "expected a postgres:// or sqlite:// URL");
+            }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+                return invalid("redis_url", "expected a redis:// or rediss:// URL");
+            }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            return invalid("redis_prefix", "must be non-empty and contain no whitespace");
+        }
+        if self.database_pool_size == 0 {
+            return invalid("database_pool_size", "must be at least 1");
+        }
+        if self.proxy.max_body_bytes == 0 {
+            return invalid("proxy.max_body_bytes", "must be greater than 0");
+        }
+        if self.proxy.key_cache_ttl.is_zero() {
+            return invalid("proxy.key_cache_ttl", "must be greater than 0");
+        }
+        if self.proxy.catalog_refresh.is_zero() {
+            return invalid("proxy.catalog_refresh", "must be greater than 0");
+        }
+        for (key, value) in [
+            ("upstream.connect_timeout", self.upstream.connect_timeout),
+            ("upstream.first_byte_timeout", self.upstream.first_byte_timeout),
+            ("upstream.total_timeout", self.upstream.total_timeout),
+            ("usage.flush_interval", self.usage.flush_interval),
+            ("usage.replay_interval", self.usage.replay_interval),
+        ] {
+            if value.is_zero() {
+                return invalid(key, "must be greater than 0");
+            }
+        }
+        if self.upstream.first_byte_timeout > self.upstream.total_timeout {
+            return invalid("upstream.first_byte_timeout", "must not exceed upstream.total_timeout");
+        }
+        if !(1..=10_000).contains(&self.usage.batch_size) {
+            return invalid("usage.batch_size", "must be between 1 and 10000");
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchyard.db").display()),
+        }
+    }
+
+    /// Where spooled usage batches are kept.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.usage.spool_dir.clone().unwrap_or_else(|| self.data_dir.join("spool"))
+    }
+
+    /// The listen address (validated at load).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen
+            .parse()
+            .map_err(|_| ConfigError::Invalid { key: "listen", message: "expected an address like 127.0.0.1:8080".into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_key() {
+        let mut s = Settings::default();
+        s.usage.batch_size = 0;
+        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("usage.batch_size"), "{err}");
+        let s = Settings { database_url: Some("mysql://x".into()), ..Settings::default() };
+        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("database_url"), "{err}");
+    }
+
+    #[test]
+    fn a_file_with_an_unknown_or_mistyped_key_is_refused_with_its_name() {
+        let dir = std::env::temp_dir().join(format!("sy-cfg-{}", uuid::Uuid::now_v7()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("c.toml");
+        let _ = std::fs::write(&path, "[upstream]\nconect_timeout = \"1s\"\n");
+        let err = Settings::load(Some(&path)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("conect_timeout"), "{err}");
+        let _ = std::fs::write(&path, "[upstream]\nconnect_timeout = \"soon\"\n");
+        let err = Settings::load(Some(&path)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("connect_timeout"), "{err}");
+        let _ = std::fs::write(&path, "listen = \"0.0.0.0:9000\"\n[usage]\nbatch_size = 50\n");
+        let ok = Settings::load(Some(&path));
+        assert_eq!(ok.as_ref().map(|s| s.usage.batch_size).ok(), Some(50));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

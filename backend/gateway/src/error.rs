@@ -1,0 +1,132 @@
+//! Proxy errors and their one mapping to HTTP: OpenAI's error JSON with the status an OpenAI SDK expects.
+//! Internal details are logged, never returned.
+
+use crate::auth::AuthError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use switchyard_types::OpenAiErrorBody;
+
+/// Everything that can go wrong on `/v1/*`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("this API key is not allowed to use the model `{0}`")]
+    ModelNotAllowed(String),
+    #[error("the model `{0}` does not exist or you do not have access to it")]
+    ModelNotFound(String),
+    #[error("{message}")]
+    BadRequest { message: String, param: Option<&'static str> },
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The provider refused the request for a reason that is the caller's (400, 404, 422, 429 …); its error is
+    /// relayed with its status.
+    #[error("{}", .body.error.message)]
+    UpstreamRejected { status: StatusCode, body: Box<OpenAiErrorBody>, retry_after: Option<HeaderValue> },
+    /// The provider failed (5xx, bad credentials of the gateway's own, a broken connection).
+    #[error("{0}")]
+    UpstreamFailed(String),
+    #[error("the upstream provider did not answer within the {0} timeout")]
+    UpstreamTimeout(&'static str),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ProxyError {
+    /// Shorthand for a 400 naming the offending parameter.
+    pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> Self {
+        Self::BadRequest { message: message.into(), param }
+    }
+
+    /// A low-cardinality label for logs, usage events and (later) metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Auth(_) => "unauthorized",
+            Self::ModelNotAllowed(_) => "model_not_allowed",
+            Self::ModelNotFound(_) => "model_not_found",
+            Self::BadRequest { .. } => "bad_request",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UpstreamRejected { .. } => "upstream_rejected",
+            Self::UpstreamFailed(_) => "upstream_error",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::RouteNotFound(_) => "route_not_found",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn body(&self) -> OpenAiErrorBody {
+        let message = self.to_string();
+        match self {
+            Self::Auth(AuthError::Unavailable(_)) => {
+                OpenAiErrorBody::new("authentication is temporarily unavailable; retry shortly", "server_error", None, Some("service_unavailable"))
+            }
+            Self::Auth(AuthError::Missing) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("missing_api_key")),
+            Self::Auth(_) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("invalid_api_key")),
+            Self::ModelNotAllowed(_) => OpenAiErrorBody::new(message, "permission_error", Some("model"), Some("model_not_allowed")),
+            Self::ModelNotFound(_) => OpenAiErrorBody::new(message, "invalid_request_error", Some("model"), Some("model_not_found")),
+            Self::BadRequest { param, .. } => OpenAiErrorBody::new(message, "invalid_request_error", *param, None),
+            Self::PayloadTooLarge(_) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("request_too_large")),
+            Self::UpstreamRejected { body, .. } => (**body).clone(),
+            Self::UpstreamFailed(_) => OpenAiErrorBody::new(message, "server_error", None, Some("upstream_error")),
+            Self::UpstreamTimeout(_) => OpenAiErrorBody::new(message, "server_error", None, Some("upstream_timeout")),
+            Self::RouteNotFound(_) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url")),
+            Self::Internal(_) => OpenAiErrorBody::new("internal error", "server_error", None, Some("internal_error")),
+        }
+    }
+}
+
+impl ResponseError for ProxyError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            // The key store being down is our fault, not the caller's: a retryable 503, not a 401.
+            Self::Auth(AuthError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(_) => StatusCode::UNAUTHORIZED,
+            Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::ModelNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UpstreamRejected { status, .. } => *status,
+            Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Auth(AuthError::Unavailable(source)) => tracing::error!(error = %source, "key store unavailable"),
+            Self::Internal(detail) => tracing::error!(detail = %detail, "internal proxy error"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::UpstreamRejected { retry_after: Some(value), .. } = self {
+            response.insert_header((RETRY_AFTER, value.clone()));
+        }
+        response.json(self.body())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_the_status_an_openai_sdk_expects() {
+        let cases: Vec<(ProxyError, u16)> = vec![
+            (AuthError::Invalid.into(), 401),
+            (AuthError::Revoked.into(), 401),
+            (ProxyError::ModelNotAllowed("m".into()), 403),
+            (ProxyError::ModelNotFound("m".into()), 404),
+            (ProxyError::bad_request("x", Some("messages")), 400),
+            (ProxyError::PayloadTooLarge(1), 413),
+            (ProxyError::UpstreamFailed("x".into()), 502),
+            (ProxyError::UpstreamTimeout("first byte"), 504),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status_code().as_u16(), status, "{error:?}");
+        }
+    }
+}

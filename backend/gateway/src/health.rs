@@ -1,0 +1,46 @@
+//! `GET /healthz` (the process is alive) and `GET /readyz` (database, shared state and migrations are ready).
+
+use crate::state::SharedState;
+use crate::store::{self, Repo};
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use std::sync::Arc;
+
+/// What readiness checks need.
+pub struct HealthState {
+    pub repo: Repo,
+    pub state: Arc<dyn SharedState>,
+}
+
+/// Registers the two endpoints.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(health: web::Data<HealthState>) -> HttpResponse {
+    let database = match health.repo.db().ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("unavailable: {e}"),
+    };
+    let migrations = match store::migrations_current(health.repo.db()).await {
+        Ok(true) => "ok".to_owned(),
+        Ok(false) => "pending".to_owned(),
+        Err(e) => format!("unknown: {e}"),
+    };
+    let shared = match health.state.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("unavailable: {e}"),
+    };
+    let ready = database == "ok" && migrations == "ok" && shared == "ok";
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "database": database,
+        "migrations": migrations,
+        "shared_state": {"kind": health.state.kind(), "status": shared},
+    });
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}

@@ -1,0 +1,21 @@
+//! Switchyard: a multi-tenant AI gateway.
+//!
+//! Dependencies point inward: `proxy` (HTTP) uses `auth`, `catalog`, `upstream` and `usage` (domain), which use
+//! `store` and `state` (storage). Nothing imports `proxy`. See ARCHITECTURE.md for the request path.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod money;
+pub mod proxy;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod upstream;
+pub mod usage;

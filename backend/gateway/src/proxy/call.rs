@@ -1,0 +1,112 @@
+//! One proxied call from the moment it is routed until its usage event is queued.
+
+use super::tags::Attribution;
+use crate::auth::AuthenticatedKey;
+use crate::catalog::Deployment;
+use crate::money::TokenCounts;
+use crate::usage::{UsageEvent, UsageSink};
+use actix_web::HttpResponseBuilder;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_types::Usage;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Where the token counts of an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageSource {
+    /// The provider's `usage`.
+    Provider,
+    /// Our own tokenizer, because the provider reported none.
+    Tokenizer,
+}
+
+impl UsageSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Tokenizer => "tokenizer",
+        }
+    }
+}
+
+/// Token counts from a provider `usage` object.
+pub fn counts_from_usage(usage: &Usage) -> TokenCounts {
+    TokenCounts {
+        input: usage.prompt_tokens,
+        output: usage.completion_tokens,
+        cached: usage.cached_tokens(),
+        reasoning: usage.reasoning_tokens(),
+    }
+}
+
+/// How a call ended, for its usage event.
+pub struct Outcome {
+    pub status: u16,
+    pub label: &'static str,
+    pub tokens: TokenCounts,
+    pub source: UsageSource,
+    pub ttft: Option<Duration>,
+    pub error: Option<String>,
+}
+
+/// A routed call; `finish` turns it into exactly one usage event.
+pub struct CallRecord {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub started: Instant,
+    pub key: Arc<AuthenticatedKey>,
+    pub deployment: Arc<Deployment>,
+    pub endpoint: &'static str,
+    pub streamed: bool,
+    pub attribution: Attribution,
+    pub sink: UsageSink,
+}
+
+impl CallRecord {
+    /// Adds the routing headers every proxied response carries.
+    pub fn decorate(&self, response: &mut HttpResponseBuilder) {
+        response
+            .insert_header(("x-request-id", self.id.to_string()))
+            .insert_header(("x-switchyard-deployment", self.deployment.id.to_string()))
+            .insert_header(("x-switchyard-provider", self.deployment.provider.name.as_str()))
+            .insert_header(("x-switchyard-region", self.deployment.region.as_str()));
+    }
+
+    /// Prices the call and queues its usage event.
+    pub fn finish(self, outcome: Outcome) {
+        let cost = self.deployment.prices.cost(outcome.tokens);
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let event = UsageEvent {
+            id: self.id,
+            created_at: self.created_at,
+            tenant_id: self.key.tenant_id,
+            team_id: self.key.team_id,
+            api_key_id: self.key.id,
+            endpoint: self.endpoint.to_owned(),
+            public_model: self.deployment.public_model.clone(),
+            provider_id: Some(self.deployment.provider.id),
+            provider_name: self.deployment.provider.name.clone(),
+            deployment_id: Some(self.deployment.id),
+            upstream_model: self.deployment.upstream_model.clone(),
+            region: self.deployment.region.clone(),
+            input_tokens: as_i64(outcome.tokens.input),
+            output_tokens: as_i64(outcome.tokens.output),
+            cached_tokens: as_i64(outcome.tokens.cached),
+            reasoning_tokens: as_i64(outcome.tokens.reasoning),
+            usage_source: outcome.source.as_str().to_owned(),
+            cost_picos: cost.0,
+            latency_us: micros(self.started.elapsed()),
+            ttft_us: outcome.ttft.map(micros),
+            status_code: i32::from(outcome.status),
+            outcome: outcome.label.to_owned(),
+            streamed: self.streamed,
+            end_user: self.attribution.end_user.clone(),
+            tags: self.attribution.tags_json(),
+            error_message: outcome.error,
+        };
+        self.sink.record(event);
+    }
+}

@@ -1,0 +1,164 @@
+//! `POST /v1/chat/completions`, streaming and not; tool definitions and tool calls pass through untouched.
+
+use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
+use super::{ProxyState, body, relay, tags};
+use crate::auth::AuthenticatedKey;
+use crate::catalog::Deployment;
+use crate::error::ProxyError;
+use crate::money::TokenCounts;
+use crate::usage::tokenizer;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use switchyard_types::Usage;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// The handler.
+pub async fn chat_completions(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ProxyState>,
+) -> Result<HttpResponse, ProxyError> {
+    let started = Instant::now();
+    let key = state.authenticate(&req).await?;
+    let raw = body::read_limited(&req, payload, state.settings.max_body_bytes).await?;
+    let mut request = body::parse_object(&raw)?;
+    let model = body::required_model(&request)?;
+    match request.get("messages") {
+        Some(Value::Array(messages)) if !messages.is_empty() => {}
+        Some(Value::Array(_)) => return Err(ProxyError::bad_request("`messages` must not be empty", Some("messages"))),
+        Some(_) => return Err(ProxyError::bad_request("`messages` must be an array", Some("messages"))),
+        None => return Err(ProxyError::bad_request("you must provide a messages parameter", Some("messages"))),
+    }
+    let stream = body::optional_bool(&request, "stream")?;
+    let tags_header = req.headers().get("x-switchyard-tags").and_then(|v| v.to_str().ok());
+    let attribution = tags::extract(tags_header, &mut request)?;
+    let deployment = route(&state, &key, &model)?;
+
+    request.insert("model".into(), Value::String(deployment.upstream_model.clone()));
+    let client_wants_usage = stream && include_usage_requested(&request)?;
+    if stream {
+        // Always ask for usage so streams are billed from the provider's own count; the extra chunk is removed
+        // again for a client that did not ask for it.
+        request.insert("stream_options".into(), stream_options_with_usage(request.get("stream_options")));
+    }
+    let upstream_body = Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
+
+    let call = CallRecord {
+        id: Uuid::now_v7(),
+        created_at: chrono::Utc::now(),
+        started,
+        key,
+        deployment: Arc::clone(&deployment),
+        endpoint: "chat.completions",
+        streamed: stream,
+        attribution,
+        sink: state.usage.clone(),
+    };
+    let deadline = state.upstream.deadline_from(started);
+    let forwarded = state.forwarded_headers(&req);
+    let response =
+        match state.upstream.post_json(&deployment.provider, "/chat/completions", upstream_body, forwarded, deadline).await {
+            Ok(response) => response,
+            Err(error) => return Err(fail(call, error)),
+        };
+
+    if stream {
+        let prompt_tokens = PromptCounter::Chat(request.remove("messages").unwrap_or(Value::Null));
+        return Ok(relay::relay_sse(call, response, prompt_tokens, !client_wants_usage, deadline));
+    }
+    let status = response.status().as_u16();
+    let bytes = match state.upstream.read_body(response, deadline).await {
+        Ok(bytes) => bytes,
+        Err(error) => return Err(fail(call, error)),
+    };
+    let (tokens, source) = match serde_json::from_slice::<UsagePeek>(&bytes).ok().and_then(|p| p.usage) {
+        Some(usage) => (counts_from_usage(&usage), UsageSource::Provider),
+        None => (count_completion_ourselves(request.get("messages"), &bytes), UsageSource::Tokenizer),
+    };
+    let mut builder = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
+    builder.content_type("application/json");
+    call.decorate(&mut builder);
+    call.finish(Outcome { status, label: "ok", tokens, source, ttft: None, error: None });
+    Ok(builder.body(bytes))
+}
+
+/// Finds the deployments of `model` for this key and picks one.
+pub(super) fn route(state: &ProxyState, key: &AuthenticatedKey, model: &str) -> Result<Arc<Deployment>, ProxyError> {
+    let snapshot = state.catalog.snapshot();
+    let deployments = snapshot.deployments(key.tenant_id, model).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
+    if !key.allows_model(model) {
+        return Err(ProxyError::ModelNotAllowed(model.to_owned()));
+    }
+    state.catalog.pick(deployments).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
+}
+
+/// Records a call that failed after routing, and hands back its error.
+pub(super) fn fail(call: CallRecord, error: ProxyError) -> ProxyError {
+    call.finish(Outcome {
+        status: error.status_code().as_u16(),
+        label: error.outcome(),
+        tokens: TokenCounts::default(),
+        source: UsageSource::Provider,
+        ttft: None,
+        error: Some(error.to_string()),
+    });
+    error
+}
+
+/// What to count prompt tokens from when the provider does not say.
+pub enum PromptCounter {
+    Chat(Value),
+}
+
+impl PromptCounter {
+    /// Prompt tokens by our tokenizer.
+    pub fn count(&self) -> u64 {
+        match self {
+            Self::Chat(messages) => tokenizer::count_chat_messages(messages),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct UsagePeek {
+    usage: Option<Usage>,
+}
+
+fn include_usage_requested(request: &Map<String, Value>) -> Result<bool, ProxyError> {
+    match request.get("stream_options") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Object(options)) => match options.get("include_usage") {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ProxyError::bad_request("`stream_options.include_usage` must be a boolean", Some("stream_options"))),
+        },
+        Some(_) => Err(ProxyError::bad_request("`stream_options` must be an object", Some("stream_options"))),
+    }
+}
+
+fn stream_options_with_usage(existing: Option<&Value>) -> Value {
+    let mut options = existing.and_then(Value::as_object).cloned().unwrap_or_default();
+    options.insert("include_usage".into(), Value::Bool(true));
+    Value::Object(options)
+}
+
+/// Prompt and completion tokens of a non-streamed answer that came without `usage`.
+fn count_completion_ourselves(messages: Option<&Value>, response: &[u8]) -> TokenCounts {
+    let input = messages.map(tokenizer::count_chat_messages).unwrap_or(0);
+    let mut text = String::new();
+    if let Ok(value) = serde_json::from_slice::<Value>(response) {
+        for choice in value.get("choices").and_then(Value::as_array).into_iter().flatten() {
+            let Some(message) = choice.get("message") else { continue };
+            text.push_str(message.get("content").and_then(Value::as_str).unwrap_or_default());
+            for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                text.push_str(call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default());
+                text.push_str(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default());
+            }
+        }
+    }
+    TokenCounts { input, output: tokenizer::count_text(&text), cached: 0, reasoning: 0 }
+}

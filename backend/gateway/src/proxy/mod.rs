@@ -1,0 +1,89 @@
+//! The OpenAI-compatible proxy under `/v1`: authenticate the key, validate the body, pick a deployment, call
+//! the provider, relay the answer (streams chunk by chunk), and record one usage event per call.
+
+mod body;
+mod call;
+mod chat;
+mod embeddings;
+mod models;
+mod relay;
+pub mod tags;
+
+use crate::auth::{AuthError, AuthenticatedKey, KeyResolver};
+use crate::catalog::Catalog;
+use crate::config::ProxySettings;
+use crate::error::ProxyError;
+use crate::upstream::{ForwardedHeader, UpstreamClient};
+use crate::usage::UsageSink;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+/// Everything the proxy handlers share.
+pub struct ProxyState {
+    pub keys: Arc<KeyResolver>,
+    pub catalog: Arc<Catalog>,
+    pub upstream: UpstreamClient,
+    pub usage: UsageSink,
+    pub settings: ProxySettings,
+}
+
+/// Registers `/v1/*`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1")
+            .route("/chat/completions", web::post().to(|req, payload, state| guarded(chat::chat_completions(req, payload, state))))
+            .route("/embeddings", web::post().to(|req, payload, state| guarded(embeddings::embeddings(req, payload, state))))
+            .route("/models", web::get().to(|req, state| guarded(models::list_models(req, state))))
+            .route("/models/{model:.*}", web::get().to(|req, path, state| guarded(models::retrieve_model(req, path, state)))),
+    );
+}
+
+/// Turns a panic inside a handler into OpenAI's 500 JSON instead of a dropped connection.
+async fn guarded<F>(handler: F) -> Result<HttpResponse, ProxyError>
+where
+    F: Future<Output = Result<HttpResponse, ProxyError>>,
+{
+    AssertUnwindSafe(handler).catch_unwind().await.unwrap_or_else(|_| Err(ProxyError::Internal("handler panicked".into())))
+}
+
+impl ProxyState {
+    /// Resolves the caller's key from `Authorization: Bearer …`.
+    pub async fn authenticate(&self, req: &HttpRequest) -> Result<Arc<AuthenticatedKey>, ProxyError> {
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AuthError::Missing)?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(AuthError::Missing)?;
+        Ok(self.keys.resolve(secret).await?)
+    }
+
+    /// The caller's headers that the configuration says to pass on to the provider.
+    pub fn forwarded_headers(&self, req: &HttpRequest) -> Vec<ForwardedHeader> {
+        if self.settings.forward_headers.is_empty() {
+            return Vec::new();
+        }
+        req.headers()
+            .iter()
+            .filter(|(name, _)| {
+                let name = name.as_str();
+                self.settings.forward_headers.iter().any(|rule| match rule.strip_suffix('*') {
+                    Some(prefix) => name.starts_with(&prefix.to_ascii_lowercase()),
+                    None => name.eq_ignore_ascii_case(rule),
+                })
+            })
+            .filter_map(|(name, value)| {
+                Some((
+                    reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+                    reqwest::header::HeaderValue::from_bytes(value.as_bytes()).ok()?,
+                ))
+            })
+            .collect()
+    }
+}

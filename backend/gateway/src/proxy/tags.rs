@@ -1,0 +1,128 @@
+//! Attribution tags: `x-switchyard-tags: k=v,k2=v2`, OpenAI `metadata` (string values) and `user`. Bounded so
+//! that reports stay cheap: too many or too long tags are a 400 that says which limit, never silently cut.
+
+use crate::error::ProxyError;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Most tags on one call.
+pub const MAX_TAGS: usize = 16;
+/// Longest tag key, in characters.
+pub const MAX_KEY_LEN: usize = 64;
+/// Longest tag value, in characters.
+pub const MAX_VALUE_LEN: usize = 256;
+/// Longest `user`, in characters.
+pub const MAX_USER_LEN: usize = 256;
+
+/// The tags and end user of one call.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    pub tags: BTreeMap<String, String>,
+    pub end_user: Option<String>,
+}
+
+impl Attribution {
+    /// Tags as stored on the usage event.
+    pub fn tags_json(&self) -> Value {
+        Value::Object(self.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    }
+}
+
+/// Collects attribution from the header and the body, removing `metadata` from the body (it is addressed to
+/// the gateway; providers reject it without `store`). Header tags win over metadata on the same key.
+pub fn extract(header: Option<&str>, body: &mut Map<String, Value>) -> Result<Attribution, ProxyError> {
+    let mut tags = BTreeMap::new();
+    if let Some(metadata) = body.remove("metadata") {
+        match metadata {
+            Value::Null => {}
+            Value::Object(entries) => {
+                for (key, value) in entries {
+                    let Value::String(value) = value else {
+                        return Err(ProxyError::bad_request(format!("metadata `{key}` must be a string"), Some("metadata")));
+                    };
+                    insert(&mut tags, key, value, Some("metadata"))?;
+                }
+            }
+            _ => return Err(ProxyError::bad_request("`metadata` must be an object of strings", Some("metadata"))),
+        }
+    }
+    if let Some(header) = header {
+        for pair in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(ProxyError::bad_request(
+                    format!("x-switchyard-tags: `{pair}` is not key=value"),
+                    None,
+                ));
+            };
+            insert(&mut tags, key.trim().to_owned(), value.trim().to_owned(), None)?;
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ProxyError::bad_request(format!("too many tags: {} (at most {MAX_TAGS})", tags.len()), None));
+    }
+    let end_user = match body.get("user") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(user)) if user.chars().count() <= MAX_USER_LEN => Some(user.clone()),
+        Some(Value::String(_)) => {
+            return Err(ProxyError::bad_request(format!("`user` is longer than {MAX_USER_LEN} characters"), Some("user")));
+        }
+        Some(_) => return Err(ProxyError::bad_request("`user` must be a string", Some("user"))),
+    };
+    Ok(Attribution { tags, end_user })
+}
+
+fn insert(
+    tags: &mut BTreeMap<String, String>,
+    key: String,
+    value: String,
+    param: Option<&'static str>,
+) -> Result<(), ProxyError> {
+    if key.is_empty() || key.chars().count() > MAX_KEY_LEN {
+        return Err(ProxyError::bad_request(format!("tag key `{key}` must be 1 to {MAX_KEY_LEN} characters"), param));
+    }
+    if !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')) {
+        return Err(ProxyError::bad_request(
+            format!("tag key `{key}` may only contain letters, digits, `_`, `-`, `.` and `:`"),
+            param,
+        ));
+    }
+    if value.chars().count() > MAX_VALUE_LEN || value.chars().any(char::is_control) {
+        return Err(ProxyError::bad_request(
+            format!("tag `{key}`: the value must be at most {MAX_VALUE_LEN} printable characters"),
+            param,
+        ));
+    }
+    tags.insert(key, value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn header_and_metadata_merge_and_metadata_leaves_the_body() {
+        let mut body = object(json!({"model": "m", "user": "u-1", "metadata": {"app": "a", "env": "dev"}}));
+        let attribution = extract(Some("env=prod, feature=search"), &mut body).unwrap_or_default();
+        assert!(!body.contains_key("metadata"));
+        assert_eq!(attribution.end_user.as_deref(), Some("u-1"));
+        assert_eq!(attribution.tags_json(), json!({"app": "a", "env": "prod", "feature": "search"}));
+    }
+
+    #[test]
+    fn limits_are_refused_with_a_reason() {
+        let too_many: String = (0..17).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+        let err = |h: &str| extract(Some(h), &mut Map::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err(&too_many).contains("too many tags"));
+        assert!(err("novalue").contains("key=value"));
+        assert!(err(&format!("k={}", "v".repeat(257))).contains("at most 256"));
+        assert!(err("bad key=v").contains("may only contain"));
+        let mut body = object(json!({"metadata": {"k": 1}}));
+        assert!(extract(None, &mut body).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Building the application: storage, shared state, catalog, key cache, usage pipeline and the HTTP server,
+//! bound to its listener before it runs so tests can ask for port 0 and read the real port.
+
+use crate::auth::KeyResolver;
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::error::ProxyError;
+use crate::health::{self, HealthState};
+use crate::proxy::{self, ProxyState};
+use crate::state::{MemoryState, RedisState, SharedState};
+use crate::store::entities::{team, tenant};
+use crate::store::{self, Repo};
+use crate::upstream::UpstreamClient;
+use crate::usage::{self, Spool, UsageWriter, WriterStats};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// Long-lived parts of a built application, exposed for the CLI, the demo and tests.
+#[derive(Clone)]
+pub struct Services {
+    pub repo: Repo,
+    pub state: Arc<dyn SharedState>,
+    pub catalog: Arc<Catalog>,
+    pub default_tenant: tenant::Model,
+    pub default_team: team::Model,
+    pub usage_stats: Arc<WriterStats>,
+}
+
+/// A built, bound, not yet running application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    writer: UsageWriter,
+    services: Services,
+}
+
+/// Opens storage and shared state as configured, migrating the database.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<(Repo, Arc<dyn SharedState>)> {
+    let url = settings.effective_database_url();
+    let db = store::connect(&url, settings.database_pool_size)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact_url(&url)))?;
+    store::migrate(&db).await.context("applying migrations")?;
+    let state: Arc<dyn SharedState> = match &settings.redis_url {
+        Some(url) => RedisState::connect(url, &settings.redis_prefix)
+            .await
+            .with_context(|| format!("connecting to Redis ({})", redact_url(url)))?,
+        None => Arc::new(MemoryState::default()),
+    };
+    Ok((Repo::new(db), state))
+}
+
+impl Application {
+    /// Builds everything and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen_addr()?).with_context(|| format!("binding {}", settings.listen))?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// Builds everything on an already bound listener.
+    pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let (repo, state) = open_storage(&settings).await?;
+        let (default_tenant, default_team) = repo.ensure_default_tenant().await?;
+        tokio::task::spawn_blocking(usage::tokenizer::warm_up);
+
+        let catalog = Catalog::load(repo.clone()).await.context("loading the provider catalog")?;
+        catalog.spawn_refresher(Arc::clone(&state), settings.proxy.catalog_refresh);
+        let keys = KeyResolver::new(repo.clone(), settings.proxy.key_cache_ttl, settings.proxy.key_cache_max_stale, &state);
+
+        let spool_dir = settings.spool_dir();
+        let spool = Spool::open(&spool_dir).with_context(|| format!("opening the usage spool {}", spool_dir.display()))?;
+        let (sink, rx, queued) = usage::channel();
+        let writer = UsageWriter::start(repo.clone(), spool, settings.usage.clone(), rx, queued);
+
+        let proxy_state = web::Data::new(ProxyState {
+            keys,
+            catalog: Arc::clone(&catalog),
+            upstream: UpstreamClient::new(settings.upstream.clone()).context("building the upstream HTTP client")?,
+            usage: sink,
+            settings: settings.proxy.clone(),
+        });
+        let health_state = web::Data::new(HealthState { repo: repo.clone(), state: Arc::clone(&state) });
+        let port = listener.local_addr()?.port();
+        let workers = if settings.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.workers };
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(proxy_state.clone())
+                .app_data(health_state.clone())
+                .configure(health::configure)
+                .configure(proxy::configure)
+                .default_service(web::to(route_not_found))
+        })
+        .workers(workers)
+        .shutdown_timeout(settings.proxy.shutdown_grace.as_secs())
+        .listen(listener)?
+        .run();
+
+        let services = Services {
+            repo,
+            state,
+            catalog,
+            default_tenant,
+            default_team,
+            usage_stats: Arc::clone(&writer.stats),
+        };
+        Ok(Self { port, server, writer, services })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared parts, for the demo and tests.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// A handle that stops the server (gracefully with `stop(true)`).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT / SIGTERM or a handle), then drains the usage queue before returning.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        tracing::info!("HTTP server stopped; flushing usage events");
+        self.writer.shutdown().await;
+        served.context("HTTP server failed")
+    }
+}
+
+async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    ProxyError::RouteNotFound(format!("{} {}", req.method(), req.path())).error_response()
+}
+
+/// A URL with its password replaced, for log lines and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

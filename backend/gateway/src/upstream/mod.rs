@@ -1,0 +1,136 @@
+//! Calling providers: one pooled HTTP client for every upstream, with connect, first-byte and total time-outs.
+//! This module speaks HTTP only; what a status means for the caller is decided in `error.rs`.
+
+use crate::catalog::Provider;
+use crate::config::UpstreamSettings;
+use crate::error::ProxyError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
+use std::time::Duration;
+use switchyard_types::OpenAiErrorBody;
+use tokio::time::Instant;
+
+/// The shared upstream client.
+pub struct UpstreamClient {
+    http: reqwest::Client,
+    settings: UpstreamSettings,
+}
+
+/// A request header copied from the caller to the provider.
+pub type ForwardedHeader = (reqwest::header::HeaderName, reqwest::header::HeaderValue);
+
+impl UpstreamClient {
+    /// Builds the pooled client. Installs the rustls crypto provider if nobody has yet.
+    pub fn new(settings: UpstreamSettings) -> Result<Self, reqwest::Error> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, settings })
+    }
+
+    /// The deadline of a call starting now.
+    pub fn deadline_from(&self, start: Instant) -> Instant {
+        start + self.settings.total_timeout
+    }
+
+    /// POSTs a JSON body to `{base_url}{path}` and waits for the response headers. A non-2xx answer becomes the
+    /// matching `ProxyError`; a 2xx is returned with its body unread so that streams pass through as they come.
+    pub async fn post_json(
+        &self,
+        provider: &Provider,
+        path: &str,
+        body: Bytes,
+        forwarded: Vec<ForwardedHeader>,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, ProxyError> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", provider.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(key) = &provider.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        for (name, value) in forwarded {
+            request = request.header(name, value);
+        }
+        let first_byte = Instant::now() + self.settings.first_byte_timeout;
+        let (limit, phase) = if first_byte < deadline { (first_byte, "first byte") } else { (deadline, "total") };
+        let response = match tokio::time::timeout_at(limit, request.send()).await {
+            Err(_) => return Err(ProxyError::UpstreamTimeout(phase)),
+            Ok(Err(e)) if e.is_timeout() => return Err(ProxyError::UpstreamTimeout("connect")),
+            Ok(Err(e)) => {
+                return Err(ProxyError::UpstreamFailed(format!(
+                    "could not reach the provider `{}`: {}",
+                    provider.name,
+                    error_chain(&e)
+                )));
+            }
+            Ok(Ok(response)) => response,
+        };
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.rejection(provider, response, deadline).await)
+    }
+
+    /// Reads the whole body of a successful non-streaming response within the deadline.
+    pub async fn read_body(&self, response: reqwest::Response, deadline: Instant) -> Result<Bytes, ProxyError> {
+        match tokio::time::timeout_at(deadline, response.bytes()).await {
+            Err(_) => Err(ProxyError::UpstreamTimeout("total")),
+            Ok(Err(e)) => Err(ProxyError::UpstreamFailed(format!("the provider's response broke off: {}", error_chain(&e)))),
+            Ok(Ok(bytes)) => Ok(bytes),
+        }
+    }
+
+    /// Turns a non-2xx provider answer into the caller's error.
+    async fn rejection(&self, provider: &Provider, response: reqwest::Response, deadline: Instant) -> ProxyError {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
+        let limit = deadline.min(Instant::now() + Duration::from_secs(10));
+        let body = tokio::time::timeout_at(limit, response.bytes()).await.ok().and_then(Result::ok).unwrap_or_default();
+        let parsed: Option<OpenAiErrorBody> = serde_json::from_slice(&body).ok();
+        let message = parsed
+            .as_ref()
+            .map(|b| b.error.message.clone())
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+        tracing::warn!(provider = %provider.name, status, message = %message, "provider returned an error");
+        match status {
+            // Authentication failures are about the gateway's own provider credential, never the caller's key.
+            401 | 403 => ProxyError::UpstreamFailed(format!(
+                "the provider `{}` rejected the gateway's credentials ({status})",
+                provider.name
+            )),
+            400..=499 => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let body = parsed.unwrap_or_else(|| {
+                    let kind = if status == StatusCode::TOO_MANY_REQUESTS { "rate_limit_exceeded" } else { "invalid_request_error" };
+                    OpenAiErrorBody::new(format!("provider error: {message}"), kind, None, None)
+                });
+                ProxyError::UpstreamRejected { status, body: Box::new(body), retry_after }
+            }
+            _ => ProxyError::UpstreamFailed(format!("the provider `{}` failed with status {status}: {message}", provider.name)),
+        }
+    }
+}
+
+/// An error and its sources on one line (reqwest's top-level message alone hides the cause).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,301 @@
+//! The test harness: a real gateway on a random port, its own database (a fresh Postgres database, or a SQLite
+//! file for the embedded mode), its own Redis key prefix, and its own mock provider on a random port. Tests can
+//! therefore run in parallel without `#[serial]`.
+
+use mock_provider::{MockConfig, MockServer};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use std::path::PathBuf;
+use std::time::Duration;
+use switchyard::config::Settings;
+use switchyard::keys;
+use switchyard::startup::{Application, Services};
+use switchyard::store::entities::{api_key, deployment, provider, usage_event};
+use switchyard::store::Repo;
+use uuid::Uuid;
+
+/// Public model served by the mock with known prices.
+pub const MODEL: &str = "gpt-test";
+/// A second model that the restricted key may not use.
+pub const OTHER_MODEL: &str = "other-model";
+/// Prices of `MODEL` in micros per million tokens: input 2.50, output 10.00, cached input 1.25.
+pub const INPUT_MICROS: i64 = 2_500_000;
+pub const OUTPUT_MICROS: i64 = 10_000_000;
+pub const CACHED_MICROS: i64 = 1_250_000;
+
+/// The Postgres server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("SWITCHYARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The Redis server tests use (each test with its own key prefix).
+pub fn redis_url() -> String {
+    std::env::var("SWITCHYARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Storage mode of a test app.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// Postgres + Redis, as in production.
+    Production,
+    /// SQLite + in-process state, as on first run.
+    Embedded,
+}
+
+/// Knobs a test may turn.
+pub struct TestOptions {
+    pub mode: Mode,
+    pub mock: MockConfig,
+    pub tweak: Box<dyn FnOnce(&mut Settings) + Send>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self { mode: Mode::Production, mock: MockConfig::default(), tweak: Box::new(|_| {}) }
+    }
+}
+
+/// A database created for one test and dropped with it.
+pub struct TestDatabase {
+    pub url: String,
+    name: Option<String>,
+    dir: PathBuf,
+}
+
+impl TestDatabase {
+    /// A fresh, empty database of the given mode.
+    pub async fn create(mode: Mode) -> Self {
+        let dir = std::env::temp_dir().join(format!("switchyard-test-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        match mode {
+            Mode::Production => {
+                let name = format!("sy_test_{}", Uuid::now_v7().simple());
+                let admin = Database::connect(postgres_admin_url()).await.expect("connect to Postgres (is it running?)");
+                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+                admin.close().await.ok();
+                let base = postgres_admin_url();
+                let url = match base.rfind('/') {
+                    Some(i) => format!("{}/{name}", &base[..i]),
+                    None => panic!("bad SWITCHYARD_TEST_DATABASE_URL"),
+                };
+                Self { url, name: Some(name), dir }
+            }
+            Mode::Embedded => {
+                let url = format!("sqlite://{}?mode=rwc", dir.join("switchyard.db").display());
+                Self { url, name: None, dir }
+            }
+        }
+    }
+
+    /// A scratch directory belonging to this test (data dir, spool).
+    pub fn dir(&self) -> &PathBuf {
+        &self.dir
+    }
+
+    /// Drops the database and the scratch directory.
+    pub async fn drop_now(&self) {
+        if let Some(name) = &self.name
+            && let Ok(admin) = Database::connect(postgres_admin_url()).await {
+                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                admin.close().await.ok();
+            }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Settings for a test gateway on `db`.
+pub fn test_settings(db: &TestDatabase, mode: Mode) -> Settings {
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url: Some(db.url.clone()),
+        data_dir: db.dir().join("data"),
+        workers: 2,
+        database_pool_size: 8,
+        ..Settings::default()
+    };
+    if mode == Mode::Production {
+        settings.redis_url = Some(redis_url());
+        settings.redis_prefix = format!("sytest-{}", Uuid::now_v7().simple());
+    }
+    settings.usage.flush_interval = Duration::from_millis(20);
+    settings.usage.replay_interval = Duration::from_millis(200);
+    settings.proxy.forward_headers = vec!["x-mock-*".into()];
+    settings.proxy.shutdown_grace = Duration::from_secs(5);
+    settings
+}
+
+/// A running gateway with a mock provider, a known model and two keys.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub mock: MockServer,
+    pub services: Services,
+    pub settings: Settings,
+    /// A key for every model.
+    pub key: String,
+    /// A key restricted to `MODEL`.
+    pub restricted_key: String,
+    pub db: TestDatabase,
+    handle: actix_web::dev::ServerHandle,
+    join: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts a gateway with default options.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+/// Starts a gateway.
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        switchyard::telemetry::init(switchyard::config::LogFormat::Text);
+    }
+    let mock = start_mock(options.mock).await;
+    let db = TestDatabase::create(options.mode).await;
+    let mut settings = test_settings(&db, options.mode);
+    (options.tweak)(&mut settings);
+    let app = Application::build(settings.clone()).await.expect("build application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let services = app.services().clone();
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+
+    add_provider_and_models(&services, "mock", &mock.base_url()).await;
+    let key = create_key(&services.repo, &services, None).await;
+    let restricted_key = create_key(&services.repo, &services, Some(vec![MODEL.to_owned()])).await;
+    services.catalog.reload().await.expect("reload catalog");
+
+    let client = http_client();
+    TestApp { address, client, mock, services, settings, key, restricted_key, db, handle, join }
+}
+
+/// An HTTP client for tests (installs the TLS crypto provider reqwest needs, even for plain http).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().pool_max_idle_per_host(1024).build().expect("client")
+}
+
+/// Starts a mock provider on a random port.
+pub async fn start_mock(config: MockConfig) -> MockServer {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mock");
+    MockServer::start(listener, config).await.expect("start mock")
+}
+
+/// Registers a provider at `base_url` serving `MODEL` and `OTHER_MODEL`.
+pub async fn add_provider_and_models(services: &Services, name: &str, base_url: &str) {
+    let now = chrono::Utc::now();
+    let tenant = services.default_tenant.id;
+    let provider = services
+        .repo
+        .insert_provider(provider::Model {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            name: name.into(),
+            kind: "openai".into(),
+            base_url: base_url.into(),
+            api_key_env: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .expect("insert provider");
+    for (model, cached) in [(MODEL, Some(CACHED_MICROS)), (OTHER_MODEL, None)] {
+        services
+            .repo
+            .insert_deployment(deployment::Model {
+                id: Uuid::now_v7(),
+                tenant_id: tenant,
+                public_model: model.into(),
+                provider_id: provider.id,
+                upstream_model: "mock-gpt".into(),
+                region: "eu".into(),
+                input_price_micros: INPUT_MICROS,
+                output_price_micros: OUTPUT_MICROS,
+                cached_input_price_micros: cached,
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .expect("insert deployment");
+    }
+}
+
+/// Creates a key in the default team; returns its secret.
+pub async fn create_key(repo: &Repo, services: &Services, models: Option<Vec<String>>) -> String {
+    let new_key = keys::generate();
+    let now = chrono::Utc::now();
+    repo.insert_api_key(api_key::Model {
+        id: Uuid::now_v7(),
+        tenant_id: services.default_tenant.id,
+        team_id: services.default_team.id,
+        name: "test".into(),
+        key_hash: new_key.hash,
+        prefix: new_key.prefix,
+        allowed_models: models.map(|m| serde_json::json!(m)),
+        created_at: now,
+        updated_at: now,
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+    })
+    .await
+    .expect("insert key");
+    new_key.secret
+}
+
+/// A minimal chat body.
+pub fn chat_body(stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Say hello to the integration test"}],
+        "stream": stream,
+    })
+}
+
+impl TestApp {
+    /// POSTs JSON to a path with the full-access key.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.post_as(&self.key, path, body).await
+    }
+
+    /// POSTs JSON to a path with the given key.
+    pub async fn post_as(&self, key: &str, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the gateway")
+    }
+
+    /// Number of usage rows in the database.
+    pub async fn usage_count(&self) -> u64 {
+        usage_event::Entity::find().count(self.services.repo.db()).await.expect("count usage")
+    }
+
+    /// All usage rows.
+    pub async fn usage_rows(&self) -> Vec<usage_event::Model> {
+        usage_event::Entity::find().all(self.services.repo.db()).await.expect("read usage")
+    }
+
+    /// Waits until at least `n` usage rows exist (the writer batches asynchronously).
+    pub async fn wait_for_usage(&self, n: u64, within: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let count = self.usage_count().await;
+            if count >= n || tokio::time::Instant::now() > deadline {
+                return count;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Stops the gateway gracefully (flushing usage), stops the mock, drops the database.
+    pub async fn shutdown(self) {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+        self.mock.stop().await;
+        self.db.drop_now().await;
+    }
+}
+

@@ -1,0 +1,18 @@
+//! The gateway's integration tests: one binary, real server on a random port, real Postgres and Redis (or the
+//! embedded SQLite + in-process mode), a mock provider per test. Set `TEST_LOG=1` to see the gateway's logs.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "a failing test should fail loudly")]
+
+mod helpers;
+mod tcp_proxy;
+
+mod cli;
+mod embedded;
+mod errors;
+mod health;
+mod keys;
+mod outage;
+mod sdk;
+mod shared_state;
+mod shutdown;
+mod streaming;
+mod usage;

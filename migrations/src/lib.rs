@@ -1,0 +1,21 @@
+//! Schema migrations for Switchyard. The same migrations run on Postgres (production) and SQLite (the embedded
+//! default), so they are written with sea-query's schema builder, never raw SQL of one dialect.
+//!
+//! Conventions every later migration keeps (see ARCHITECTURE.md, "Storage conventions"):
+//! - ids are UUIDv7 created by the application (time-ordered, so indexes stay append-mostly);
+//! - timestamps are `timestamp with time zone`, always UTC;
+//! - money is an exact integer: prices in micro-units per million tokens, costs in pico-units, never a float.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_foundation;
+
+/// The ordered list of all migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_foundation::Migration)]
+    }
+}

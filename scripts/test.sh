@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, starting what the tests need:
+#   - PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (used if they answer, started if installed);
+#   - a throwaway virtualenv with the official OpenAI Python SDK (for the SDK compatibility suite);
+#   - cargo-nextest when available (plain `cargo test` otherwise).
+# Usage: scripts/test.sh [extra nextest / cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchyard-target}"
+CACHE_DIR="${SWITCHYARD_CACHE_DIR:-$HOME/.cache/switchyard}"
+OPENAI_SDK_VERSION="3.57.0"
+PG_HOST=127.0.0.1 PG_PORT=5432 REDIS_PORT=6379
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# --- PostgreSQL -------------------------------------------------------------------------------------------
+pg_answers() { (exec 3<>"/dev/tcp/$PG_HOST/$PG_PORT") 2>/dev/null; }
+if ! pg_answers; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  else
+    die "PostgreSQL is not answering on $PG_HOST:$PG_PORT and is not installed; install it (Debian: apt-get install postgresql) or set SWITCHYARD_TEST_DATABASE_URL to a server with trust auth"
+  fi
+  for _ in $(seq 1 50); do pg_answers && break; sleep 0.2; done
+  pg_answers || die "PostgreSQL did not come up on $PG_HOST:$PG_PORT"
+fi
+export SWITCHYARD_TEST_DATABASE_URL="${SWITCHYARD_TEST_DATABASE_URL:-postgres://postgres@$PG_HOST:$PG_PORT/postgres}"
+# Databases left behind by interrupted runs.
+if command -v psql >/dev/null 2>&1; then
+  psql "$SWITCHYARD_TEST_DATABASE_URL" -Atc "select datname from pg_database where datname like 'sy\_test\_%'" 2>/dev/null \
+    | while read -r db; do psql "$SWITCHYARD_TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true; done
+fi
+
+# --- Redis ------------------------------------------------------------------------------------------------
+redis_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; }
+if ! redis_answers; then
+  command -v redis-server >/dev/null 2>&1 || die "Redis is not answering on 127.0.0.1:$REDIS_PORT and redis-server is not installed (Debian: apt-get install redis-server)"
+  say "starting Redis"
+  mkdir -p "$CACHE_DIR/redis"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir "$CACHE_DIR/redis" --logfile "$CACHE_DIR/redis/redis.log"
+  for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
+  redis_answers || die "Redis did not come up on 127.0.0.1:$REDIS_PORT"
+fi
+export SWITCHYARD_TEST_REDIS_URL="${SWITCHYARD_TEST_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
+
+# --- OpenAI Python SDK in a throwaway virtualenv ----------------------------------------------------------
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the OpenAI SDK suite (Debian: apt-get install python3 python3-venv)"
+VENV="$CACHE_DIR/venv-openai-$OPENAI_SDK_VERSION"
+if ! "$VENV/bin/python" -c "import openai" >/dev/null 2>&1; then
+  say "installing openai==$OPENAI_SDK_VERSION into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "openai==$OPENAI_SDK_VERSION"
+fi
+export SWITCHYARD_TEST_PYTHON="$VENV/bin/python"
+
+# --- Lints and tests --------------------------------------------------------------------------------------
+say "clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+  say "cargo nextest run --workspace"
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  say "cargo test --workspace (cargo-nextest not installed)"
+  cargo test --workspace --no-fail-fast "$@"
+fi
