@@ -17,7 +17,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # --- PostgreSQL -------------------------------------------------------------------------------------------
 pg_answers() { (exec 3<>"/dev/tcp/$PG_HOST/$PG_PORT") 2>/dev/null; }
-if ! pg_answers; then
+# A server given through SWITCHYARD_TEST_DATABASE_URL is used as it is.
+if [ -z "${SWITCHYARD_TEST_DATABASE_URL:-}" ] && ! pg_answers; then
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     say "starting PostgreSQL"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
@@ -36,7 +37,7 @@ fi
 
 # --- Redis ------------------------------------------------------------------------------------------------
 redis_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; }
-if ! redis_answers; then
+if [ -z "${SWITCHYARD_TEST_REDIS_URL:-}" ] && ! redis_answers; then
   command -v redis-server >/dev/null 2>&1 || die "Redis is not answering on 127.0.0.1:$REDIS_PORT and redis-server is not installed (Debian: apt-get install redis-server)"
   say "starting Redis"
   mkdir -p "$CACHE_DIR/redis"

@@ -76,6 +76,10 @@ struct Entry {
 pub struct KeyResolver {
     cache: Cache<String, Entry>,
     repo: Repo,
+    /// The application's main runtime. Database connections are opened and used there only: actix workers
+    /// run their own single-threaded runtimes, and a pooled connection opened on one of them breaks when that
+    /// worker stops.
+    storage_runtime: tokio::runtime::Handle,
     ttl: Duration,
     max_stale: Duration,
 }
@@ -84,7 +88,7 @@ impl KeyResolver {
     /// Creates the resolver and subscribes it to invalidations.
     pub fn new(repo: Repo, ttl: Duration, max_stale: Duration, state: &Arc<dyn SharedState>) -> Arc<Self> {
         let cache = Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(ttl + max_stale).build();
-        let resolver = Arc::new(Self { cache, repo, ttl, max_stale });
+        let resolver = Arc::new(Self { cache, repo, storage_runtime: tokio::runtime::Handle::current(), ttl, max_stale });
         let mut invalidations = state.subscribe();
         let weak = Arc::downgrade(&resolver);
         tokio::spawn(async move {
@@ -104,6 +108,14 @@ impl KeyResolver {
         resolver
     }
 
+    async fn lookup(&self, hash: String) -> Result<Option<api_key::Model>, StoreError> {
+        let repo = self.repo.clone();
+        self.storage_runtime
+            .spawn(async move { repo.find_api_key_by_hash(&hash).await })
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Io(format!("key lookup task failed: {e}"))))
+    }
+
     /// Resolves a presented secret to an active key.
     pub async fn resolve(&self, secret: &str) -> Result<Arc<AuthenticatedKey>, AuthError> {
         if !keys::looks_like_key(secret) {
@@ -113,7 +125,7 @@ impl KeyResolver {
         let cached = self.cache.get(&hash);
         let key = match cached {
             Some(entry) if entry.fetched.elapsed() < self.ttl => entry.key,
-            stale => match self.repo.find_api_key_by_hash(&hash).await {
+            stale => match self.lookup(hash.clone()).await {
                 Ok(row) => {
                     let key = row.map(|r| Arc::new(AuthenticatedKey::from_row(r)));
                     self.cache.insert(hash, Entry { key: key.clone(), fetched: Instant::now() });

@@ -157,7 +157,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     if let Some(mock) = &mock {
         let secret = bootstrap::ensure_demo(&services.repo, &services.default_tenant, &services.default_team, &mock.base_url()).await?;
         services.catalog.reload().await?;
-        print_demo_banner(app.port(), &secret)?;
+        print_demo_banner(app.port(), &secret, settings.database_url.is_none())?;
     }
     let result = app.run_until_stopped().await;
     if let Some(mock) = mock {
@@ -166,10 +166,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     result
 }
 
-fn print_demo_banner(port: u16, secret: &str) -> anyhow::Result<()> {
+fn print_demo_banner(port: u16, secret: &str, embedded: bool) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}/v1");
+    let storage = if embedded { "embedded SQLite" } else { "the configured database" };
     out(format_args!(
-        "\nSwitchyard is running at http://127.0.0.1:{port} (embedded mode; the demo model is served by the bundled mock provider).\n\
+        "\nSwitchyard is running at http://127.0.0.1:{port} ({storage}; the model `demo` is served by the bundled mock provider).\n\
          A demo API key was created for you (shown once):\n\n    {secret}\n\n\
          Try it:\n\n    curl {base}/chat/completions -H \"Authorization: Bearer {secret}\" -H 'Content-Type: application/json' \\\n      -d '{{\"model\":\"demo\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'\n\n\
          With the OpenAI Python SDK:\n\n    from openai import OpenAI\n    client = OpenAI(base_url=\"{base}\", api_key=\"{secret}\")\n    print(client.chat.completions.create(model=\"demo\", messages=[{{\"role\": \"user\", \"content\": \"Hello!\"}}]).choices[0].message.content)\n\n\

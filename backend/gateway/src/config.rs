@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Environment variables with the `SWITCHYARD_` prefix that are not settings of this struct (read elsewhere).
 /// `SWITCHYARD_TEST_*` variables belong to the test suite.
-const NON_SETTING_ENV: &[&str] = &["config", "admin_email", "admin_password", "master_key", "cache_dir"];
+const NON_SETTING_ENV: &[&str] = &["config", "cache_dir"];
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]

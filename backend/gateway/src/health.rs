@@ -10,6 +10,8 @@ use std::sync::Arc;
 pub struct HealthState {
     pub repo: Repo,
     pub state: Arc<dyn SharedState>,
+    /// The main runtime, where database connections live (see `auth::KeyResolver`).
+    pub storage_runtime: tokio::runtime::Handle,
 }
 
 /// Registers the two endpoints.
@@ -22,15 +24,23 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(health: web::Data<HealthState>) -> HttpResponse {
-    let database = match health.repo.db().ping().await {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => format!("unavailable: {e}"),
-    };
-    let migrations = match store::migrations_current(health.repo.db()).await {
-        Ok(true) => "ok".to_owned(),
-        Ok(false) => "pending".to_owned(),
-        Err(e) => format!("unknown: {e}"),
-    };
+    let repo = health.repo.clone();
+    let checked = health
+        .storage_runtime
+        .spawn(async move {
+            let database = match repo.db().ping().await {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => format!("unavailable: {e}"),
+            };
+            let migrations = match store::migrations_current(repo.db()).await {
+                Ok(true) => "ok".to_owned(),
+                Ok(false) => "pending".to_owned(),
+                Err(e) => format!("unknown: {e}"),
+            };
+            (database, migrations)
+        })
+        .await;
+    let (database, migrations) = checked.unwrap_or_else(|e| (format!("check failed: {e}"), "unknown".to_owned()));
     let shared = match health.state.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("unavailable: {e}"),

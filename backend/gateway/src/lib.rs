@@ -1,7 +1,7 @@
 //! Switchyard: a multi-tenant AI gateway.
 //!
 //! Dependencies point inward: `proxy` (HTTP) uses `auth`, `catalog`, `upstream` and `usage` (domain), which use
-//! `store` and `state` (storage). Nothing imports `proxy`. See ARCHITECTURE.md for the request path.
+//! `store` and `state` (storage). Only `startup` imports `proxy`. See ARCHITECTURE.md for the request path.
 
 pub mod auth;
 pub mod bootstrap;

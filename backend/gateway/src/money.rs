@@ -48,7 +48,7 @@ impl FromStr for PricePerMTok {
 
 impl fmt::Display for PricePerMTok {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Decimal::new(self.0, 6).normalize())
+        f.pad(&Decimal::new(self.0, 6).normalize().to_string())
     }
 }
 

@@ -6,7 +6,7 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::ProxyError;
 use crate::health::{self, HealthState};
-use crate::proxy::{self, ProxyState};
+use crate::proxy::{self, ProxyParts};
 use crate::state::{MemoryState, RedisState, SharedState};
 use crate::store::entities::{team, tenant};
 use crate::store::{self, Repo};
@@ -75,27 +75,29 @@ impl Application {
         let (sink, rx, queued) = usage::channel();
         let writer = UsageWriter::start(repo.clone(), spool, settings.usage.clone(), rx, queued);
 
-        let proxy_state = web::Data::new(ProxyState {
-            keys,
-            catalog: Arc::clone(&catalog),
-            upstream: UpstreamClient::new(settings.upstream.clone()).context("building the upstream HTTP client")?,
-            usage: sink,
-            settings: settings.proxy.clone(),
+        // Checked once here so a broken TLS setup fails the start; each worker then builds its own client, so
+        // pooled upstream connections live on the worker's own runtime (actix workers are single-threaded).
+        let shared_upstream = UpstreamClient::new(settings.upstream.clone()).context("building the upstream HTTP client")?;
+        let proxy_parts = ProxyParts { keys, catalog: Arc::clone(&catalog), usage: sink, settings: settings.proxy.clone() };
+        let health_state = web::Data::new(HealthState {
+            repo: repo.clone(),
+            state: Arc::clone(&state),
+            storage_runtime: tokio::runtime::Handle::current(),
         });
-        let health_state = web::Data::new(HealthState { repo: repo.clone(), state: Arc::clone(&state) });
         let port = listener.local_addr()?.port();
         let workers = if settings.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.workers };
 
         let server = HttpServer::new(move || {
+            let upstream = shared_upstream.for_worker();
             App::new()
-                .app_data(proxy_state.clone())
+                .app_data(web::Data::new(proxy_parts.clone().into_state(upstream)))
                 .app_data(health_state.clone())
                 .configure(health::configure)
                 .configure(proxy::configure)
                 .default_service(web::to(route_not_found))
         })
         .workers(workers)
-        .shutdown_timeout(settings.proxy.shutdown_grace.as_secs())
+        .shutdown_timeout(u64::try_from(settings.proxy.shutdown_grace.as_millis().div_ceil(1000)).unwrap_or(u64::MAX))
         .listen(listener)?
         .run();
 

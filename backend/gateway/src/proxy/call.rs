@@ -67,11 +67,19 @@ pub struct CallRecord {
 impl CallRecord {
     /// Adds the routing headers every proxied response carries.
     pub fn decorate(&self, response: &mut HttpResponseBuilder) {
-        response
-            .insert_header(("x-request-id", self.id.to_string()))
-            .insert_header(("x-switchyard-deployment", self.deployment.id.to_string()))
-            .insert_header(("x-switchyard-provider", self.deployment.provider.name.as_str()))
-            .insert_header(("x-switchyard-region", self.deployment.region.as_str()));
+        for (name, value) in self.routing_headers() {
+            response.insert_header((name, value));
+        }
+    }
+
+    /// The routing headers, for responses built elsewhere (errors).
+    pub fn routing_headers(&self) -> [(&'static str, String); 4] {
+        [
+            ("x-request-id", self.id.to_string()),
+            ("x-switchyard-deployment", self.deployment.id.to_string()),
+            ("x-switchyard-provider", self.deployment.provider.name.clone()),
+            ("x-switchyard-region", self.deployment.region.clone()),
+        ]
     }
 
     /// Prices the call and queues its usage event.

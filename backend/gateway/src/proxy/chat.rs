@@ -7,6 +7,7 @@ use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
 use crate::usage::tokenizer;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -63,7 +64,7 @@ pub async fn chat_completions(
     let response =
         match state.upstream.post_json(&deployment.provider, "/chat/completions", upstream_body, forwarded, deadline).await {
             Ok(response) => response,
-            Err(error) => return Err(fail(call, error)),
+            Err(error) => return Ok(fail(call, error)),
         };
 
     if stream {
@@ -73,7 +74,7 @@ pub async fn chat_completions(
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {
         Ok(bytes) => bytes,
-        Err(error) => return Err(fail(call, error)),
+        Err(error) => return Ok(fail(call, error)),
     };
     let (tokens, source) = match serde_json::from_slice::<UsagePeek>(&bytes).ok().and_then(|p| p.usage) {
         Some(usage) => (counts_from_usage(&usage), UsageSource::Provider),
@@ -88,16 +89,24 @@ pub async fn chat_completions(
 
 /// Finds the deployments of `model` for this key and picks one.
 pub(super) fn route(state: &ProxyState, key: &AuthenticatedKey, model: &str) -> Result<Arc<Deployment>, ProxyError> {
-    let snapshot = state.catalog.snapshot();
-    let deployments = snapshot.deployments(key.tenant_id, model).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
+    // The allow-list first: a restricted key must not learn which other model names exist.
     if !key.allows_model(model) {
         return Err(ProxyError::ModelNotAllowed(model.to_owned()));
     }
+    let snapshot = state.catalog.snapshot();
+    let deployments = snapshot.deployments(key.tenant_id, model).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
     state.catalog.pick(deployments).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
 }
 
-/// Records a call that failed after routing, and hands back its error.
-pub(super) fn fail(call: CallRecord, error: ProxyError) -> ProxyError {
+/// Records a call that failed after routing and answers with its error, carrying the routing headers so the
+/// caller can match the failure to its usage event.
+pub(super) fn fail(call: CallRecord, error: ProxyError) -> HttpResponse {
+    let mut response = error.error_response();
+    for (name, value) in call.routing_headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(HeaderName::from_static(name), value);
+        }
+    }
     call.finish(Outcome {
         status: error.status_code().as_u16(),
         label: error.outcome(),
@@ -106,7 +115,7 @@ pub(super) fn fail(call: CallRecord, error: ProxyError) -> ProxyError {
         ttft: None,
         error: Some(error.to_string()),
     });
-    error
+    response
 }
 
 /// What to count prompt tokens from when the provider does not say.

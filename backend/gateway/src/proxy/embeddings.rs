@@ -60,12 +60,12 @@ pub async fn embeddings(
     let response =
         match state.upstream.post_json(&deployment.provider, "/embeddings", upstream_body, forwarded, deadline).await {
             Ok(response) => response,
-            Err(error) => return Err(fail(call, error)),
+            Err(error) => return Ok(fail(call, error)),
         };
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {
         Ok(bytes) => bytes,
-        Err(error) => return Err(fail(call, error)),
+        Err(error) => return Ok(fail(call, error)),
     };
     let (input, source) = match serde_json::from_slice::<UsagePeek>(&bytes).ok().and_then(|p| p.usage) {
         Some(usage) => (usage.prompt_tokens, UsageSource::Provider),

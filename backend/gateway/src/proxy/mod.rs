@@ -20,14 +20,51 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-/// Everything the proxy handlers share.
+/// Everything the proxy handlers of one HTTP worker use.
 pub struct ProxyState {
     pub keys: Arc<KeyResolver>,
     pub catalog: Arc<Catalog>,
+    /// This worker's own upstream client (its connection pool lives on the worker's runtime).
     pub upstream: UpstreamClient,
     pub usage: UsageSink,
     pub settings: ProxySettings,
 }
+
+/// The parts of [`ProxyState`] shared by all workers.
+#[derive(Clone)]
+pub struct ProxyParts {
+    pub keys: Arc<KeyResolver>,
+    pub catalog: Arc<Catalog>,
+    pub usage: UsageSink,
+    pub settings: ProxySettings,
+}
+
+impl ProxyParts {
+    /// A worker's state, with its own upstream client.
+    pub fn into_state(self, upstream: UpstreamClient) -> ProxyState {
+        ProxyState { keys: self.keys, catalog: self.catalog, upstream, usage: self.usage, settings: self.settings }
+    }
+}
+
+/// Headers that are never copied upstream whatever `forward_headers` says: the caller's credentials, and
+/// headers that describe this hop's connection or body rather than the request.
+const NEVER_FORWARDED: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "cookie",
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+];
 
 /// Registers `/v1/*`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -71,6 +108,7 @@ impl ProxyState {
         }
         req.headers()
             .iter()
+            .filter(|(name, _)| !NEVER_FORWARDED.contains(&name.as_str()))
             .filter(|(name, _)| {
                 let name = name.as_str();
                 self.settings.forward_headers.iter().any(|rule| match rule.strip_suffix('*') {

@@ -26,12 +26,11 @@ pub async fn retrieve_model(
 ) -> Result<HttpResponse, ProxyError> {
     let key = state.authenticate(&req).await?;
     let model = path.into_inner();
-    let snapshot = state.catalog.snapshot();
-    if snapshot.deployments(key.tenant_id, &model).is_none() {
-        return Err(ProxyError::ModelNotFound(model));
-    }
     if !key.allows_model(&model) {
         return Err(ProxyError::ModelNotAllowed(model));
+    }
+    if state.catalog.snapshot().deployments(key.tenant_id, &model).is_none() {
+        return Err(ProxyError::ModelNotFound(model));
     }
     Ok(HttpResponse::Ok().json(model_object(&model)))
 }

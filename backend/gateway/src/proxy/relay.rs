@@ -189,11 +189,10 @@ impl SseRelay {
         self.finished = true;
         let mut tail = self.pending.split();
         if let Some((message, code)) = &error {
+            // Half an event would only make the client's parser fail before it reads the error.
+            tail.clear();
             let body = OpenAiErrorBody::new(message.clone(), "server_error", None, Some(code));
             let json = serde_json::to_string(&body).unwrap_or_default();
-            if !tail.is_empty() && !tail.ends_with(b"\n\n") {
-                tail.extend_from_slice(b"\n\n");
-            }
             tail.extend_from_slice(format!("data: {json}\n\n").as_bytes());
         }
         if let Some(tracker) = self.tracker.take() {

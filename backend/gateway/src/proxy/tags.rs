@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 pub const MAX_TAGS: usize = 16;
 /// Longest tag key, in characters.
 pub const MAX_KEY_LEN: usize = 64;
-/// Longest tag value, in characters.
-pub const MAX_VALUE_LEN: usize = 256;
+/// Longest tag value, in characters (OpenAI's `metadata` limit).
+pub const MAX_VALUE_LEN: usize = 512;
 /// Longest `user`, in characters.
 pub const MAX_USER_LEN: usize = 256;
 
@@ -28,11 +28,14 @@ impl Attribution {
     }
 }
 
-/// Collects attribution from the header and the body, removing `metadata` from the body (it is addressed to
-/// the gateway; providers reject it without `store`). Header tags win over metadata on the same key.
+/// Collects attribution from the header and the body. `metadata` is removed from the body (providers reject it
+/// without `store`) unless the caller asked the provider to store the completion (`store: true`), where it is
+/// meant for the provider too. Header tags win over metadata on the same key.
 pub fn extract(header: Option<&str>, body: &mut Map<String, Value>) -> Result<Attribution, ProxyError> {
     let mut tags = BTreeMap::new();
-    if let Some(metadata) = body.remove("metadata") {
+    let store = matches!(body.get("store"), Some(Value::Bool(true)));
+    let metadata = if store { body.get("metadata").cloned() } else { body.remove("metadata") };
+    if let Some(metadata) = metadata {
         match metadata {
             Value::Null => {}
             Value::Object(entries) => {
@@ -80,9 +83,10 @@ fn insert(
     if key.is_empty() || key.chars().count() > MAX_KEY_LEN {
         return Err(ProxyError::bad_request(format!("tag key `{key}` must be 1 to {MAX_KEY_LEN} characters"), param));
     }
-    if !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')) {
+    // `=` and `,` would make the header form ambiguous; control characters break CSV exports.
+    if key.chars().any(|c| c.is_control() || c.is_whitespace() || c == '=' || c == ',') {
         return Err(ProxyError::bad_request(
-            format!("tag key `{key}` may only contain letters, digits, `_`, `-`, `.` and `:`"),
+            format!("tag key `{key}` must not contain whitespace, control characters, `=` or `,`"),
             param,
         ));
     }
@@ -120,9 +124,17 @@ mod tests {
         let err = |h: &str| extract(Some(h), &mut Map::new()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err(&too_many).contains("too many tags"));
         assert!(err("novalue").contains("key=value"));
-        assert!(err(&format!("k={}", "v".repeat(257))).contains("at most 256"));
-        assert!(err("bad key=v").contains("may only contain"));
+        assert!(err(&format!("k={}", "v".repeat(513))).contains("at most 512"));
+        assert!(err("bad key=v").contains("must not contain whitespace"));
         let mut body = object(json!({"metadata": {"k": 1}}));
         assert!(extract(None, &mut body).is_err());
+    }
+
+    #[test]
+    fn metadata_stays_in_the_body_when_the_provider_is_asked_to_store() {
+        let mut body = object(json!({"store": true, "metadata": {"app": "a"}}));
+        let attribution = extract(None, &mut body).unwrap_or_default();
+        assert_eq!(body["metadata"], json!({"app": "a"}));
+        assert_eq!(attribution.tags_json(), json!({"app": "a"}));
     }
 }

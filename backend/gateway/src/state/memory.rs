@@ -9,8 +9,9 @@ use tokio::sync::broadcast;
 
 /// Counters in a map, invalidations on a local broadcast channel.
 pub struct MemoryState {
-    // (key, window start) -> total. A std mutex: held for a map update only, never across an await.
-    counters: Mutex<HashMap<(String, u64), i64>>,
+    // (key, window start) -> (total, end of that window in ms). A std mutex: held for a map update only,
+    // never across an await.
+    counters: Mutex<HashMap<(String, u64), (i64, u64)>>,
     invalidations: broadcast::Sender<Invalidation>,
 }
 
@@ -23,12 +24,12 @@ impl Default for MemoryState {
 #[async_trait]
 impl SharedState for MemoryState {
     async fn incr_window(&self, key: &str, amount: i64, window: Duration) -> Result<i64, StateError> {
-        let (start, _) = window_bounds(now_ms(), window);
+        let now = now_ms();
+        let (start, remaining) = window_bounds(now, window);
         let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Drop windows that have ended so the map stays as small as the set of live keys.
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
-        counters.retain(|(_, s), _| s.saturating_add(window_ms.max(60_000)) > start);
-        let total = counters.entry((key.to_owned(), start)).or_insert(0);
+        // Drop counters whose own window has ended, so the map stays as small as the set of live windows.
+        counters.retain(|_, (_, ends)| *ends > now);
+        let (total, _) = counters.entry((key.to_owned(), start)).or_insert((0, now + remaining));
         *total = total.saturating_add(amount);
         Ok(*total)
     }
@@ -65,5 +66,13 @@ mod tests {
         assert_eq!(state.incr_window("b", 1, Duration::from_secs(60)).await.ok(), Some(1));
         let _ = state.publish(&Invalidation::Catalog).await;
         assert_eq!(rx.recv().await.ok(), Some(Invalidation::Catalog));
+    }
+
+    #[tokio::test]
+    async fn a_short_window_does_not_prune_a_longer_one() {
+        let state = MemoryState::default();
+        let _ = state.incr_window("day", 10, Duration::from_secs(86_400)).await;
+        let _ = state.incr_window("minute", 1, Duration::from_secs(60)).await;
+        assert_eq!(state.incr_window("day", 1, Duration::from_secs(86_400)).await.ok(), Some(11));
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use switchyard_types::OpenAiErrorBody;
 use tokio::time::Instant;
 
-/// The shared upstream client.
+/// A pooled upstream client (one per HTTP worker; cheap to clone).
+#[derive(Clone)]
 pub struct UpstreamClient {
     http: reqwest::Client,
     settings: UpstreamSettings,
@@ -24,14 +25,17 @@ impl UpstreamClient {
     /// Builds the pooled client. Installs the rustls crypto provider if nobody has yet.
     pub fn new(settings: UpstreamSettings) -> Result<Self, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { http, settings })
+        Ok(Self { http: build_http(&settings)?, settings })
+    }
+
+    /// A client with the same settings and its own connection pool, for one HTTP worker. Falls back to sharing
+    /// this client's pool if a new one cannot be built (it was built once already, so that is not expected).
+    pub fn for_worker(&self) -> Self {
+        let http = build_http(&self.settings).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not build a per-worker upstream client; sharing one pool");
+            self.http.clone()
+        });
+        Self { http, settings: self.settings.clone() }
     }
 
     /// The deadline of a call starting now.
@@ -121,6 +125,16 @@ impl UpstreamClient {
             _ => ProxyError::UpstreamFailed(format!("the provider `{}` failed with status {status}: {message}", provider.name)),
         }
     }
+}
+
+fn build_http(settings: &UpstreamSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// An error and its sources on one line (reqwest's top-level message alone hides the cause).

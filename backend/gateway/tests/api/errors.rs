@@ -54,6 +54,9 @@ async fn a_model_outside_the_key_allow_list_is_a_403_and_an_unknown_model_a_404(
     let (status, error) = error_of(unknown).await;
     assert_eq!((status, error["code"].as_str()), (404, Some("model_not_found")));
     assert!(error["message"].as_str().unwrap().contains("no-such-model"));
+    // A restricted key cannot probe which other model names exist.
+    let probe = app.post_as(&app.restricted_key, "/v1/chat/completions", &body).await;
+    assert_eq!(error_of(probe).await.0, 403);
     app.shutdown().await;
 }
 
@@ -120,6 +123,7 @@ async fn provider_failures_are_502_and_its_client_errors_keep_their_status() {
     };
 
     let server_error = call("500").await.unwrap();
+    let request_id = server_error.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
     let rate_limited = call("429").await.unwrap();
     let retry_after = rate_limited.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     let bad_request = call("400").await.unwrap();
@@ -131,7 +135,10 @@ async fn provider_failures_are_502_and_its_client_errors_keep_their_status() {
     assert_eq!(error_of(bad_request).await.0, 400);
     // Failed calls are still recorded, with their outcome.
     assert_eq!(app.wait_for_usage(3, Duration::from_secs(5)).await, 3);
-    let mut outcomes: Vec<(String, i32)> = app.usage_rows().await.into_iter().map(|r| (r.outcome, r.status_code)).collect();
+    let rows = app.usage_rows().await;
+    let request_id = request_id.expect("failed calls carry their x-request-id");
+    assert!(rows.iter().any(|r| r.id.to_string() == request_id && r.outcome == "upstream_error"));
+    let mut outcomes: Vec<(String, i32)> = rows.into_iter().map(|r| (r.outcome, r.status_code)).collect();
     outcomes.sort();
     assert_eq!(
         outcomes,
@@ -192,5 +199,29 @@ async fn unknown_routes_answer_json_not_html() {
     assert_eq!((status, error["code"].as_str()), (404, Some("unknown_url")));
     let wrong_method = app.client.get(format!("{}/v1/chat/completions", app.address)).send().await.unwrap();
     assert_eq!(error_of(wrong_method).await.0, 404);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_key_never_reaches_the_provider_even_if_configured_to_forward() {
+    let app = spawn_app_with(TestOptions {
+        tweak: Box::new(|s| s.proxy.forward_headers = vec!["authorization".into(), "x-*".into(), "host".into()]),
+        ..TestOptions::default()
+    })
+    .await;
+    let response = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(&app.key)
+        .header("x-trace-me", "yes")
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let seen = app.mock.received().remove(0);
+    assert_eq!(seen.header("x-trace-me"), Some("yes"), "configured headers are forwarded");
+    assert!(seen.headers.values().all(|v| !v.contains(&app.key)), "the caller's key leaked upstream: {:?}", seen.headers);
     app.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! The database goes away mid-traffic: calls keep succeeding, usage is spooled to disk, and replayed exactly
 //! once when the database is back.
 
-use crate::helpers::{TestOptions, chat_body, spawn_app_with};
+use crate::helpers::{TestOptions, chat_body, postgres_admin_url, spawn_app_with};
 use crate::tcp_proxy::TcpProxy;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -9,12 +9,14 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_survives_a_database_outage_without_loss_or_duplicates() {
     // Arrange: the gateway reaches Postgres only through a forwarder we can cut.
-    let proxy = TcpProxy::start("127.0.0.1:5432".into()).await;
+    let admin = postgres_admin_url();
+    let host_port = admin.split('@').nth(1).and_then(|rest| rest.split('/').next()).expect("host:port in the test URL").to_owned();
+    let proxy = TcpProxy::start(host_port.clone()).await;
     let port = proxy.port;
     let app = spawn_app_with(TestOptions {
         tweak: Box::new(move |s| {
             let url = s.database_url.clone().unwrap_or_default();
-            s.database_url = Some(url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")));
+            s.database_url = Some(url.replacen(&host_port, &format!("127.0.0.1:{port}"), 1));
         }),
         ..TestOptions::default()
     })

@@ -103,14 +103,15 @@ async fn a_thousand_concurrent_calls_yield_a_thousand_usage_rows() {
             let stream = i % 2 == 0;
             let response = app.post("/v1/chat/completions", &chat_body(stream)).await;
             let status = response.status().as_u16();
-            let _ = response.bytes().await;
-            status
+            let body = response.text().await.unwrap_or_default();
+            (status, if status == 200 { String::new() } else { body })
         }
     });
 
-    let statuses = join_all(calls).await;
+    let results = join_all(calls).await;
 
-    assert!(statuses.iter().all(|s| *s == 200), "some calls failed: {:?}", statuses.iter().filter(|s| **s != 200).count());
+    let failures: Vec<&(u16, String)> = results.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(failures.is_empty(), "{} calls failed, e.g. {:?}", failures.len(), failures.first());
     assert_eq!(app.wait_for_usage(1000, Duration::from_secs(30)).await, 1000);
     let rows = app.usage_rows().await;
     let mut ids: Vec<_> = rows.iter().map(|r| r.id).collect();
