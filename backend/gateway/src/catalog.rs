@@ -61,6 +61,33 @@ pub struct Provider {
     /// Base URL including the version path, e.g. `https://api.openai.com/v1`; no trailing slash.
     pub base_url: String,
     pub api_key: Option<SecretString>,
+    /// Endpoint URLs and the credential header, prepared once per catalog load instead of per request.
+    pub endpoints: Endpoints,
+}
+
+/// A provider's endpoint URLs and `Authorization` header value, ready to send.
+#[derive(Debug)]
+pub struct Endpoints {
+    pub chat_completions: reqwest::Url,
+    pub embeddings: reqwest::Url,
+    /// `Bearer <key>`, marked sensitive so HTTP libraries never print it.
+    pub authorization: Option<reqwest::header::HeaderValue>,
+}
+
+impl Endpoints {
+    fn new(base_url: &str, api_key: Option<&SecretString>) -> Result<Self, String> {
+        let url = |path: &str| reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| format!("{base_url}{path}: {e}"));
+        let authorization = match api_key {
+            Some(key) => {
+                let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                    .map_err(|_| "the API key contains characters not allowed in a header".to_owned())?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Self { chat_completions: url("/chat/completions")?, embeddings: url("/embeddings")?, authorization })
+    }
 }
 
 /// One way to serve a public model.
@@ -102,7 +129,14 @@ impl Snapshot {
                     }
                 });
                 let base_url = p.base_url.trim_end_matches('/').to_owned();
-                Some((p.id, Arc::new(Provider { id: p.id, name: p.name, kind, base_url, api_key })))
+                let endpoints = match Endpoints::new(&base_url, api_key.as_ref()) {
+                    Ok(endpoints) => endpoints,
+                    Err(e) => {
+                        tracing::warn!(provider = %p.name, error = %e, "skipping provider with an unusable base URL or key");
+                        return None;
+                    }
+                };
+                Some((p.id, Arc::new(Provider { id: p.id, name: p.name, kind, base_url, api_key, endpoints })))
             })
             .collect();
         let mut by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>> = HashMap::new();

@@ -62,7 +62,7 @@ pub async fn chat_completions(
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
     let response =
-        match state.upstream.post_json(&deployment.provider, "/chat/completions", upstream_body, forwarded, deadline).await {
+        match state.upstream.post_json(&deployment.provider, &deployment.provider.endpoints.chat_completions, upstream_body, forwarded, deadline).await {
             Ok(response) => response,
             Err(error) => return Ok(fail(call, error)),
         };

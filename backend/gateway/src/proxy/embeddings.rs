@@ -58,7 +58,7 @@ pub async fn embeddings(
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
     let response =
-        match state.upstream.post_json(&deployment.provider, "/embeddings", upstream_body, forwarded, deadline).await {
+        match state.upstream.post_json(&deployment.provider, &deployment.provider.endpoints.embeddings, upstream_body, forwarded, deadline).await {
             Ok(response) => response,
             Err(error) => return Ok(fail(call, error)),
         };

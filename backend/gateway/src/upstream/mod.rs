@@ -43,23 +43,23 @@ impl UpstreamClient {
         start + self.settings.total_timeout
     }
 
-    /// POSTs a JSON body to `{base_url}{path}` and waits for the response headers. A non-2xx answer becomes the
+    /// POSTs a JSON body to one of the provider's endpoints and waits for the response headers. A non-2xx answer becomes the
     /// matching `ProxyError`; a 2xx is returned with its body unread so that streams pass through as they come.
     pub async fn post_json(
         &self,
         provider: &Provider,
-        path: &str,
+        url: &reqwest::Url,
         body: Bytes,
         forwarded: Vec<ForwardedHeader>,
         deadline: Instant,
     ) -> Result<reqwest::Response, ProxyError> {
         let mut request = self
             .http
-            .post(format!("{}{path}", provider.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, reqwest::header::HeaderValue::from_static("application/json"))
             .body(body);
-        if let Some(key) = &provider.api_key {
-            request = request.bearer_auth(key.expose());
+        if let Some(authorization) = &provider.endpoints.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
         }
         for (name, value) in forwarded {
             request = request.header(name, value);

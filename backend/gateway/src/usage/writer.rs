@@ -1,5 +1,7 @@
-//! The background writer: drains the queue into batches (up to `batch_size`, or whatever arrived within
-//! `flush_interval`), inserts them, and falls back to the spool when the database fails. While the database is
+//! The background writer: the first event of a batch starts a `flush_interval` timer; when it fires, everything
+//! queued meanwhile is written in inserts of up to `batch_size` rows. While the timer runs the writer does not
+//! listen to the queue at all, so the proxy's sends never wake it: one wake-up per interval, however busy the
+//! proxy is. A failed insert falls back to the spool. While the database is
 //! known to be down it spools directly instead of waiting on connection time-outs, and every `replay_interval`
 //! it tries the oldest spooled batch; the first success brings it back to direct writes and replays the rest.
 
@@ -71,24 +73,20 @@ impl Worker {
         let mut deadline: Option<Instant> = None;
         loop {
             tokio::select! {
-                received = rx.recv() => match received {
+                received = rx.recv(), if deadline.is_none() => match received {
                     Some(event) => {
                         batch.push(event);
-                        while batch.len() < self.settings.batch_size {
-                            match rx.try_recv() {
-                                Ok(event) => batch.push(event),
-                                Err(_) => break,
-                            }
-                        }
-                        deadline.get_or_insert_with(|| Instant::now() + self.settings.flush_interval);
-                        if batch.len() >= self.settings.batch_size {
-                            self.flush(&mut batch).await;
-                            deadline = None;
-                        }
+                        deadline = Some(Instant::now() + self.settings.flush_interval);
                     }
                     None => break,
                 },
                 () = sleep_until(deadline) => {
+                    while let Ok(event) = rx.try_recv() {
+                        batch.push(event);
+                        if batch.len() >= self.settings.batch_size {
+                            self.flush(&mut batch).await;
+                        }
+                    }
                     self.flush(&mut batch).await;
                     deadline = None;
                 }
