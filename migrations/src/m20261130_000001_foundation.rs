@@ -2,8 +2,9 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, boolean, integer, json_binary, json_binary_null, string, string_null,
-    text_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
+    big_integer, big_integer_null, boolean, integer, json_binary, json_binary_null, string,
+    string_null, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
+    uuid_null,
 };
 
 /// The first schema: everything the proxy needs to authenticate, route, and record one call.
@@ -154,8 +155,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["usage_events", "deployments", "providers", "api_keys", "teams", "tenants"] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        for table in [
+            "usage_events",
+            "deployments",
+            "providers",
+            "api_keys",
+            "teams",
+            "tenants",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }
@@ -170,11 +180,19 @@ fn fk(from: &'static str, column: &'static str, to: &'static str) -> ForeignKeyC
         .to_owned()
 }
 
-async fn index(manager: &SchemaManager<'_>, table: &'static str, columns: &[&'static str]) -> Result<(), DbErr> {
+async fn index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    columns: &[&'static str],
+) -> Result<(), DbErr> {
     create_index(manager, table, columns, false).await
 }
 
-async fn unique_index(manager: &SchemaManager<'_>, table: &'static str, columns: &[&'static str]) -> Result<(), DbErr> {
+async fn unique_index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    columns: &[&'static str],
+) -> Result<(), DbErr> {
     create_index(manager, table, columns, true).await
 }
 
@@ -185,7 +203,8 @@ async fn create_index(
     unique: bool,
 ) -> Result<(), DbErr> {
     let mut stmt = Index::create();
-    stmt.name(format!("idx_{table}_{}", columns.join("_"))).table(table);
+    stmt.name(format!("idx_{table}_{}", columns.join("_")))
+        .table(table);
     for column in columns {
         stmt.col(*column);
     }

@@ -32,12 +32,19 @@ pub struct AuthenticatedKey {
 impl AuthenticatedKey {
     /// True when the key may call this public model.
     pub fn allows_model(&self, model: &str) -> bool {
-        self.allowed_models.as_ref().is_none_or(|allowed| allowed.contains(model))
+        self.allowed_models
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(model))
     }
 
     fn from_row(row: api_key::Model) -> Self {
         let allowed_models = row.allowed_models.and_then(|json| {
-            json.as_array().map(|models| models.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect())
+            json.as_array().map(|models| {
+                models
+                    .iter()
+                    .filter_map(|m| m.as_str().map(str::to_owned))
+                    .collect()
+            })
         });
         Self {
             id: row.id,
@@ -86,18 +93,35 @@ pub struct KeyResolver {
 
 impl KeyResolver {
     /// Creates the resolver and subscribes it to invalidations.
-    pub fn new(repo: Repo, ttl: Duration, max_stale: Duration, state: &Arc<dyn SharedState>) -> Arc<Self> {
-        let cache = Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(ttl + max_stale).build();
-        let resolver = Arc::new(Self { cache, repo, storage_runtime: tokio::runtime::Handle::current(), ttl, max_stale });
+    pub fn new(
+        repo: Repo,
+        ttl: Duration,
+        max_stale: Duration,
+        state: &Arc<dyn SharedState>,
+    ) -> Arc<Self> {
+        let cache = Cache::builder()
+            .max_capacity(CACHE_CAPACITY)
+            .time_to_live(ttl + max_stale)
+            .build();
+        let resolver = Arc::new(Self {
+            cache,
+            repo,
+            storage_runtime: tokio::runtime::Handle::current(),
+            ttl,
+            max_stale,
+        });
         let mut invalidations = state.subscribe();
         let weak = Arc::downgrade(&resolver);
         tokio::spawn(async move {
             loop {
                 let message = invalidations.recv().await;
-                let Some(resolver) = weak.upgrade() else { return };
+                let Some(resolver) = weak.upgrade() else {
+                    return;
+                };
                 match message {
                     Ok(Invalidation::ApiKey { key_hash }) => resolver.cache.invalidate(&key_hash),
-                    Ok(Invalidation::Everything) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    Ok(Invalidation::Everything)
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         resolver.cache.invalidate_all();
                     }
                     Ok(Invalidation::Catalog) => {}
@@ -128,7 +152,13 @@ impl KeyResolver {
             stale => match self.lookup(hash.clone()).await {
                 Ok(row) => {
                     let key = row.map(|r| Arc::new(AuthenticatedKey::from_row(r)));
-                    self.cache.insert(hash, Entry { key: key.clone(), fetched: Instant::now() });
+                    self.cache.insert(
+                        hash,
+                        Entry {
+                            key: key.clone(),
+                            fetched: Instant::now(),
+                        },
+                    );
                     key
                 }
                 Err(e) => match stale {

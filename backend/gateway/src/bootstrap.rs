@@ -15,7 +15,12 @@ pub const DEMO_PROVIDER: &str = "mock";
 pub const DEMO_MODEL: &str = "demo";
 
 /// Makes sure the demo provider points at `base_url` and the demo model exists; returns a fresh demo key.
-pub async fn ensure_demo(repo: &Repo, tenant: &tenant::Model, team: &team::Model, base_url: &str) -> Result<String, StoreError> {
+pub async fn ensure_demo(
+    repo: &Repo,
+    tenant: &tenant::Model,
+    team: &team::Model,
+    base_url: &str,
+) -> Result<String, StoreError> {
     let now = Utc::now();
     let provider = match repo.find_provider(tenant.id, DEMO_PROVIDER).await? {
         Some(existing) => repo.update_provider_base_url(existing, base_url).await?,
@@ -33,7 +38,11 @@ pub async fn ensure_demo(repo: &Repo, tenant: &tenant::Model, team: &team::Model
             .await?
         }
     };
-    let has_demo_model = repo.list_deployments(tenant.id).await?.iter().any(|d| d.public_model == DEMO_MODEL);
+    let has_demo_model = repo
+        .list_deployments(tenant.id)
+        .await?
+        .iter()
+        .any(|d| d.public_model == DEMO_MODEL);
     if !has_demo_model {
         repo.insert_deployment(deployment::Model {
             id: Uuid::now_v7(),

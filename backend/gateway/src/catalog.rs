@@ -76,17 +76,27 @@ pub struct Endpoints {
 
 impl Endpoints {
     fn new(base_url: &str, api_key: Option<&SecretString>) -> Result<Self, String> {
-        let url = |path: &str| reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| format!("{base_url}{path}: {e}"));
+        let url = |path: &str| {
+            reqwest::Url::parse(&format!("{base_url}{path}"))
+                .map_err(|e| format!("{base_url}{path}: {e}"))
+        };
         let authorization = match api_key {
             Some(key) => {
-                let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                    .map_err(|_| "the API key contains characters not allowed in a header".to_owned())?;
+                let mut value =
+                    reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                        .map_err(|_| {
+                            "the API key contains characters not allowed in a header".to_owned()
+                        })?;
                 value.set_sensitive(true);
                 Some(value)
             }
             None => None,
         };
-        Ok(Self { chat_completions: url("/chat/completions")?, embeddings: url("/embeddings")?, authorization })
+        Ok(Self {
+            chat_completions: url("/chat/completions")?,
+            embeddings: url("/embeddings")?,
+            authorization,
+        })
     }
 }
 
@@ -141,7 +151,9 @@ impl Snapshot {
             .collect();
         let mut by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>> = HashMap::new();
         for d in rows.deployments {
-            let Some(provider) = providers.get(&d.provider_id) else { continue };
+            let Some(provider) = providers.get(&d.provider_id) else {
+                continue;
+            };
             let deployment = Deployment {
                 id: d.id,
                 tenant_id: d.tenant_id,
@@ -155,20 +167,31 @@ impl Snapshot {
                 },
                 provider: Arc::clone(provider),
             };
-            by_tenant.entry(d.tenant_id).or_default().entry(d.public_model).or_default().push(Arc::new(deployment));
+            by_tenant
+                .entry(d.tenant_id)
+                .or_default()
+                .entry(d.public_model)
+                .or_default()
+                .push(Arc::new(deployment));
         }
         Self { by_tenant }
     }
 
     /// The deployments serving `model` for the tenant, if the tenant has that model at all.
     pub fn deployments(&self, tenant_id: Uuid, model: &str) -> Option<&[Arc<Deployment>]> {
-        self.by_tenant.get(&tenant_id)?.get(model).map(Vec::as_slice)
+        self.by_tenant
+            .get(&tenant_id)?
+            .get(model)
+            .map(Vec::as_slice)
     }
 
     /// The tenant's public model names, sorted.
     pub fn models(&self, tenant_id: Uuid) -> Vec<&str> {
-        let mut names: Vec<&str> =
-            self.by_tenant.get(&tenant_id).map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        let mut names: Vec<&str> = self
+            .by_tenant
+            .get(&tenant_id)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
         names.sort_unstable();
         names
     }
@@ -185,7 +208,11 @@ impl Catalog {
     /// Loads the first snapshot; fails when the database cannot be read at start.
     pub async fn load(repo: Repo) -> Result<Arc<Self>, StoreError> {
         let snapshot = Snapshot::build(repo.load_catalog().await?);
-        Ok(Arc::new(Self { snapshot: ArcSwap::from_pointee(snapshot), next: AtomicUsize::new(0), repo }))
+        Ok(Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            next: AtomicUsize::new(0),
+            repo,
+        }))
     }
 
     /// The current snapshot.

@@ -9,8 +9,8 @@ use crate::keys;
 use crate::money::{PricePerMTok, Prices};
 use crate::startup::{Application, open_storage};
 use crate::state::{Invalidation, SharedState};
-use crate::store::entities::{api_key, deployment, provider};
 use crate::store::Repo;
+use crate::store::entities::{api_key, deployment, provider};
 use crate::telemetry;
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -141,21 +141,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let mock = if demo {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the demo mock provider")?;
-        Some(mock_provider::MockServer::start(listener, mock_provider::MockConfig {
-            // A little latency so streaming is visible in a terminal.
-            ttft: std::time::Duration::from_millis(150),
-            chunk_delay: std::time::Duration::from_millis(40),
-            ..mock_provider::MockConfig::default()
-        }).await?)
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").context("binding the demo mock provider")?;
+        Some(
+            mock_provider::MockServer::start(
+                listener,
+                mock_provider::MockConfig {
+                    // A little latency so streaming is visible in a terminal.
+                    ttft: std::time::Duration::from_millis(150),
+                    chunk_delay: std::time::Duration::from_millis(40),
+                    ..mock_provider::MockConfig::default()
+                },
+            )
+            .await?,
+        )
     } else {
         None
     };
     let app = Application::build(settings.clone()).await?;
     let services = app.services().clone();
-    tracing::info!(port = app.port(), database = if settings.database_url.is_some() { "configured" } else { "embedded sqlite" }, shared_state = services.state.kind(), "switchyard listening");
+    tracing::info!(
+        port = app.port(),
+        database = if settings.database_url.is_some() {
+            "configured"
+        } else {
+            "embedded sqlite"
+        },
+        shared_state = services.state.kind(),
+        "switchyard listening"
+    );
     if let Some(mock) = &mock {
-        let secret = bootstrap::ensure_demo(&services.repo, &services.default_tenant, &services.default_team, &mock.base_url()).await?;
+        let secret = bootstrap::ensure_demo(
+            &services.repo,
+            &services.default_tenant,
+            &services.default_team,
+            &mock.base_url(),
+        )
+        .await?;
         services.catalog.reload().await?;
         print_demo_banner(app.port(), &secret, settings.database_url.is_none())?;
     }
@@ -168,7 +190,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
 
 fn print_demo_banner(port: u16, secret: &str, embedded: bool) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}/v1");
-    let storage = if embedded { "embedded SQLite" } else { "the configured database" };
+    let storage = if embedded {
+        "embedded SQLite"
+    } else {
+        "the configured database"
+    };
     out(format_args!(
         "\nSwitchyard is running at http://127.0.0.1:{port} ({storage}; the model `demo` is served by the bundled mock provider).\n\
          A demo API key was created for you (shown once):\n\n    {secret}\n\n\
@@ -201,7 +227,10 @@ async fn keys_command(settings: &Settings, command: KeysCommand) -> anyhow::Resu
     match command {
         KeysCommand::Create { name, team, models } => {
             let team = match team {
-                Some(slug) => repo.find_team(tenant.id, &slug).await?.with_context(|| format!("no team `{slug}`"))?,
+                Some(slug) => repo
+                    .find_team(tenant.id, &slug)
+                    .await?
+                    .with_context(|| format!("no team `{slug}`"))?,
                 None => default_team,
             };
             let new_key = keys::generate();
@@ -222,15 +251,32 @@ async fn keys_command(settings: &Settings, command: KeysCommand) -> anyhow::Resu
                     last_used_at: None,
                 })
                 .await?;
-            out(format_args!("created key `{}` (id {}, prefix {}) in team `{}`", row.name, row.id, row.prefix, team.slug))?;
+            out(format_args!(
+                "created key `{}` (id {}, prefix {}) in team `{}`",
+                row.name, row.id, row.prefix, team.slug
+            ))?;
             out(format_args!("the secret is shown once; store it now:"))?;
             out(format_args!("{}", new_key.secret))
         }
         KeysCommand::List => {
-            out(format_args!("{:<36}  {:<14}  {:<20}  {:<8}  created", "id", "prefix", "name", "status"))?;
+            out(format_args!(
+                "{:<36}  {:<14}  {:<20}  {:<8}  created",
+                "id", "prefix", "name", "status"
+            ))?;
             for key in repo.list_api_keys(tenant.id).await? {
-                let status = if key.revoked_at.is_some() { "revoked" } else { "active" };
-                out(format_args!("{:<36}  {:<14}  {:<20}  {:<8}  {}", key.id, key.prefix, key.name, status, key.created_at.format("%Y-%m-%d %H:%M")))?;
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                out(format_args!(
+                    "{:<36}  {:<14}  {:<20}  {:<8}  {}",
+                    key.id,
+                    key.prefix,
+                    key.name,
+                    status,
+                    key.created_at.format("%Y-%m-%d %H:%M")
+                ))?;
             }
             Ok(())
         }
@@ -238,7 +284,14 @@ async fn keys_command(settings: &Settings, command: KeysCommand) -> anyhow::Resu
             let Some(key) = repo.revoke_api_key(tenant.id, &id_or_prefix).await? else {
                 bail!("no key matches `{id_or_prefix}`");
             };
-            notify(settings, &state, Invalidation::ApiKey { key_hash: key.key_hash.clone() }).await;
+            notify(
+                settings,
+                &state,
+                Invalidation::ApiKey {
+                    key_hash: key.key_hash.clone(),
+                },
+            )
+            .await;
             out(format_args!("revoked key `{}` ({})", key.name, key.prefix))
         }
     }
@@ -248,15 +301,23 @@ async fn providers_command(settings: &Settings, command: ProvidersCommand) -> an
     let (repo, state) = open_storage(settings).await?;
     let (tenant, _) = repo.ensure_default_tenant().await?;
     match command {
-        ProvidersCommand::Add { name, kind, base_url, api_key_env } => {
-            let Some(parsed) = ProviderKind::parse(&kind) else { bail!("unknown provider type `{kind}` (supported: openai)") };
+        ProvidersCommand::Add {
+            name,
+            kind,
+            base_url,
+            api_key_env,
+        } => {
+            let Some(parsed) = ProviderKind::parse(&kind) else {
+                bail!("unknown provider type `{kind}` (supported: openai)")
+            };
             if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
                 bail!("--base-url must start with http:// or https://");
             }
             if let Some(var) = &api_key_env
-                && std::env::var(var).is_err() {
-                    tracing::warn!(env = %var, "the variable is not set in this shell; the gateway reads it at start");
-                }
+                && std::env::var(var).is_err()
+            {
+                tracing::warn!(env = %var, "the variable is not set in this shell; the gateway reads it at start");
+            }
             if repo.find_provider(tenant.id, &name).await?.is_some() {
                 bail!("a provider named `{name}` already exists");
             }
@@ -274,13 +335,25 @@ async fn providers_command(settings: &Settings, command: ProvidersCommand) -> an
                 })
                 .await?;
             notify(settings, &state, Invalidation::Catalog).await;
-            out(format_args!("added provider `{}` ({}, {}) id {}", row.name, row.kind, row.base_url, row.id))
+            out(format_args!(
+                "added provider `{}` ({}, {}) id {}",
+                row.name, row.kind, row.base_url, row.id
+            ))
         }
         ProvidersCommand::List => {
-            out(format_args!("{:<20}  {:<8}  {:<40}  api key from", "name", "type", "base url"))?;
+            out(format_args!(
+                "{:<20}  {:<8}  {:<40}  api key from",
+                "name", "type", "base url"
+            ))?;
             for p in repo.list_providers(tenant.id).await? {
-                let key = p.api_key_env.map(|v| format!("${v}")).unwrap_or_else(|| "(none)".into());
-                out(format_args!("{:<20}  {:<8}  {:<40}  {}", p.name, p.kind, p.base_url, key))?;
+                let key = p
+                    .api_key_env
+                    .map(|v| format!("${v}"))
+                    .unwrap_or_else(|| "(none)".into());
+                out(format_args!(
+                    "{:<20}  {:<8}  {:<40}  {}",
+                    p.name, p.kind, p.base_url, key
+                ))?;
             }
             Ok(())
         }
@@ -291,12 +364,30 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
     let (repo, state) = open_storage(settings).await?;
     let (tenant, _) = repo.ensure_default_tenant().await?;
     match command {
-        ModelsCommand::Add { model, provider, upstream_model, region, input_price, output_price, cached_input_price } => {
-            let provider = repo.find_provider(tenant.id, &provider).await?.with_context(|| format!("no provider `{provider}`"))?;
+        ModelsCommand::Add {
+            model,
+            provider,
+            upstream_model,
+            region,
+            input_price,
+            output_price,
+            cached_input_price,
+        } => {
+            let provider = repo
+                .find_provider(tenant.id, &provider)
+                .await?
+                .with_context(|| format!("no provider `{provider}`"))?;
             let prices = Prices {
-                input: input_price.parse::<PricePerMTok>().context("--input-price")?,
-                output: output_price.parse::<PricePerMTok>().context("--output-price")?,
-                cached_input: cached_input_price.map(|p| p.parse::<PricePerMTok>()).transpose().context("--cached-input-price")?,
+                input: input_price
+                    .parse::<PricePerMTok>()
+                    .context("--input-price")?,
+                output: output_price
+                    .parse::<PricePerMTok>()
+                    .context("--output-price")?,
+                cached_input: cached_input_price
+                    .map(|p| p.parse::<PricePerMTok>())
+                    .transpose()
+                    .context("--cached-input-price")?,
             };
             if model.is_empty() || upstream_model.is_empty() || region.is_empty() {
                 bail!("--model, --upstream-model and --region must not be empty");
@@ -320,7 +411,13 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
             notify(settings, &state, Invalidation::Catalog).await;
             out(format_args!(
                 "model `{}` -> {}/{} in {} (input {}, output {} per million tokens) id {}",
-                row.public_model, provider.name, row.upstream_model, row.region, prices.input, prices.output, row.id
+                row.public_model,
+                provider.name,
+                row.upstream_model,
+                row.region,
+                prices.input,
+                prices.output,
+                row.id
             ))
         }
         ModelsCommand::List => list_models(&repo, tenant.id).await,
@@ -329,9 +426,15 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
 
 async fn list_models(repo: &Repo, tenant_id: Uuid) -> anyhow::Result<()> {
     let providers = repo.list_providers(tenant_id).await?;
-    out(format_args!("{:<20}  {:<16}  {:<24}  {:<8}  {:>10}  {:>10}", "model", "provider", "upstream model", "region", "input/M", "output/M"))?;
+    out(format_args!(
+        "{:<20}  {:<16}  {:<24}  {:<8}  {:>10}  {:>10}",
+        "model", "provider", "upstream model", "region", "input/M", "output/M"
+    ))?;
     for d in repo.list_deployments(tenant_id).await? {
-        let provider = providers.iter().find(|p| p.id == d.provider_id).map_or("?", |p| p.name.as_str());
+        let provider = providers
+            .iter()
+            .find(|p| p.id == d.provider_id)
+            .map_or("?", |p| p.name.as_str());
         out(format_args!(
             "{:<20}  {:<16}  {:<24}  {:<8}  {:>10}  {:>10}",
             d.public_model,

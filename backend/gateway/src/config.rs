@@ -156,35 +156,47 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(
-            Env::prefixed("SWITCHYARD_")
-                .split("__")
-                .filter(|key| {
-                    let key = key.as_str().to_ascii_lowercase();
-                    !NON_SETTING_ENV.contains(&key.as_str()) && !key.starts_with("test_")
-                }),
-        );
-        let settings: Settings = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        figment = figment.merge(Env::prefixed("SWITCHYARD_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            !NON_SETTING_ENV.contains(&key.as_str()) && !key.starts_with("test_")
+        }));
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)
     }
 
     /// Checks values that types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.to_owned() });
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
         if self.listen.parse::<SocketAddr>().is_err() {
             return invalid("listen", "expected an address like 127.0.0.1:8080");
         }
         if let Some(url) = &self.database_url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
-                return invalid("database_url", "expected a postgres:// or sqlite:// URL");
-            }
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return invalid("database_url", "expected a postgres:// or sqlite:// URL");
+        }
         if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-                return invalid("redis_url", "expected a redis:// or rediss:// URL");
-            }
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://"))
+        {
+            return invalid("redis_url", "expected a redis:// or rediss:// URL");
+        }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
-            return invalid("redis_prefix", "must be non-empty and contain no whitespace");
+            return invalid(
+                "redis_prefix",
+                "must be non-empty and contain no whitespace",
+            );
         }
         if self.database_pool_size == 0 {
             return invalid("database_pool_size", "must be at least 1");
@@ -200,7 +212,10 @@ impl Settings {
         }
         for (key, value) in [
             ("upstream.connect_timeout", self.upstream.connect_timeout),
-            ("upstream.first_byte_timeout", self.upstream.first_byte_timeout),
+            (
+                "upstream.first_byte_timeout",
+                self.upstream.first_byte_timeout,
+            ),
             ("upstream.total_timeout", self.upstream.total_timeout),
             ("usage.flush_interval", self.usage.flush_interval),
             ("usage.replay_interval", self.usage.replay_interval),
@@ -210,7 +225,10 @@ impl Settings {
             }
         }
         if self.upstream.first_byte_timeout > self.upstream.total_timeout {
-            return invalid("upstream.first_byte_timeout", "must not exceed upstream.total_timeout");
+            return invalid(
+                "upstream.first_byte_timeout",
+                "must not exceed upstream.total_timeout",
+            );
         }
         if !(1..=10_000).contains(&self.usage.batch_size) {
             return invalid("usage.batch_size", "must be between 1 and 10000");
@@ -222,20 +240,27 @@ impl Settings {
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchyard.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("switchyard.db").display()
+            ),
         }
     }
 
     /// Where spooled usage batches are kept.
     pub fn spool_dir(&self) -> PathBuf {
-        self.usage.spool_dir.clone().unwrap_or_else(|| self.data_dir.join("spool"))
+        self.usage
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("spool"))
     }
 
     /// The listen address (validated at load).
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| ConfigError::Invalid { key: "listen", message: "expected an address like 127.0.0.1:8080".into() })
+        self.listen.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            message: "expected an address like 127.0.0.1:8080".into(),
+        })
     }
 }
 
@@ -252,10 +277,21 @@ mod tests {
     fn an_invalid_value_names_its_key() {
         let mut s = Settings::default();
         s.usage.batch_size = 0;
-        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("usage.batch_size"), "{err}");
-        let s = Settings { database_url: Some("mysql://x".into()), ..Settings::default() };
-        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let s = Settings {
+            database_url: Some("mysql://x".into()),
+            ..Settings::default()
+        };
+        let err = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("database_url"), "{err}");
     }
 
@@ -265,12 +301,21 @@ mod tests {
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join("c.toml");
         let _ = std::fs::write(&path, "[upstream]\nconect_timeout = \"1s\"\n");
-        let err = Settings::load(Some(&path)).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = Settings::load(Some(&path))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("conect_timeout"), "{err}");
         let _ = std::fs::write(&path, "[upstream]\nconnect_timeout = \"soon\"\n");
-        let err = Settings::load(Some(&path)).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = Settings::load(Some(&path))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("connect_timeout"), "{err}");
-        let _ = std::fs::write(&path, "listen = \"0.0.0.0:9000\"\n[usage]\nbatch_size = 50\n");
+        let _ = std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\n[usage]\nbatch_size = 50\n",
+        );
         let ok = Settings::load(Some(&path));
         assert_eq!(ok.as_ref().map(|s| s.usage.batch_size).ok(), Some(50));
         let _ = std::fs::remove_dir_all(&dir);

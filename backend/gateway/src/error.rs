@@ -17,13 +17,20 @@ pub enum ProxyError {
     #[error("the model `{0}` does not exist or you do not have access to it")]
     ModelNotFound(String),
     #[error("{message}")]
-    BadRequest { message: String, param: Option<&'static str> },
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     /// The provider refused the request for a reason that is the caller's (400, 404, 422, 429 …); its error is
     /// relayed with its status.
     #[error("{}", .body.error.message)]
-    UpstreamRejected { status: StatusCode, body: Box<OpenAiErrorBody>, retry_after: Option<HeaderValue> },
+    UpstreamRejected {
+        status: StatusCode,
+        body: Box<OpenAiErrorBody>,
+        retry_after: Option<HeaderValue>,
+    },
     /// The provider failed (5xx, bad credentials of the gateway's own, a broken connection).
     #[error("{0}")]
     UpstreamFailed(String),
@@ -38,7 +45,10 @@ pub enum ProxyError {
 impl ProxyError {
     /// Shorthand for a 400 naming the offending parameter.
     pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> Self {
-        Self::BadRequest { message: message.into(), param }
+        Self::BadRequest {
+            message: message.into(),
+            param,
+        }
     }
 
     /// A low-cardinality label for logs, usage events and (later) metrics.
@@ -60,20 +70,61 @@ impl ProxyError {
     fn body(&self) -> OpenAiErrorBody {
         let message = self.to_string();
         match self {
-            Self::Auth(AuthError::Unavailable(_)) => {
-                OpenAiErrorBody::new("authentication is temporarily unavailable; retry shortly", "server_error", None, Some("service_unavailable"))
+            Self::Auth(AuthError::Unavailable(_)) => OpenAiErrorBody::new(
+                "authentication is temporarily unavailable; retry shortly",
+                "server_error",
+                None,
+                Some("service_unavailable"),
+            ),
+            Self::Auth(AuthError::Missing) => OpenAiErrorBody::new(
+                message,
+                "invalid_request_error",
+                None,
+                Some("missing_api_key"),
+            ),
+            Self::Auth(_) => OpenAiErrorBody::new(
+                message,
+                "invalid_request_error",
+                None,
+                Some("invalid_api_key"),
+            ),
+            Self::ModelNotAllowed(_) => OpenAiErrorBody::new(
+                message,
+                "permission_error",
+                Some("model"),
+                Some("model_not_allowed"),
+            ),
+            Self::ModelNotFound(_) => OpenAiErrorBody::new(
+                message,
+                "invalid_request_error",
+                Some("model"),
+                Some("model_not_found"),
+            ),
+            Self::BadRequest { param, .. } => {
+                OpenAiErrorBody::new(message, "invalid_request_error", *param, None)
             }
-            Self::Auth(AuthError::Missing) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("missing_api_key")),
-            Self::Auth(_) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("invalid_api_key")),
-            Self::ModelNotAllowed(_) => OpenAiErrorBody::new(message, "permission_error", Some("model"), Some("model_not_allowed")),
-            Self::ModelNotFound(_) => OpenAiErrorBody::new(message, "invalid_request_error", Some("model"), Some("model_not_found")),
-            Self::BadRequest { param, .. } => OpenAiErrorBody::new(message, "invalid_request_error", *param, None),
-            Self::PayloadTooLarge(_) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("request_too_large")),
+            Self::PayloadTooLarge(_) => OpenAiErrorBody::new(
+                message,
+                "invalid_request_error",
+                None,
+                Some("request_too_large"),
+            ),
             Self::UpstreamRejected { body, .. } => (**body).clone(),
-            Self::UpstreamFailed(_) => OpenAiErrorBody::new(message, "server_error", None, Some("upstream_error")),
-            Self::UpstreamTimeout(_) => OpenAiErrorBody::new(message, "server_error", None, Some("upstream_timeout")),
-            Self::RouteNotFound(_) => OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url")),
-            Self::Internal(_) => OpenAiErrorBody::new("internal error", "server_error", None, Some("internal_error")),
+            Self::UpstreamFailed(_) => {
+                OpenAiErrorBody::new(message, "server_error", None, Some("upstream_error"))
+            }
+            Self::UpstreamTimeout(_) => {
+                OpenAiErrorBody::new(message, "server_error", None, Some("upstream_timeout"))
+            }
+            Self::RouteNotFound(_) => {
+                OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url"))
+            }
+            Self::Internal(_) => OpenAiErrorBody::new(
+                "internal error",
+                "server_error",
+                None,
+                Some("internal_error"),
+            ),
         }
     }
 }
@@ -97,12 +148,18 @@ impl ResponseError for ProxyError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Auth(AuthError::Unavailable(source)) => tracing::error!(error = %source, "key store unavailable"),
+            Self::Auth(AuthError::Unavailable(source)) => {
+                tracing::error!(error = %source, "key store unavailable")
+            }
             Self::Internal(detail) => tracing::error!(detail = %detail, "internal proxy error"),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::UpstreamRejected { retry_after: Some(value), .. } = self {
+        if let Self::UpstreamRejected {
+            retry_after: Some(value),
+            ..
+        } = self
+        {
             response.insert_header((RETRY_AFTER, value.clone()));
         }
         response.json(self.body())

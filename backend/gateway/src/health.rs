@@ -16,7 +16,8 @@ pub struct HealthState {
 
 /// Registers the two endpoints.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
 }
 
 async fn healthz() -> HttpResponse {
@@ -40,7 +41,8 @@ async fn readyz(health: web::Data<HealthState>) -> HttpResponse {
             (database, migrations)
         })
         .await;
-    let (database, migrations) = checked.unwrap_or_else(|e| (format!("check failed: {e}"), "unknown".to_owned()));
+    let (database, migrations) =
+        checked.unwrap_or_else(|e| (format!("check failed: {e}"), "unknown".to_owned()));
     let shared = match health.state.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("unavailable: {e}"),
@@ -52,5 +54,9 @@ async fn readyz(health: web::Data<HealthState>) -> HttpResponse {
         "migrations": migrations,
         "shared_state": {"kind": health.state.kind(), "status": shared},
     });
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }

@@ -5,8 +5,8 @@
 //! anyway, and the proxy must verify keys in microseconds.
 
 use rand::Rng;
-use rand::rngs::OsRng;
 use rand::TryRngCore;
+use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 /// Every Switchyard key starts with this.
@@ -25,10 +25,15 @@ pub struct NewKey {
 /// Generates a new secret from the operating system's RNG.
 pub fn generate() -> NewKey {
     let mut rng = OsRng.unwrap_err();
-    let random: String =
-        (0..RANDOM_CHARS).map(|_| char::from(BASE62[rng.random_range(0..BASE62.len())])).collect();
+    let random: String = (0..RANDOM_CHARS)
+        .map(|_| char::from(BASE62[rng.random_range(0..BASE62.len())]))
+        .collect();
     let secret = format!("{KEY_PREFIX}{random}");
-    NewKey { hash: hash(&secret), prefix: display_prefix(&secret), secret }
+    NewKey {
+        hash: hash(&secret),
+        prefix: display_prefix(&secret),
+        secret,
+    }
 }
 
 /// Hex SHA-256 of a presented secret: the lookup key in storage and in the cache.
@@ -38,14 +43,19 @@ pub fn hash(secret: &str) -> String {
 
 /// `sk-sy-` plus the first characters: enough to tell keys apart in a list, useless to an attacker.
 pub fn display_prefix(secret: &str) -> String {
-    secret.chars().take(KEY_PREFIX.len() + DISPLAY_CHARS).collect()
+    secret
+        .chars()
+        .take(KEY_PREFIX.len() + DISPLAY_CHARS)
+        .collect()
 }
 
 /// Cheap syntactic check done before hashing, so garbage never reaches the cache or the database.
 pub fn looks_like_key(secret: &str) -> bool {
     secret.len() == KEY_PREFIX.len() + RANDOM_CHARS
         && secret.starts_with(KEY_PREFIX)
-        && secret[KEY_PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric())
+        && secret[KEY_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ pub enum PriceError {
     NotANumber(String),
     #[error("`{0}` is negative; prices are zero or more")]
     Negative(String),
-    #[error("`{0}` has more than 6 decimal places; prices are exact to 0.000001 per million tokens")]
+    #[error(
+        "`{0}` has more than 6 decimal places; prices are exact to 0.000001 per million tokens"
+    )]
     TooPrecise(String),
     #[error("`{0}` is too large")]
     TooLarge(String),
@@ -34,15 +36,20 @@ impl FromStr for PricePerMTok {
 
     /// Parses a decimal price per million tokens such as `0.075` or `15`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let value = Decimal::from_str(s.trim()).map_err(|_| PriceError::NotANumber(s.to_owned()))?;
+        let value =
+            Decimal::from_str(s.trim()).map_err(|_| PriceError::NotANumber(s.to_owned()))?;
         if value.is_sign_negative() && !value.is_zero() {
             return Err(PriceError::Negative(s.to_owned()));
         }
-        let micros = value.checked_mul(Decimal::from(MICROS_PER_UNIT)).ok_or_else(|| PriceError::TooLarge(s.to_owned()))?;
+        let micros = value
+            .checked_mul(Decimal::from(MICROS_PER_UNIT))
+            .ok_or_else(|| PriceError::TooLarge(s.to_owned()))?;
         if micros.fract() != Decimal::ZERO {
             return Err(PriceError::TooPrecise(s.to_owned()));
         }
-        i64::try_from(micros).map(PricePerMTok).map_err(|_| PriceError::TooLarge(s.to_owned()))
+        i64::try_from(micros)
+            .map(PricePerMTok)
+            .map_err(|_| PriceError::TooLarge(s.to_owned()))
     }
 }
 
@@ -135,10 +142,22 @@ mod tests {
 
     #[test]
     fn prices_that_cannot_be_exact_or_valid_are_refused() {
-        assert!(matches!("0.0000001".parse::<PricePerMTok>(), Err(PriceError::TooPrecise(_))));
-        assert!(matches!("-1".parse::<PricePerMTok>(), Err(PriceError::Negative(_))));
-        assert!(matches!("abc".parse::<PricePerMTok>(), Err(PriceError::NotANumber(_))));
-        assert!(matches!("99999999999999999".parse::<PricePerMTok>(), Err(PriceError::TooLarge(_))));
+        assert!(matches!(
+            "0.0000001".parse::<PricePerMTok>(),
+            Err(PriceError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            "-1".parse::<PricePerMTok>(),
+            Err(PriceError::Negative(_))
+        ));
+        assert!(matches!(
+            "abc".parse::<PricePerMTok>(),
+            Err(PriceError::NotANumber(_))
+        ));
+        assert!(matches!(
+            "99999999999999999".parse::<PricePerMTok>(),
+            Err(PriceError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -148,10 +167,21 @@ mod tests {
             output: PricePerMTok(10_000_000),
             cached_input: Some(PricePerMTok(1_250_000)),
         };
-        let tokens = TokenCounts { input: 1000, output: 500, cached: 400, reasoning: 100 };
+        let tokens = TokenCounts {
+            input: 1000,
+            output: 500,
+            cached: 400,
+            reasoning: 100,
+        };
         // 600 x 2.5 + 400 x 1.25 + 500 x 10 = 1500 + 500 + 5000 = 7000 micro-units = 0.007
         assert_eq!(prices.cost(tokens).to_decimal().to_string(), "0.007");
-        let no_cache_price = Prices { cached_input: None, ..prices };
-        assert_eq!(no_cache_price.cost(tokens).to_decimal().to_string(), "0.0075");
+        let no_cache_price = Prices {
+            cached_input: None,
+            ..prices
+        };
+        assert_eq!(
+            no_cache_price.cost(tokens).to_decimal().to_string(),
+            "0.0075"
+        );
     }
 }

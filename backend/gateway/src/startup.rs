@@ -56,36 +56,58 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<(Repo, Arc<dyn 
 impl Application {
     /// Builds everything and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.listen_addr()?).with_context(|| format!("binding {}", settings.listen))?;
+        let listener = TcpListener::bind(settings.listen_addr()?)
+            .with_context(|| format!("binding {}", settings.listen))?;
         Self::build_with_listener(settings, listener).await
     }
 
     /// Builds everything on an already bound listener.
-    pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let (repo, state) = open_storage(&settings).await?;
         let (default_tenant, default_team) = repo.ensure_default_tenant().await?;
         tokio::task::spawn_blocking(usage::tokenizer::warm_up);
 
-        let catalog = Catalog::load(repo.clone()).await.context("loading the provider catalog")?;
+        let catalog = Catalog::load(repo.clone())
+            .await
+            .context("loading the provider catalog")?;
         catalog.spawn_refresher(Arc::clone(&state), settings.proxy.catalog_refresh);
-        let keys = KeyResolver::new(repo.clone(), settings.proxy.key_cache_ttl, settings.proxy.key_cache_max_stale, &state);
+        let keys = KeyResolver::new(
+            repo.clone(),
+            settings.proxy.key_cache_ttl,
+            settings.proxy.key_cache_max_stale,
+            &state,
+        );
 
         let spool_dir = settings.spool_dir();
-        let spool = Spool::open(&spool_dir).with_context(|| format!("opening the usage spool {}", spool_dir.display()))?;
+        let spool = Spool::open(&spool_dir)
+            .with_context(|| format!("opening the usage spool {}", spool_dir.display()))?;
         let (sink, rx, queued) = usage::channel();
         let writer = UsageWriter::start(repo.clone(), spool, settings.usage.clone(), rx, queued);
 
         // Checked once here so a broken TLS setup fails the start; each worker then builds its own client, so
         // pooled upstream connections live on the worker's own runtime (actix workers are single-threaded).
-        let shared_upstream = UpstreamClient::new(settings.upstream.clone()).context("building the upstream HTTP client")?;
-        let proxy_parts = ProxyParts { keys, catalog: Arc::clone(&catalog), usage: sink, settings: settings.proxy.clone() };
+        let shared_upstream = UpstreamClient::new(settings.upstream.clone())
+            .context("building the upstream HTTP client")?;
+        let proxy_parts = ProxyParts {
+            keys,
+            catalog: Arc::clone(&catalog),
+            usage: sink,
+            settings: settings.proxy.clone(),
+        };
         let health_state = web::Data::new(HealthState {
             repo: repo.clone(),
             state: Arc::clone(&state),
             storage_runtime: tokio::runtime::Handle::current(),
         });
         let port = listener.local_addr()?.port();
-        let workers = if settings.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.workers };
+        let workers = if settings.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            settings.workers
+        };
 
         let server = HttpServer::new(move || {
             let upstream = shared_upstream.for_worker();
@@ -97,7 +119,10 @@ impl Application {
                 .default_service(web::to(route_not_found))
         })
         .workers(workers)
-        .shutdown_timeout(u64::try_from(settings.proxy.shutdown_grace.as_millis().div_ceil(1000)).unwrap_or(u64::MAX))
+        .shutdown_timeout(
+            u64::try_from(settings.proxy.shutdown_grace.as_millis().div_ceil(1000))
+                .unwrap_or(u64::MAX),
+        )
         .listen(listener)?
         .run();
 
@@ -109,7 +134,12 @@ impl Application {
             default_team,
             usage_stats: Arc::clone(&writer.stats),
         };
-        Ok(Self { port, server, writer, services })
+        Ok(Self {
+            port,
+            server,
+            writer,
+            services,
+        })
     }
 
     /// The bound port.
@@ -146,7 +176,9 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                Some((user, _)) => {
+                    format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+                }
                 None => url.to_owned(),
             }
         }
@@ -160,7 +192,13 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
     }
 }

@@ -22,7 +22,11 @@ const MAX_ECHO_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reply {
     Text(String),
-    ToolCall { id: String, name: String, arguments: String },
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
 }
 
 impl Reply {
@@ -58,17 +62,26 @@ pub(crate) struct ChatPlan {
 }
 
 /// Answers one chat completion request whose body parsed as JSON.
-pub(crate) async fn respond(body: &Value, faults: &RequestFaults, seq: u64, created: u64) -> HttpResponse {
+pub(crate) async fn respond(
+    body: &Value,
+    faults: &RequestFaults,
+    seq: u64,
+    created: u64,
+) -> HttpResponse {
     let plan = match plan(body, faults, seq, created) {
         Ok(plan) => plan,
-        Err(invalid) => return error::bad_request(invalid.message, Some(invalid.param), invalid.code),
+        Err(invalid) => {
+            return error::bad_request(invalid.message, Some(invalid.param), invalid.code);
+        }
     };
     if plan.stream {
         return stream::sse_response(plan, faults);
     }
     // A non-streamed reply takes as long as the stream would have.
     let pieces = u32::try_from(faults.chunks.saturating_sub(1)).unwrap_or(u32::MAX);
-    let delay = faults.ttft.saturating_add(faults.chunk_delay.saturating_mul(pieces));
+    let delay = faults
+        .ttft
+        .saturating_add(faults.chunk_delay.saturating_mul(pieces));
     if delay > Duration::ZERO {
         tokio::time::sleep(delay).await;
     }
@@ -76,7 +89,9 @@ pub(crate) async fn respond(body: &Value, faults: &RequestFaults, seq: u64, crea
     if faults.disconnect_after.is_some() {
         return stream::cut_response(json, "application/json");
     }
-    HttpResponse::Ok().content_type("application/json").body(json)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json)
 }
 
 /// Why a request was rejected; becomes a 400 `invalid_request_error`.
@@ -88,10 +103,22 @@ pub(crate) struct InvalidRequest {
 }
 
 /// Validates the request and computes the reply.
-pub(crate) fn plan(body: &Value, faults: &RequestFaults, seq: u64, created: u64) -> Result<ChatPlan, InvalidRequest> {
-    let model = body.get("model").and_then(Value::as_str).filter(|m| !m.is_empty());
+pub(crate) fn plan(
+    body: &Value,
+    faults: &RequestFaults,
+    seq: u64,
+    created: u64,
+) -> Result<ChatPlan, InvalidRequest> {
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty());
     let Some(model) = model else {
-        return Err(InvalidRequest { message: "you must provide a model parameter", param: "model", code: None });
+        return Err(InvalidRequest {
+            message: "you must provide a model parameter",
+            param: "model",
+            code: None,
+        });
     };
     let messages = match body.get("messages").and_then(Value::as_array) {
         Some(messages) if !messages.is_empty() => messages,
@@ -127,8 +154,19 @@ pub(crate) fn plan(body: &Value, faults: &RequestFaults, seq: u64, created: u64)
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let id = faults.fixed_id.clone().unwrap_or_else(|| format!("chatcmpl-mock-{seq}"));
-    Ok(ChatPlan { id, created, model: model.to_owned(), reply, usage, stream, include_usage })
+    let id = faults
+        .fixed_id
+        .clone()
+        .unwrap_or_else(|| format!("chatcmpl-mock-{seq}"));
+    Ok(ChatPlan {
+        id,
+        created,
+        model: model.to_owned(),
+        reply,
+        usage,
+        stream,
+        include_usage,
+    })
 }
 
 /// The text of a message's `content`: a string, or the `text` parts of an array, joined by newlines.
@@ -163,18 +201,30 @@ fn truncate_chars(text: &str, max: usize) -> &str {
 /// The tool the mock calls, if any: the one `tool_choice` names, else the first; none when tools are
 /// absent, `tool_choice` is "none", or the last message already carries a tool result.
 fn tool_to_call(request: &Value, messages: &[Value]) -> Option<String> {
-    let tools = request.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty())?;
+    let tools = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .filter(|t| !t.is_empty())?;
     let choice = request.get("tool_choice");
     if choice.and_then(Value::as_str) == Some("none") {
         return None;
     }
-    let last_role = messages.last().and_then(|m| m.get("role")).and_then(Value::as_str);
+    let last_role = messages
+        .last()
+        .and_then(|m| m.get("role"))
+        .and_then(Value::as_str);
     if last_role == Some("tool") {
         return None;
     }
-    let named = choice.and_then(|c| c.pointer("/function/name")).and_then(Value::as_str);
-    let first = tools.first().and_then(|t| t.pointer("/function/name").or_else(|| t.get("name")));
-    named.or_else(|| first.and_then(Value::as_str)).map(str::to_owned)
+    let named = choice
+        .and_then(|c| c.pointer("/function/name"))
+        .and_then(Value::as_str);
+    let first = tools
+        .first()
+        .and_then(|t| t.pointer("/function/name").or_else(|| t.get("name")));
+    named
+        .or_else(|| first.and_then(Value::as_str))
+        .map(str::to_owned)
 }
 
 /// OpenAI-style counts: content and tool arguments of every message, plus the chat overhead.
@@ -202,8 +252,12 @@ fn usage(messages: &[Value], reply: &Reply, faults: &RequestFaults) -> Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: prompt + completion,
-        prompt_tokens_details: Some(PromptTokensDetails { cached_tokens: Some(faults.cached_tokens.min(prompt)) }),
-        completion_tokens_details: Some(CompletionTokensDetails { reasoning_tokens: Some(faults.reasoning_tokens) }),
+        prompt_tokens_details: Some(PromptTokensDetails {
+            cached_tokens: Some(faults.cached_tokens.min(prompt)),
+        }),
+        completion_tokens_details: Some(CompletionTokensDetails {
+            reasoning_tokens: Some(faults.reasoning_tokens),
+        }),
     }
 }
 
@@ -254,9 +308,18 @@ struct FunctionView<'a> {
 pub(crate) fn completion_json(plan: &ChatPlan) -> Vec<u8> {
     let (content, tool_calls) = match &plan.reply {
         Reply::Text(text) => (Some(text.as_str()), None),
-        Reply::ToolCall { id, name, arguments } => {
-            (None, Some([ToolCallView { id, kind: "function", function: FunctionView { name, arguments } }]))
-        }
+        Reply::ToolCall {
+            id,
+            name,
+            arguments,
+        } => (
+            None,
+            Some([ToolCallView {
+                id,
+                kind: "function",
+                function: FunctionView { name, arguments },
+            }]),
+        ),
     };
     let view = CompletionView {
         id: &plan.id,
@@ -266,7 +329,12 @@ pub(crate) fn completion_json(plan: &ChatPlan) -> Vec<u8> {
         system_fingerprint: SYSTEM_FINGERPRINT,
         choices: [ChoiceView {
             index: 0,
-            message: MessageView { role: "assistant", content, tool_calls, refusal: None },
+            message: MessageView {
+                role: "assistant",
+                content,
+                tool_calls,
+                refusal: None,
+            },
             logprobs: None,
             finish_reason: plan.reply.finish_reason(),
         }],

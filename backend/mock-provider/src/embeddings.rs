@@ -41,7 +41,9 @@ impl Input<'_> {
         };
         match self {
             Input::Text(text) => feed(text.as_bytes()),
-            Input::Tokens(ids) => ids.iter().for_each(|id| feed(&id.as_u64().unwrap_or(0).to_le_bytes())),
+            Input::Tokens(ids) => ids
+                .iter()
+                .for_each(|id| feed(&id.as_u64().unwrap_or(0).to_le_bytes())),
         }
         hash
     }
@@ -106,7 +108,11 @@ struct ResponseView<'a> {
 
 /// Answers one embeddings request whose body parsed as JSON.
 pub(crate) fn respond(body: &Value, faults: &RequestFaults) -> HttpResponse {
-    let Some(model) = body.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) else {
+    let Some(model) = body
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+    else {
         return error::bad_request("you must provide a model parameter", Some("model"), None);
     };
     let Some(inputs) = body.get("input").and_then(parse_inputs) else {
@@ -120,14 +126,24 @@ pub(crate) fn respond(body: &Value, faults: &RequestFaults) -> HttpResponse {
         None | Some(Value::Null) => DEFAULT_DIMENSIONS,
         Some(value) => match value.as_u64().and_then(|d| usize::try_from(d).ok()) {
             Some(d) if (1..=MAX_DIMENSIONS).contains(&d) => d,
-            _ => return error::bad_request("'dimensions' must be a positive integer.", Some("dimensions"), None),
+            _ => {
+                return error::bad_request(
+                    "'dimensions' must be a positive integer.",
+                    Some("dimensions"),
+                    None,
+                );
+            }
         },
     };
     let base64 = match body.get("encoding_format").and_then(Value::as_str) {
         None | Some("float") => false,
         Some("base64") => true,
         Some(_) => {
-            return error::bad_request("'encoding_format' must be 'float' or 'base64'.", Some("encoding_format"), None);
+            return error::bad_request(
+                "'encoding_format' must be 'float' or 'base64'.",
+                Some("encoding_format"),
+                None,
+            );
         }
     };
     let data = inputs
@@ -135,13 +151,29 @@ pub(crate) fn respond(body: &Value, faults: &RequestFaults) -> HttpResponse {
         .enumerate()
         .map(|(index, input)| {
             let values = vector(input.hash(), dimensions);
-            let embedding = if base64 { Embedding::Base64(to_base64(&values)) } else { Embedding::Float(values) };
-            EmbeddingView { object: "embedding", index, embedding }
+            let embedding = if base64 {
+                Embedding::Base64(to_base64(&values))
+            } else {
+                Embedding::Float(values)
+            };
+            EmbeddingView {
+                object: "embedding",
+                index,
+                embedding,
+            }
         })
         .collect();
     let prompt_tokens = inputs.iter().map(Input::tokens).sum();
-    let usage = (!faults.no_usage).then_some(EmbeddingUsage { prompt_tokens, total_tokens: prompt_tokens });
-    HttpResponse::Ok().json(ResponseView { object: "list", data, model, usage })
+    let usage = (!faults.no_usage).then_some(EmbeddingUsage {
+        prompt_tokens,
+        total_tokens: prompt_tokens,
+    });
+    HttpResponse::Ok().json(ResponseView {
+        object: "list",
+        data,
+        model,
+        usage,
+    })
 }
 
 /// Accepts a string, an array of strings, one token array, or an array of token arrays.
@@ -156,7 +188,9 @@ fn parse_inputs(input: &Value) -> Option<Vec<Input<'_>>> {
                 .iter()
                 .map(|item| match item {
                     Value::String(text) if !text.is_empty() => Some(Input::Text(text)),
-                    Value::Array(ids) if !ids.is_empty() && ids.iter().all(Value::is_u64) => Some(Input::Tokens(ids)),
+                    Value::Array(ids) if !ids.is_empty() && ids.iter().all(Value::is_u64) => {
+                        Some(Input::Tokens(ids))
+                    }
                     _ => None,
                 })
                 .collect()
@@ -198,7 +232,10 @@ mod tests {
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed[0].tokens(), 3);
         assert_eq!(parse_inputs(&json!(["a", "b"])).map(|v| v.len()), Some(2));
-        assert_eq!(parse_inputs(&json!([[1, 2], [3]])).map(|v| v.len()), Some(2));
+        assert_eq!(
+            parse_inputs(&json!([[1, 2], [3]])).map(|v| v.len()),
+            Some(2)
+        );
         assert_eq!(parse_inputs(&json!([])), None);
         assert_eq!(parse_inputs(&json!(["a", 1.5])), None);
         assert_eq!(parse_inputs(&json!(7)), None);

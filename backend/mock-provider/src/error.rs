@@ -6,7 +6,11 @@ use switchyard_types::OpenAiErrorBody;
 
 /// A 400 `invalid_request_error`, as OpenAI sends for validation failures.
 pub(crate) fn bad_request(message: &str, param: Option<&str>, code: Option<&str>) -> HttpResponse {
-    respond(StatusCode::BAD_REQUEST, &OpenAiErrorBody::new(message, "invalid_request_error", param, code), None)
+    respond(
+        StatusCode::BAD_REQUEST,
+        &OpenAiErrorBody::new(message, "invalid_request_error", param, code),
+        None,
+    )
 }
 
 /// The body OpenAI sends when the JSON cannot be parsed.
@@ -21,7 +25,12 @@ pub(crate) fn malformed_json() -> HttpResponse {
 
 /// OpenAI answers unknown paths and wrong methods alike with a 404 naming the request line.
 pub(crate) fn not_found(method: &str, path: &str) -> HttpResponse {
-    let body = OpenAiErrorBody::new(format!("Invalid URL ({method} {path})"), "invalid_request_error", None, None);
+    let body = OpenAiErrorBody::new(
+        format!("Invalid URL ({method} {path})"),
+        "invalid_request_error",
+        None,
+        None,
+    );
     respond(StatusCode::NOT_FOUND, &body, None)
 }
 
@@ -29,14 +38,38 @@ pub(crate) fn not_found(method: &str, path: &str) -> HttpResponse {
 pub(crate) fn injected(status: u16, retry_after: Option<u64>) -> HttpResponse {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (kind, error_code, message) = match code.as_u16() {
-        401 => ("authentication_error", Some("invalid_api_key"), "Incorrect API key provided (mock)."),
-        403 => ("permission_error", None, "You are not allowed to sample from this model (mock)."),
-        404 => ("invalid_request_error", Some("model_not_found"), "The model does not exist (mock)."),
-        429 => ("rate_limit_exceeded", Some("rate_limit_exceeded"), "Rate limit reached (mock)."),
-        500..=599 => ("server_error", None, "The server had an error while processing your request (mock)."),
+        401 => (
+            "authentication_error",
+            Some("invalid_api_key"),
+            "Incorrect API key provided (mock).",
+        ),
+        403 => (
+            "permission_error",
+            None,
+            "You are not allowed to sample from this model (mock).",
+        ),
+        404 => (
+            "invalid_request_error",
+            Some("model_not_found"),
+            "The model does not exist (mock).",
+        ),
+        429 => (
+            "rate_limit_exceeded",
+            Some("rate_limit_exceeded"),
+            "Rate limit reached (mock).",
+        ),
+        500..=599 => (
+            "server_error",
+            None,
+            "The server had an error while processing your request (mock).",
+        ),
         _ => ("invalid_request_error", None, "Injected error (mock)."),
     };
-    respond(code, &OpenAiErrorBody::new(message, kind, None, error_code), retry_after)
+    respond(
+        code,
+        &OpenAiErrorBody::new(message, kind, None, error_code),
+        retry_after,
+    )
 }
 
 fn respond(status: StatusCode, body: &OpenAiErrorBody, retry_after: Option<u64>) -> HttpResponse {
@@ -55,13 +88,19 @@ mod tests {
     fn injected_rate_limit_carries_retry_after_and_openai_type() {
         let resp = injected(429, Some(3));
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok());
+        let retry = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok());
         assert_eq!(retry, Some("3"));
     }
 
     #[test]
     fn out_of_range_status_falls_back_to_500() {
-        assert_eq!(injected(42, None).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            injected(42, None).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
         assert!(injected(503, None).headers().get("retry-after").is_none());
     }
 }

@@ -77,7 +77,9 @@ impl RequestFaults {
         if let Some(n) = num("x-mock-chunks") {
             faults.chunks = usize::try_from(n).unwrap_or(usize::MAX).max(1);
         }
-        if let Some(rate) = header_str(headers, "x-mock-error-rate").and_then(|v| v.parse::<f64>().ok()) {
+        if let Some(rate) =
+            header_str(headers, "x-mock-error-rate").and_then(|v| v.parse::<f64>().ok())
+        {
             faults.error_rate = rate;
         }
         if let Some(status) = num("x-mock-status") {
@@ -88,7 +90,11 @@ impl RequestFaults {
             faults.retry_after = Some(secs);
         }
         if let Some(ms) = num("x-mock-hang-ms") {
-            faults.hang = if ms == 0 { Hang::No } else { Hang::For(Duration::from_millis(ms)) };
+            faults.hang = if ms == 0 {
+                Hang::No
+            } else {
+                Hang::For(Duration::from_millis(ms))
+            };
         }
         if let Some(n) = num("x-mock-disconnect-after") {
             faults.disconnect_after = usize::try_from(n).ok();
@@ -145,7 +151,10 @@ impl ErrorSchedule {
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -168,17 +177,27 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
         }
         map
     }
 
     #[test]
     fn without_override_headers_the_config_applies() {
-        let config = MockConfig { status: Some(503), retry_after: Some(7), ..MockConfig::default() };
+        let config = MockConfig {
+            status: Some(503),
+            retry_after: Some(7),
+            ..MockConfig::default()
+        };
         let faults = RequestFaults::resolve(&config, &headers(&[("authorization", "Bearer x")]));
         assert_eq!(faults, RequestFaults::from_config(&config));
-        assert_eq!((faults.status, faults.retry_after, faults.chunks), (Some(503), Some(7), 5));
+        assert_eq!(
+            (faults.status, faults.retry_after, faults.chunks),
+            (Some(503), Some(7), 5)
+        );
     }
 
     #[test]
@@ -198,7 +217,10 @@ mod tests {
         ]);
         let f = RequestFaults::resolve(&MockConfig::default(), &h);
         assert_eq!((f.status, f.retry_after, f.chunks), (Some(429), Some(2), 3));
-        assert_eq!((f.ttft, f.chunk_delay), (Duration::from_millis(150), Duration::from_millis(20)));
+        assert_eq!(
+            (f.ttft, f.chunk_delay),
+            (Duration::from_millis(150), Duration::from_millis(20))
+        );
         assert_eq!(f.hang, Hang::For(Duration::from_millis(5000)));
         assert_eq!((f.disconnect_after, f.no_usage), (Some(2), true));
         assert_eq!((f.cached_tokens, f.reasoning_tokens), (4, 9));
@@ -207,8 +229,15 @@ mod tests {
 
     #[test]
     fn success_status_header_cancels_a_forced_error_and_bad_values_are_ignored() {
-        let config = MockConfig { status: Some(500), chunks: 4, ..MockConfig::default() };
-        let f = RequestFaults::resolve(&config, &headers(&[("x-mock-status", "200"), ("x-mock-chunks", "many")]));
+        let config = MockConfig {
+            status: Some(500),
+            chunks: 4,
+            ..MockConfig::default()
+        };
+        let f = RequestFaults::resolve(
+            &config,
+            &headers(&[("x-mock-status", "200"), ("x-mock-chunks", "many")]),
+        );
         assert_eq!((f.status, f.chunks), (None, 4));
     }
 

@@ -63,11 +63,16 @@ async fn main() -> anyhow::Result<()> {
         // Nobody can read the log of a standalone process; skipping it keeps the benchmark lock-free.
         record_requests: false,
     };
-    let listener = TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let server = MockServer::start(listener, config).await.context("starting the server")?;
+    let server = MockServer::start(listener, config)
+        .await
+        .context("starting the server")?;
     eprintln!("mock-provider listening on http://{addr}/v1");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     server.stop().await;
     Ok(())
 }

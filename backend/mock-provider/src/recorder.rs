@@ -41,7 +41,12 @@ impl ReceivedRequest {
                 })
                 .or_insert_with(|| value.into_owned());
         }
-        Self { method: req.method().as_str().to_owned(), path: req.path().to_owned(), headers, body }
+        Self {
+            method: req.method().as_str().to_owned(),
+            path: req.path().to_owned(),
+            headers,
+            body,
+        }
     }
 }
 
@@ -63,7 +68,12 @@ impl RequestLog {
     }
 
     pub(crate) fn snapshot(&self) -> Vec<ReceivedRequest> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect()
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -18,8 +18,7 @@ use crate::{chat, embeddings, error};
 /// `created` of answers to requests with `x-mock-fixed-id`.
 const FIXED_CREATED: u64 = 1_700_000_000;
 
-const MODELS_BODY: &str =
-    r#"{"object":"list","data":[{"id":"mock-gpt","object":"model","created":0,"owned_by":"mock"}]}"#;
+const MODELS_BODY: &str = r#"{"object":"list","data":[{"id":"mock-gpt","object":"model","created":0,"owned_by":"mock"}]}"#;
 
 /// State shared by all workers of one server.
 #[derive(Debug)]
@@ -32,7 +31,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: MockConfig) -> Self {
-        Self { config, log: RequestLog::default(), errors: ErrorSchedule::default(), completions: AtomicU64::new(0) }
+        Self {
+            config,
+            log: RequestLog::default(),
+            errors: ErrorSchedule::default(),
+            completions: AtomicU64::new(0),
+        }
     }
 }
 
@@ -57,10 +61,17 @@ impl Route {
 }
 
 /// Handles every request the server receives.
-pub(crate) async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+pub(crate) async fn dispatch(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     if shared.config.record_requests {
-        shared.log.push(ReceivedRequest::capture(&req, parsed.clone().unwrap_or(Value::Null)));
+        shared.log.push(ReceivedRequest::capture(
+            &req,
+            parsed.clone().unwrap_or(Value::Null),
+        ));
     }
     let Some(route) = Route::of(req.method(), req.path()) else {
         return error::not_found(req.method().as_str(), req.path());
@@ -70,10 +81,16 @@ pub(crate) async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Da
         return injected;
     }
     match (route, parsed) {
-        (Route::Models, _) => HttpResponse::Ok().content_type("application/json").body(MODELS_BODY),
+        (Route::Models, _) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(MODELS_BODY),
         (Route::Chat, Some(body)) => {
             let seq = shared.completions.fetch_add(1, Ordering::Relaxed) + 1;
-            let created = if faults.fixed_id.is_some() { FIXED_CREATED } else { unix_now() };
+            let created = if faults.fixed_id.is_some() {
+                FIXED_CREATED
+            } else {
+                unix_now()
+            };
             chat::respond(&body, &faults, seq, created).await
         }
         (Route::Embeddings, Some(body)) => embeddings::respond(&body, &faults),
@@ -82,7 +99,10 @@ pub(crate) async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Da
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -91,9 +111,18 @@ mod tests {
 
     #[test]
     fn routes_accept_paths_with_and_without_v1() {
-        assert_eq!(Route::of(&Method::POST, "/v1/chat/completions"), Some(Route::Chat));
-        assert_eq!(Route::of(&Method::POST, "/chat/completions"), Some(Route::Chat));
-        assert_eq!(Route::of(&Method::POST, "/v1/embeddings"), Some(Route::Embeddings));
+        assert_eq!(
+            Route::of(&Method::POST, "/v1/chat/completions"),
+            Some(Route::Chat)
+        );
+        assert_eq!(
+            Route::of(&Method::POST, "/chat/completions"),
+            Some(Route::Chat)
+        );
+        assert_eq!(
+            Route::of(&Method::POST, "/v1/embeddings"),
+            Some(Route::Embeddings)
+        );
         assert_eq!(Route::of(&Method::GET, "/v1/models"), Some(Route::Models));
         assert_eq!(Route::of(&Method::GET, "/v1/chat/completions"), None);
         assert_eq!(Route::of(&Method::POST, "/v1/completions"), None);

@@ -48,7 +48,12 @@ impl MockServer {
         .run();
         let handle = server.handle();
         let task = tokio::spawn(server);
-        Ok(MockServer { port, shared, handle, task })
+        Ok(MockServer {
+            port,
+            shared,
+            handle,
+            task,
+        })
     }
 
     /// The port the mock listens on.

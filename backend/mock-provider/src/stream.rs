@@ -19,7 +19,10 @@ use crate::faults::RequestFaults;
 pub(crate) fn split_bounds(text: &str, pieces: usize) -> Vec<usize> {
     let pieces = pieces.max(1);
     let chars = text.chars().count();
-    let mut offsets = text.char_indices().map(|(at, _)| at).chain(std::iter::once(text.len()));
+    let mut offsets = text
+        .char_indices()
+        .map(|(at, _)| at)
+        .chain(std::iter::once(text.len()));
     let mut bounds = Vec::with_capacity(pieces + 1);
     let (mut next_char, mut offset) = (0, 0);
     for k in 0..=pieces {
@@ -69,7 +72,10 @@ impl SseState {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if self.disconnect_after.is_some_and(|limit| self.emitted >= limit) {
+        if self
+            .disconnect_after
+            .is_some_and(|limit| self.emitted >= limit)
+        {
             self.finished = true;
             return Some((Err(cut_connection().await), self));
         }
@@ -101,19 +107,30 @@ impl SseState {
             Event::Role => (self.role_delta(), None, None),
             Event::Piece(i) => {
                 let text = plan.reply.streamed_text();
-                let piece = text.get(self.bounds[i]..self.bounds[i + 1]).unwrap_or_default();
+                let piece = text
+                    .get(self.bounds[i]..self.bounds[i + 1])
+                    .unwrap_or_default();
                 let delta = match plan.reply {
-                    Reply::Text(_) => Delta { content: Some(Some(piece)), ..Delta::default() },
-                    Reply::ToolCall { .. } => {
-                        Delta { tool_calls: Some([ToolCallDelta::arguments(piece)]), ..Delta::default() }
-                    }
+                    Reply::Text(_) => Delta {
+                        content: Some(Some(piece)),
+                        ..Delta::default()
+                    },
+                    Reply::ToolCall { .. } => Delta {
+                        tool_calls: Some([ToolCallDelta::arguments(piece)]),
+                        ..Delta::default()
+                    },
                 };
                 (delta, None, None)
             }
             Event::Finish => (Delta::default(), Some(plan.reply.finish_reason()), None),
             Event::Usage => (Delta::default(), None, plan.usage.as_ref()),
         };
-        let choice = [ChoiceView { index: 0, delta, logprobs: None, finish_reason }];
+        let choice = [ChoiceView {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason,
+        }];
         let choices: &[ChoiceView<'_>] = if event == Event::Usage { &[] } else { &choice };
         let chunk = ChunkView {
             id: &plan.id,
@@ -134,7 +151,11 @@ impl SseState {
 
     fn role_delta(&self) -> Delta<'_> {
         match &self.plan.reply {
-            Reply::Text(_) => Delta { role: Some("assistant"), content: Some(Some("")), tool_calls: None },
+            Reply::Text(_) => Delta {
+                role: Some("assistant"),
+                content: Some(Some("")),
+                tool_calls: None,
+            },
             Reply::ToolCall { id, name, .. } => Delta {
                 role: Some("assistant"),
                 content: Some(None),
@@ -142,7 +163,10 @@ impl SseState {
                     index: 0,
                     id: Some(id),
                     kind: Some("function"),
-                    function: FunctionDelta { name: Some(name), arguments: "" },
+                    function: FunctionDelta {
+                        name: Some(name),
+                        arguments: "",
+                    },
                 }]),
             },
         }
@@ -192,7 +216,15 @@ struct ToolCallDelta<'a> {
 
 impl<'a> ToolCallDelta<'a> {
     fn arguments(piece: &'a str) -> Self {
-        Self { index: 0, id: None, kind: None, function: FunctionDelta { name: None, arguments: piece } }
+        Self {
+            index: 0,
+            id: None,
+            kind: None,
+            function: FunctionDelta {
+                name: None,
+                arguments: piece,
+            },
+        }
     }
 }
 
@@ -228,7 +260,9 @@ pub(crate) fn cut_response(body: Vec<u8>, content_type: &'static str) -> HttpRes
     let body = Bytes::from(body);
     let half = body.slice(..body.len() / 2);
     let items = stream::iter([Ok(half)]).chain(stream::once(async { Err(cut_connection().await) }));
-    HttpResponse::Ok().content_type(content_type).streaming(items)
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .streaming(items)
 }
 
 /// The error that ends a body early; actix then closes the connection without the terminating chunk.
@@ -236,7 +270,10 @@ pub(crate) fn cut_response(body: Vec<u8>, content_type: &'static str) -> HttpRes
 /// error arriving right behind the data would drop that data (and even the response head) unsent.
 async fn cut_connection() -> io::Error {
     tokio::task::yield_now().await;
-    io::Error::new(io::ErrorKind::ConnectionAborted, "mock-provider: disconnect_after reached")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "mock-provider: disconnect_after reached",
+    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 fn pieces(text: &str, n: usize) -> Vec<&str> {
-    split_bounds(text, n).windows(2).map(|w| &text[w[0]..w[1]]).collect()
+    split_bounds(text, n)
+        .windows(2)
+        .map(|w| &text[w[0]..w[1]])
+        .collect()
 }
 
 #[test]
@@ -16,13 +19,23 @@ fn content_splits_into_the_requested_number_of_even_pieces() {
     assert_eq!(pieces("", 0), [""]);
 }
 
-fn state(reply: Reply, chunks: usize, include_usage: bool, disconnect_after: Option<usize>) -> SseState {
+fn state(
+    reply: Reply,
+    chunks: usize,
+    include_usage: bool,
+    disconnect_after: Option<usize>,
+) -> SseState {
     let plan = ChatPlan {
         id: "chatcmpl-mock-1".into(),
         created: 1,
         model: "m".into(),
         reply,
-        usage: Some(Usage { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, ..Usage::default() }),
+        usage: Some(Usage {
+            prompt_tokens: 3,
+            completion_tokens: 2,
+            total_tokens: 5,
+            ..Usage::default()
+        }),
         stream: true,
         include_usage,
     };
@@ -48,7 +61,10 @@ async fn collect(state: SseState) -> (Vec<String>, bool) {
         match item {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
-                assert!(text.starts_with("data: ") && text.ends_with("\n\n"), "bad SSE framing: {text:?}");
+                assert!(
+                    text.starts_with("data: ") && text.ends_with("\n\n"),
+                    "bad SSE framing: {text:?}"
+                );
                 events.push(text["data: ".len()..text.len() - 2].to_owned());
             }
             Err(_) => cut = true,
@@ -66,17 +82,29 @@ async fn text_stream_sends_role_pieces_finish_usage_then_done() {
     let (events, cut) = collect(state(Reply::Text("Mock reply: hi".into()), 3, true, None)).await;
     assert!(!cut);
     assert_eq!(events.len(), 1 + 3 + 1 + 1 + 1);
-    assert_eq!(parse(&events[0])["choices"][0]["delta"], serde_json::json!({"role":"assistant","content":""}));
+    assert_eq!(
+        parse(&events[0])["choices"][0]["delta"],
+        serde_json::json!({"role":"assistant","content":""})
+    );
     let content: String = events[1..4]
         .iter()
-        .map(|e| parse(e)["choices"][0]["delta"]["content"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            parse(e)["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     assert_eq!(content, "Mock reply: hi");
     assert_eq!(parse(&events[4])["choices"][0]["finish_reason"], "stop");
     assert_eq!(parse(&events[5])["choices"], serde_json::json!([]));
     assert_eq!(parse(&events[5])["usage"]["total_tokens"], 5);
     assert_eq!(events[6], "[DONE]");
-    assert!(events[..5].iter().all(|e| parse(e)["object"] == "chat.completion.chunk"));
+    assert!(
+        events[..5]
+            .iter()
+            .all(|e| parse(e)["object"] == "chat.completion.chunk")
+    );
 }
 
 #[tokio::test]
@@ -88,7 +116,11 @@ async fn usage_chunk_is_left_out_unless_requested() {
 
 #[tokio::test]
 async fn tool_call_streams_header_then_argument_pieces() {
-    let reply = Reply::ToolCall { id: "call_mock_0".into(), name: "f".into(), arguments: r#"{"input":"x"}"#.into() };
+    let reply = Reply::ToolCall {
+        id: "call_mock_0".into(),
+        name: "f".into(),
+        arguments: r#"{"input":"x"}"#.into(),
+    };
     let (events, _) = collect(state(reply, 2, false, None)).await;
     let first = &parse(&events[0])["choices"][0]["delta"];
     assert_eq!(first["content"], Value::Null);
@@ -98,16 +130,28 @@ async fn tool_call_streams_header_then_argument_pieces() {
         .iter()
         .map(|e| {
             let delta = &parse(e)["choices"][0]["delta"];
-            delta["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or_default().to_owned()
+            delta["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         })
         .collect();
     assert_eq!(args, r#"{"input":"x"}"#);
-    assert_eq!(parse(&events[3])["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        parse(&events[3])["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
 }
 
 #[tokio::test]
 async fn disconnect_after_ends_with_an_error_and_no_done() {
-    let (events, cut) = collect(state(Reply::Text("Mock reply: hi".into()), 5, true, Some(2))).await;
+    let (events, cut) = collect(state(
+        Reply::Text("Mock reply: hi".into()),
+        5,
+        true,
+        Some(2),
+    ))
+    .await;
     assert!(cut);
     assert_eq!(events.len(), 2);
     let (events, cut) = collect(state(Reply::Text("x".into()), 1, false, Some(3))).await;

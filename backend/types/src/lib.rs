@@ -23,12 +23,16 @@ pub struct Usage {
 impl Usage {
     /// Input tokens served from the provider's prompt cache (0 when not reported).
     pub fn cached_tokens(&self) -> u64 {
-        self.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0)
+        self.prompt_tokens_details
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0)
     }
 
     /// Output tokens spent on hidden reasoning (already included in `completion_tokens`).
     pub fn reasoning_tokens(&self) -> u64 {
-        self.completion_tokens_details.and_then(|d| d.reasoning_tokens).unwrap_or(0)
+        self.completion_tokens_details
+            .and_then(|d| d.reasoning_tokens)
+            .unwrap_or(0)
     }
 }
 
@@ -65,7 +69,12 @@ pub struct OpenAiError {
 
 impl OpenAiErrorBody {
     /// Builds an error body; `kind` is OpenAI's `type` (e.g. `invalid_request_error`).
-    pub fn new(message: impl Into<String>, kind: &str, param: Option<&str>, code: Option<&str>) -> Self {
+    pub fn new(
+        message: impl Into<String>,
+        kind: &str,
+        param: Option<&str>,
+        code: Option<&str>,
+    ) -> Self {
         Self {
             error: OpenAiError {
                 message: message.into(),
@@ -88,7 +97,10 @@ mod tests {
                 "prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}"#,
         )
         .unwrap_or_default();
-        assert_eq!((u.prompt_tokens, u.cached_tokens(), u.reasoning_tokens()), (10, 4, 2));
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens(), u.reasoning_tokens()),
+            (10, 4, 2)
+        );
         let bare: Usage = serde_json::from_str(r#"{"prompt_tokens":3}"#).unwrap_or_default();
         assert_eq!((bare.completion_tokens, bare.cached_tokens()), (0, 0));
     }
@@ -97,6 +109,9 @@ mod tests {
     fn error_body_serialises_with_null_param_and_code() {
         let body = OpenAiErrorBody::new("bad", "invalid_request_error", None, None);
         let json = serde_json::to_string(&body).unwrap_or_default();
-        assert_eq!(json, r#"{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}"#);
+        assert_eq!(
+            json,
+            r#"{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}"#
+        );
     }
 }

@@ -77,7 +77,10 @@ impl CallRecord {
         [
             ("x-request-id", self.id.to_string()),
             ("x-switchyard-deployment", self.deployment.id.to_string()),
-            ("x-switchyard-provider", self.deployment.provider.name.clone()),
+            (
+                "x-switchyard-provider",
+                self.deployment.provider.name.clone(),
+            ),
             ("x-switchyard-region", self.deployment.region.clone()),
         ]
     }

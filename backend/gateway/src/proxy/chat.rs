@@ -30,23 +30,48 @@ pub async fn chat_completions(
     let model = body::required_model(&request)?;
     match request.get("messages") {
         Some(Value::Array(messages)) if !messages.is_empty() => {}
-        Some(Value::Array(_)) => return Err(ProxyError::bad_request("`messages` must not be empty", Some("messages"))),
-        Some(_) => return Err(ProxyError::bad_request("`messages` must be an array", Some("messages"))),
-        None => return Err(ProxyError::bad_request("you must provide a messages parameter", Some("messages"))),
+        Some(Value::Array(_)) => {
+            return Err(ProxyError::bad_request(
+                "`messages` must not be empty",
+                Some("messages"),
+            ));
+        }
+        Some(_) => {
+            return Err(ProxyError::bad_request(
+                "`messages` must be an array",
+                Some("messages"),
+            ));
+        }
+        None => {
+            return Err(ProxyError::bad_request(
+                "you must provide a messages parameter",
+                Some("messages"),
+            ));
+        }
     }
     let stream = body::optional_bool(&request, "stream")?;
-    let tags_header = req.headers().get("x-switchyard-tags").and_then(|v| v.to_str().ok());
+    let tags_header = req
+        .headers()
+        .get("x-switchyard-tags")
+        .and_then(|v| v.to_str().ok());
     let attribution = tags::extract(tags_header, &mut request)?;
     let deployment = route(&state, &key, &model)?;
 
-    request.insert("model".into(), Value::String(deployment.upstream_model.clone()));
+    request.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
+    );
     let client_wants_usage = stream && include_usage_requested(&request)?;
     if stream {
         // Always ask for usage so streams are billed from the provider's own count; the extra chunk is removed
         // again for a client that did not ask for it.
-        request.insert("stream_options".into(), stream_options_with_usage(request.get("stream_options")));
+        request.insert(
+            "stream_options".into(),
+            stream_options_with_usage(request.get("stream_options")),
+        );
     }
-    let upstream_body = Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
+    let upstream_body =
+        Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
 
     let call = CallRecord {
         id: Uuid::now_v7(),
@@ -61,41 +86,79 @@ pub async fn chat_completions(
     };
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
-    let response =
-        match state.upstream.post_json(&deployment.provider, &deployment.provider.endpoints.chat_completions, upstream_body, forwarded, deadline).await {
-            Ok(response) => response,
-            Err(error) => return Ok(fail(call, error)),
-        };
+    let response = match state
+        .upstream
+        .post_json(
+            &deployment.provider,
+            &deployment.provider.endpoints.chat_completions,
+            upstream_body,
+            forwarded,
+            deadline,
+        )
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => return Ok(fail(call, error)),
+    };
 
     if stream {
         let prompt_tokens = PromptCounter::Chat(request.remove("messages").unwrap_or(Value::Null));
-        return Ok(relay::relay_sse(call, response, prompt_tokens, !client_wants_usage, deadline));
+        return Ok(relay::relay_sse(
+            call,
+            response,
+            prompt_tokens,
+            !client_wants_usage,
+            deadline,
+        ));
     }
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {
         Ok(bytes) => bytes,
         Err(error) => return Ok(fail(call, error)),
     };
-    let (tokens, source) = match serde_json::from_slice::<UsagePeek>(&bytes).ok().and_then(|p| p.usage) {
+    let (tokens, source) = match serde_json::from_slice::<UsagePeek>(&bytes)
+        .ok()
+        .and_then(|p| p.usage)
+    {
         Some(usage) => (counts_from_usage(&usage), UsageSource::Provider),
-        None => (count_completion_ourselves(request.get("messages"), &bytes), UsageSource::Tokenizer),
+        None => (
+            count_completion_ourselves(request.get("messages"), &bytes),
+            UsageSource::Tokenizer,
+        ),
     };
-    let mut builder = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
+    let mut builder =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
     builder.content_type("application/json");
     call.decorate(&mut builder);
-    call.finish(Outcome { status, label: "ok", tokens, source, ttft: None, error: None });
+    call.finish(Outcome {
+        status,
+        label: "ok",
+        tokens,
+        source,
+        ttft: None,
+        error: None,
+    });
     Ok(builder.body(bytes))
 }
 
 /// Finds the deployments of `model` for this key and picks one.
-pub(super) fn route(state: &ProxyState, key: &AuthenticatedKey, model: &str) -> Result<Arc<Deployment>, ProxyError> {
+pub(super) fn route(
+    state: &ProxyState,
+    key: &AuthenticatedKey,
+    model: &str,
+) -> Result<Arc<Deployment>, ProxyError> {
     // The allow-list first: a restricted key must not learn which other model names exist.
     if !key.allows_model(model) {
         return Err(ProxyError::ModelNotAllowed(model.to_owned()));
     }
     let snapshot = state.catalog.snapshot();
-    let deployments = snapshot.deployments(key.tenant_id, model).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
-    state.catalog.pick(deployments).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
+    let deployments = snapshot
+        .deployments(key.tenant_id, model)
+        .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
+    state
+        .catalog
+        .pick(deployments)
+        .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
 }
 
 /// Records a call that failed after routing and answers with its error, carrying the routing headers so the
@@ -104,7 +167,9 @@ pub(super) fn fail(call: CallRecord, error: ProxyError) -> HttpResponse {
     let mut response = error.error_response();
     for (name, value) in call.routing_headers() {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(HeaderName::from_static(name), value);
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
         }
     }
     call.finish(Outcome {
@@ -143,14 +208,23 @@ fn include_usage_requested(request: &Map<String, Value>) -> Result<bool, ProxyEr
         Some(Value::Object(options)) => match options.get("include_usage") {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(ProxyError::bad_request("`stream_options.include_usage` must be a boolean", Some("stream_options"))),
+            Some(_) => Err(ProxyError::bad_request(
+                "`stream_options.include_usage` must be a boolean",
+                Some("stream_options"),
+            )),
         },
-        Some(_) => Err(ProxyError::bad_request("`stream_options` must be an object", Some("stream_options"))),
+        Some(_) => Err(ProxyError::bad_request(
+            "`stream_options` must be an object",
+            Some("stream_options"),
+        )),
     }
 }
 
 fn stream_options_with_usage(existing: Option<&Value>) -> Value {
-    let mut options = existing.and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut options = existing
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     options.insert("include_usage".into(), Value::Bool(true));
     Value::Object(options)
 }
@@ -160,14 +234,44 @@ fn count_completion_ourselves(messages: Option<&Value>, response: &[u8]) -> Toke
     let input = messages.map(tokenizer::count_chat_messages).unwrap_or(0);
     let mut text = String::new();
     if let Ok(value) = serde_json::from_slice::<Value>(response) {
-        for choice in value.get("choices").and_then(Value::as_array).into_iter().flatten() {
-            let Some(message) = choice.get("message") else { continue };
-            text.push_str(message.get("content").and_then(Value::as_str).unwrap_or_default());
-            for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                text.push_str(call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default());
-                text.push_str(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default());
+        for choice in value
+            .get("choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(message) = choice.get("message") else {
+                continue;
+            };
+            text.push_str(
+                message
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            );
+            for call in message
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                text.push_str(
+                    call.pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                );
+                text.push_str(
+                    call.pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                );
             }
         }
     }
-    TokenCounts { input, output: tokenizer::count_text(&text), cached: 0, reasoning: 0 }
+    TokenCounts {
+        input,
+        output: tokenizer::count_text(&text),
+        cached: 0,
+        reasoning: 0,
+    }
 }

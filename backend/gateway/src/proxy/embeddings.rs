@@ -34,15 +34,37 @@ pub async fn embeddings(
     match request.get("input") {
         Some(Value::String(_)) => {}
         Some(Value::Array(items)) if !items.is_empty() => {}
-        Some(Value::Array(_)) => return Err(ProxyError::bad_request("`input` must not be empty", Some("input"))),
-        Some(_) => return Err(ProxyError::bad_request("`input` must be a string or an array", Some("input"))),
-        None => return Err(ProxyError::bad_request("you must provide an input parameter", Some("input"))),
+        Some(Value::Array(_)) => {
+            return Err(ProxyError::bad_request(
+                "`input` must not be empty",
+                Some("input"),
+            ));
+        }
+        Some(_) => {
+            return Err(ProxyError::bad_request(
+                "`input` must be a string or an array",
+                Some("input"),
+            ));
+        }
+        None => {
+            return Err(ProxyError::bad_request(
+                "you must provide an input parameter",
+                Some("input"),
+            ));
+        }
     }
-    let tags_header = req.headers().get("x-switchyard-tags").and_then(|v| v.to_str().ok());
+    let tags_header = req
+        .headers()
+        .get("x-switchyard-tags")
+        .and_then(|v| v.to_str().ok());
     let attribution = tags::extract(tags_header, &mut request)?;
     let deployment = route(&state, &key, &model)?;
-    request.insert("model".into(), Value::String(deployment.upstream_model.clone()));
-    let upstream_body = Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
+    request.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
+    );
+    let upstream_body =
+        Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
 
     let call = CallRecord {
         id: Uuid::now_v7(),
@@ -57,24 +79,53 @@ pub async fn embeddings(
     };
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
-    let response =
-        match state.upstream.post_json(&deployment.provider, &deployment.provider.endpoints.embeddings, upstream_body, forwarded, deadline).await {
-            Ok(response) => response,
-            Err(error) => return Ok(fail(call, error)),
-        };
+    let response = match state
+        .upstream
+        .post_json(
+            &deployment.provider,
+            &deployment.provider.endpoints.embeddings,
+            upstream_body,
+            forwarded,
+            deadline,
+        )
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => return Ok(fail(call, error)),
+    };
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {
         Ok(bytes) => bytes,
         Err(error) => return Ok(fail(call, error)),
     };
-    let (input, source) = match serde_json::from_slice::<UsagePeek>(&bytes).ok().and_then(|p| p.usage) {
+    let (input, source) = match serde_json::from_slice::<UsagePeek>(&bytes)
+        .ok()
+        .and_then(|p| p.usage)
+    {
         Some(usage) => (usage.prompt_tokens, UsageSource::Provider),
-        None => (request.get("input").map(tokenizer::count_embedding_input).unwrap_or(0), UsageSource::Tokenizer),
+        None => (
+            request
+                .get("input")
+                .map(tokenizer::count_embedding_input)
+                .unwrap_or(0),
+            UsageSource::Tokenizer,
+        ),
     };
-    let mut builder = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
+    let mut builder =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
     builder.content_type("application/json");
     call.decorate(&mut builder);
-    let tokens = TokenCounts { input, ..TokenCounts::default() };
-    call.finish(Outcome { status, label: "ok", tokens, source, ttft: None, error: None });
+    let tokens = TokenCounts {
+        input,
+        ..TokenCounts::default()
+    };
+    call.finish(Outcome {
+        status,
+        label: "ok",
+        tokens,
+        source,
+        ttft: None,
+        error: None,
+    });
     Ok(builder.body(bytes))
 }

@@ -42,7 +42,13 @@ pub struct ProxyParts {
 impl ProxyParts {
     /// A worker's state, with its own upstream client.
     pub fn into_state(self, upstream: UpstreamClient) -> ProxyState {
-        ProxyState { keys: self.keys, catalog: self.catalog, upstream, usage: self.usage, settings: self.settings }
+        ProxyState {
+            keys: self.keys,
+            catalog: self.catalog,
+            upstream,
+            usage: self.usage,
+            settings: self.settings,
+        }
     }
 }
 
@@ -70,10 +76,24 @@ const NEVER_FORWARDED: &[&str] = &[
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
-            .route("/chat/completions", web::post().to(|req, payload, state| guarded(chat::chat_completions(req, payload, state))))
-            .route("/embeddings", web::post().to(|req, payload, state| guarded(embeddings::embeddings(req, payload, state))))
-            .route("/models", web::get().to(|req, state| guarded(models::list_models(req, state))))
-            .route("/models/{model:.*}", web::get().to(|req, path, state| guarded(models::retrieve_model(req, path, state)))),
+            .route(
+                "/chat/completions",
+                web::post()
+                    .to(|req, payload, state| guarded(chat::chat_completions(req, payload, state))),
+            )
+            .route(
+                "/embeddings",
+                web::post()
+                    .to(|req, payload, state| guarded(embeddings::embeddings(req, payload, state))),
+            )
+            .route(
+                "/models",
+                web::get().to(|req, state| guarded(models::list_models(req, state))),
+            )
+            .route(
+                "/models/{model:.*}",
+                web::get().to(|req, path, state| guarded(models::retrieve_model(req, path, state))),
+            ),
     );
 }
 
@@ -82,12 +102,18 @@ async fn guarded<F>(handler: F) -> Result<HttpResponse, ProxyError>
 where
     F: Future<Output = Result<HttpResponse, ProxyError>>,
 {
-    AssertUnwindSafe(handler).catch_unwind().await.unwrap_or_else(|_| Err(ProxyError::Internal("handler panicked".into())))
+    AssertUnwindSafe(handler)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(ProxyError::Internal("handler panicked".into())))
 }
 
 impl ProxyState {
     /// Resolves the caller's key from `Authorization: Bearer …`.
-    pub async fn authenticate(&self, req: &HttpRequest) -> Result<Arc<AuthenticatedKey>, ProxyError> {
+    pub async fn authenticate(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Arc<AuthenticatedKey>, ProxyError> {
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
@@ -111,10 +137,13 @@ impl ProxyState {
             .filter(|(name, _)| !NEVER_FORWARDED.contains(&name.as_str()))
             .filter(|(name, _)| {
                 let name = name.as_str();
-                self.settings.forward_headers.iter().any(|rule| match rule.strip_suffix('*') {
-                    Some(prefix) => name.starts_with(&prefix.to_ascii_lowercase()),
-                    None => name.eq_ignore_ascii_case(rule),
-                })
+                self.settings
+                    .forward_headers
+                    .iter()
+                    .any(|rule| match rule.strip_suffix('*') {
+                        Some(prefix) => name.starts_with(&prefix.to_ascii_lowercase()),
+                        None => name.eq_ignore_ascii_case(rule),
+                    })
             })
             .filter_map(|(name, value)| {
                 Some((

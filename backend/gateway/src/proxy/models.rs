@@ -10,11 +10,18 @@ fn model_object(id: &str) -> Value {
 }
 
 /// Lists the models the key may call.
-pub async fn list_models(req: HttpRequest, state: web::Data<ProxyState>) -> Result<HttpResponse, ProxyError> {
+pub async fn list_models(
+    req: HttpRequest,
+    state: web::Data<ProxyState>,
+) -> Result<HttpResponse, ProxyError> {
     let key = state.authenticate(&req).await?;
     let snapshot = state.catalog.snapshot();
-    let data: Vec<Value> =
-        snapshot.models(key.tenant_id).into_iter().filter(|m| key.allows_model(m)).map(model_object).collect();
+    let data: Vec<Value> = snapshot
+        .models(key.tenant_id)
+        .into_iter()
+        .filter(|m| key.allows_model(m))
+        .map(model_object)
+        .collect();
     Ok(HttpResponse::Ok().json(json!({"object": "list", "data": data})))
 }
 
@@ -29,7 +36,12 @@ pub async fn retrieve_model(
     if !key.allows_model(&model) {
         return Err(ProxyError::ModelNotAllowed(model));
     }
-    if state.catalog.snapshot().deployments(key.tenant_id, &model).is_none() {
+    if state
+        .catalog
+        .snapshot()
+        .deployments(key.tenant_id, &model)
+        .is_none()
+    {
         return Err(ProxyError::ModelNotFound(model));
     }
     Ok(HttpResponse::Ok().json(model_object(&model)))

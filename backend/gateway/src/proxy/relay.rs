@@ -71,13 +71,17 @@ impl Tracker {
         let mut keep = true;
         for line in event.split(|b| *b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let Some(data) = line.strip_prefix(b"data:") else { continue };
+            let Some(data) = line.strip_prefix(b"data:") else {
+                continue;
+            };
             let data = data.strip_prefix(b" ").unwrap_or(data);
             if data == b"[DONE]" {
                 self.saw_done = true;
                 continue;
             }
-            let Ok(chunk) = serde_json::from_slice::<ChunkPeek>(data) else { continue };
+            let Ok(chunk) = serde_json::from_slice::<ChunkPeek>(data) else {
+                continue;
+            };
             for choice in chunk.choices.iter().flatten() {
                 let Some(delta) = &choice.delta else { continue };
                 if let Some(content) = &delta.content {
@@ -85,8 +89,10 @@ impl Tracker {
                 }
                 for call in delta.tool_calls.iter().flatten() {
                     if let Some(function) = &call.function {
-                        self.completion_text.push_str(function.name.as_deref().unwrap_or_default());
-                        self.completion_text.push_str(function.arguments.as_deref().unwrap_or_default());
+                        self.completion_text
+                            .push_str(function.name.as_deref().unwrap_or_default());
+                        self.completion_text
+                            .push_str(function.arguments.as_deref().unwrap_or_default());
                     }
                 }
             }
@@ -113,7 +119,14 @@ impl Tracker {
                 UsageSource::Tokenizer,
             ),
         };
-        self.call.finish(Outcome { status, label, tokens, source, ttft: self.first_byte, error });
+        self.call.finish(Outcome {
+            status,
+            label,
+            tokens,
+            source,
+            ttft: self.first_byte,
+            error,
+        });
     }
 }
 
@@ -161,7 +174,9 @@ impl SseRelay {
         let mut dropped: Vec<(usize, usize)> = Vec::new();
         while let Some(len) = event_length(&self.pending[end..]) {
             let keep = match &mut self.tracker {
-                Some(tracker) => tracker.inspect(&self.pending[end..end + len], self.strip_usage_chunk),
+                Some(tracker) => {
+                    tracker.inspect(&self.pending[end..end + len], self.strip_usage_chunk)
+                }
                 None => true,
             };
             if !keep {
@@ -185,7 +200,12 @@ impl SseRelay {
 
     /// Ends the relay: records usage and returns what is left to send (the unterminated tail, and an error
     /// event in OpenAI's stream format when the stream failed).
-    fn end(&mut self, status: u16, label: &'static str, error: Option<(String, &'static str)>) -> Option<Bytes> {
+    fn end(
+        &mut self,
+        status: u16,
+        label: &'static str,
+        error: Option<(String, &'static str)>,
+    ) -> Option<Bytes> {
         self.finished = true;
         let mut tail = self.pending.split();
         if let Some((message, code)) = &error {
@@ -212,14 +232,20 @@ impl Stream for SseRelay {
         }
         loop {
             if this.deadline.as_mut().poll(cx).is_ready() {
-                let message = "the provider did not finish the stream within the total timeout".to_owned();
-                return Poll::Ready(this.end(504, "upstream_timeout", Some((message, "upstream_timeout"))).map(Ok));
+                let message =
+                    "the provider did not finish the stream within the total timeout".to_owned();
+                return Poll::Ready(
+                    this.end(504, "upstream_timeout", Some((message, "upstream_timeout")))
+                        .map(Ok),
+                );
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
                     if let Some(tracker) = &mut this.tracker {
-                        tracker.first_byte.get_or_insert_with(|| tracker.call.started.elapsed());
+                        tracker
+                            .first_byte
+                            .get_or_insert_with(|| tracker.call.started.elapsed());
                     }
                     this.pending.extend_from_slice(&chunk);
                     let out = this.take_complete_events();
@@ -230,7 +256,10 @@ impl Stream for SseRelay {
                 Poll::Ready(Some(Err(e))) => {
                     let message = format!("the provider's stream broke off: {}", error_chain(&e));
                     tracing::warn!(error = %message, "upstream stream failed");
-                    return Poll::Ready(this.end(502, "upstream_error", Some((message, "upstream_error"))).map(Ok));
+                    return Poll::Ready(
+                        this.end(502, "upstream_error", Some((message, "upstream_error")))
+                            .map(Ok),
+                    );
                 }
                 Poll::Ready(None) => {
                     let saw_done = this.tracker.as_ref().is_some_and(|t| t.saw_done);
@@ -246,7 +275,11 @@ impl Drop for SseRelay {
     fn drop(&mut self) {
         // Dropped before the end: the client went away. Bill what was generated so far.
         if let Some(tracker) = self.tracker.take() {
-            tracker.finish(499, "client_disconnected", Some("the client closed the connection mid-stream".into()));
+            tracker.finish(
+                499,
+                "client_disconnected",
+                Some("the client closed the connection mid-stream".into()),
+            );
         }
     }
 }

@@ -24,29 +24,49 @@ pub struct Attribution {
 impl Attribution {
     /// Tags as stored on the usage event.
     pub fn tags_json(&self) -> Value {
-        Value::Object(self.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        Value::Object(
+            self.tags
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
     }
 }
 
 /// Collects attribution from the header and the body. `metadata` is removed from the body (providers reject it
 /// without `store`) unless the caller asked the provider to store the completion (`store: true`), where it is
 /// meant for the provider too. Header tags win over metadata on the same key.
-pub fn extract(header: Option<&str>, body: &mut Map<String, Value>) -> Result<Attribution, ProxyError> {
+pub fn extract(
+    header: Option<&str>,
+    body: &mut Map<String, Value>,
+) -> Result<Attribution, ProxyError> {
     let mut tags = BTreeMap::new();
     let store = matches!(body.get("store"), Some(Value::Bool(true)));
-    let metadata = if store { body.get("metadata").cloned() } else { body.remove("metadata") };
+    let metadata = if store {
+        body.get("metadata").cloned()
+    } else {
+        body.remove("metadata")
+    };
     if let Some(metadata) = metadata {
         match metadata {
             Value::Null => {}
             Value::Object(entries) => {
                 for (key, value) in entries {
                     let Value::String(value) = value else {
-                        return Err(ProxyError::bad_request(format!("metadata `{key}` must be a string"), Some("metadata")));
+                        return Err(ProxyError::bad_request(
+                            format!("metadata `{key}` must be a string"),
+                            Some("metadata"),
+                        ));
                     };
                     insert(&mut tags, key, value, Some("metadata"))?;
                 }
             }
-            _ => return Err(ProxyError::bad_request("`metadata` must be an object of strings", Some("metadata"))),
+            _ => {
+                return Err(ProxyError::bad_request(
+                    "`metadata` must be an object of strings",
+                    Some("metadata"),
+                ));
+            }
         }
     }
     if let Some(header) = header {
@@ -57,19 +77,35 @@ pub fn extract(header: Option<&str>, body: &mut Map<String, Value>) -> Result<At
                     None,
                 ));
             };
-            insert(&mut tags, key.trim().to_owned(), value.trim().to_owned(), None)?;
+            insert(
+                &mut tags,
+                key.trim().to_owned(),
+                value.trim().to_owned(),
+                None,
+            )?;
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(ProxyError::bad_request(format!("too many tags: {} (at most {MAX_TAGS})", tags.len()), None));
+        return Err(ProxyError::bad_request(
+            format!("too many tags: {} (at most {MAX_TAGS})", tags.len()),
+            None,
+        ));
     }
     let end_user = match body.get("user") {
         None | Some(Value::Null) => None,
         Some(Value::String(user)) if user.chars().count() <= MAX_USER_LEN => Some(user.clone()),
         Some(Value::String(_)) => {
-            return Err(ProxyError::bad_request(format!("`user` is longer than {MAX_USER_LEN} characters"), Some("user")));
+            return Err(ProxyError::bad_request(
+                format!("`user` is longer than {MAX_USER_LEN} characters"),
+                Some("user"),
+            ));
         }
-        Some(_) => return Err(ProxyError::bad_request("`user` must be a string", Some("user"))),
+        Some(_) => {
+            return Err(ProxyError::bad_request(
+                "`user` must be a string",
+                Some("user"),
+            ));
+        }
     };
     Ok(Attribution { tags, end_user })
 }
@@ -81,10 +117,16 @@ fn insert(
     param: Option<&'static str>,
 ) -> Result<(), ProxyError> {
     if key.is_empty() || key.chars().count() > MAX_KEY_LEN {
-        return Err(ProxyError::bad_request(format!("tag key `{key}` must be 1 to {MAX_KEY_LEN} characters"), param));
+        return Err(ProxyError::bad_request(
+            format!("tag key `{key}` must be 1 to {MAX_KEY_LEN} characters"),
+            param,
+        ));
     }
     // `=` and `,` would make the header form ambiguous; control characters break CSV exports.
-    if key.chars().any(|c| c.is_control() || c.is_whitespace() || c == '=' || c == ',') {
+    if key
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '=' || c == ',')
+    {
         return Err(ProxyError::bad_request(
             format!("tag key `{key}` must not contain whitespace, control characters, `=` or `,`"),
             param,
@@ -111,17 +153,29 @@ mod tests {
 
     #[test]
     fn header_and_metadata_merge_and_metadata_leaves_the_body() {
-        let mut body = object(json!({"model": "m", "user": "u-1", "metadata": {"app": "a", "env": "dev"}}));
+        let mut body =
+            object(json!({"model": "m", "user": "u-1", "metadata": {"app": "a", "env": "dev"}}));
         let attribution = extract(Some("env=prod, feature=search"), &mut body).unwrap_or_default();
         assert!(!body.contains_key("metadata"));
         assert_eq!(attribution.end_user.as_deref(), Some("u-1"));
-        assert_eq!(attribution.tags_json(), json!({"app": "a", "env": "prod", "feature": "search"}));
+        assert_eq!(
+            attribution.tags_json(),
+            json!({"app": "a", "env": "prod", "feature": "search"})
+        );
     }
 
     #[test]
     fn limits_are_refused_with_a_reason() {
-        let too_many: String = (0..17).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
-        let err = |h: &str| extract(Some(h), &mut Map::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        let too_many: String = (0..17)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let err = |h: &str| {
+            extract(Some(h), &mut Map::new())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert!(err(&too_many).contains("too many tags"));
         assert!(err("novalue").contains("key=value"));
         assert!(err(&format!("k={}", "v".repeat(513))).contains("at most 512"));

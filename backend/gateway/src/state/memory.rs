@@ -17,19 +17,32 @@ pub struct MemoryState {
 
 impl Default for MemoryState {
     fn default() -> Self {
-        Self { counters: Mutex::new(HashMap::new()), invalidations: broadcast::channel(1024).0 }
+        Self {
+            counters: Mutex::new(HashMap::new()),
+            invalidations: broadcast::channel(1024).0,
+        }
     }
 }
 
 #[async_trait]
 impl SharedState for MemoryState {
-    async fn incr_window(&self, key: &str, amount: i64, window: Duration) -> Result<i64, StateError> {
+    async fn incr_window(
+        &self,
+        key: &str,
+        amount: i64,
+        window: Duration,
+    ) -> Result<i64, StateError> {
         let now = now_ms();
         let (start, remaining) = window_bounds(now, window);
-        let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Drop counters whose own window has ended, so the map stays as small as the set of live windows.
         counters.retain(|_, (_, ends)| *ends > now);
-        let (total, _) = counters.entry((key.to_owned(), start)).or_insert((0, now + remaining));
+        let (total, _) = counters
+            .entry((key.to_owned(), start))
+            .or_insert((0, now + remaining));
         *total = total.saturating_add(amount);
         Ok(*total)
     }
@@ -61,9 +74,27 @@ mod tests {
     async fn counters_add_up_per_key_and_invalidations_reach_subscribers() {
         let state = MemoryState::default();
         let mut rx = state.subscribe();
-        assert_eq!(state.incr_window("a", 2, Duration::from_secs(60)).await.ok(), Some(2));
-        assert_eq!(state.incr_window("a", 3, Duration::from_secs(60)).await.ok(), Some(5));
-        assert_eq!(state.incr_window("b", 1, Duration::from_secs(60)).await.ok(), Some(1));
+        assert_eq!(
+            state
+                .incr_window("a", 2, Duration::from_secs(60))
+                .await
+                .ok(),
+            Some(2)
+        );
+        assert_eq!(
+            state
+                .incr_window("a", 3, Duration::from_secs(60))
+                .await
+                .ok(),
+            Some(5)
+        );
+        assert_eq!(
+            state
+                .incr_window("b", 1, Duration::from_secs(60))
+                .await
+                .ok(),
+            Some(1)
+        );
         let _ = state.publish(&Invalidation::Catalog).await;
         assert_eq!(rx.recv().await.ok(), Some(Invalidation::Catalog));
     }
@@ -71,8 +102,18 @@ mod tests {
     #[tokio::test]
     async fn a_short_window_does_not_prune_a_longer_one() {
         let state = MemoryState::default();
-        let _ = state.incr_window("day", 10, Duration::from_secs(86_400)).await;
-        let _ = state.incr_window("minute", 1, Duration::from_secs(60)).await;
-        assert_eq!(state.incr_window("day", 1, Duration::from_secs(86_400)).await.ok(), Some(11));
+        let _ = state
+            .incr_window("day", 10, Duration::from_secs(86_400))
+            .await;
+        let _ = state
+            .incr_window("minute", 1, Duration::from_secs(60))
+            .await;
+        assert_eq!(
+            state
+                .incr_window("day", 1, Duration::from_secs(86_400))
+                .await
+                .ok(),
+            Some(11)
+        );
     }
 }

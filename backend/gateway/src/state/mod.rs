@@ -38,7 +38,12 @@ pub enum StateError {
 pub trait SharedState: Send + Sync + 'static {
     /// Adds `amount` to the counter `key` in the current fixed window of length `window` and returns the new
     /// total for that window (the basis of RPM / TPM limits and budgets).
-    async fn incr_window(&self, key: &str, amount: i64, window: Duration) -> Result<i64, StateError>;
+    async fn incr_window(
+        &self,
+        key: &str,
+        amount: i64,
+        window: Duration,
+    ) -> Result<i64, StateError>;
 
     /// Tells every replica (this one included) to drop a cached item.
     async fn publish(&self, message: &Invalidation) -> Result<(), StateError>;
@@ -71,7 +76,13 @@ mod tests {
 
     #[test]
     fn window_bounds_align_to_the_window_length() {
-        assert_eq!(window_bounds(61_500, Duration::from_secs(60)), (60_000, 58_500));
-        assert_eq!(window_bounds(60_000, Duration::from_secs(60)), (60_000, 60_000));
+        assert_eq!(
+            window_bounds(61_500, Duration::from_secs(60)),
+            (60_000, 58_500)
+        );
+        assert_eq!(
+            window_bounds(60_000, Duration::from_secs(60)),
+            (60_000, 60_000)
+        );
     }
 }

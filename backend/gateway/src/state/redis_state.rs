@@ -43,7 +43,11 @@ impl RedisState {
 
 /// Subscribes and forwards messages into the local broadcast channel, reconnecting with backoff. After a
 /// reconnect it emits `Everything`, because messages published while it was away are lost.
-async fn relay_invalidations(client: redis::Client, channel: String, tx: broadcast::Sender<Invalidation>) {
+async fn relay_invalidations(
+    client: redis::Client,
+    channel: String,
+    tx: broadcast::Sender<Invalidation>,
+) {
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
     loop {
@@ -60,12 +64,16 @@ async fn relay_invalidations(client: redis::Client, channel: String, tx: broadca
                         let decoded = message
                             .get_payload::<String>()
                             .map_err(StateError::from)
-                            .and_then(|p| serde_json::from_str::<Invalidation>(&p).map_err(StateError::from));
+                            .and_then(|p| {
+                                serde_json::from_str::<Invalidation>(&p).map_err(StateError::from)
+                            });
                         match decoded {
                             Ok(invalidation) => {
                                 let _ = tx.send(invalidation);
                             }
-                            Err(e) => tracing::warn!(error = %e, "ignoring malformed invalidation message"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "ignoring malformed invalidation message")
+                            }
                         }
                     }
                     tracing::warn!("redis invalidation subscription ended; reconnecting");
@@ -85,20 +93,35 @@ async fn relay_invalidations(client: redis::Client, channel: String, tx: broadca
 
 #[async_trait]
 impl SharedState for RedisState {
-    async fn incr_window(&self, key: &str, amount: i64, window: Duration) -> Result<i64, StateError> {
+    async fn incr_window(
+        &self,
+        key: &str,
+        amount: i64,
+        window: Duration,
+    ) -> Result<i64, StateError> {
         let (start, remaining_ms) = window_bounds(now_ms(), window);
         let redis_key = format!("{}:cnt:{key}:{start}", self.prefix);
         let mut connection = self.connection.clone();
         // Expire a little after the window ends so a late reader still sees the total.
         let ttl_ms = remaining_ms + 1_000;
-        Ok(self.incr_window.key(redis_key).arg(amount).arg(ttl_ms).invoke_async(&mut connection).await?)
+        Ok(self
+            .incr_window
+            .key(redis_key)
+            .arg(amount)
+            .arg(ttl_ms)
+            .invoke_async(&mut connection)
+            .await?)
     }
 
     async fn publish(&self, message: &Invalidation) -> Result<(), StateError> {
         let _ = self.invalidations.send(message.clone());
         let payload = serde_json::to_string(message)?;
         let mut connection = self.connection.clone();
-        let _: i64 = redis::cmd("PUBLISH").arg(&self.channel).arg(payload).query_async(&mut connection).await?;
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(payload)
+            .query_async(&mut connection)
+            .await?;
         Ok(())
     }
 

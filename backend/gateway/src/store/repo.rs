@@ -4,8 +4,8 @@ use super::entities::{api_key, deployment, provider, team, tenant, usage_event};
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -49,7 +49,11 @@ impl Repo {
     /// Creates the default tenant and its default team when missing; returns both.
     pub async fn ensure_default_tenant(&self) -> Result<(tenant::Model, team::Model), StoreError> {
         let now = Utc::now();
-        let tenant = match tenant::Entity::find().filter(tenant::Column::Slug.eq(DEFAULT_SLUG)).one(&self.db).await? {
+        let tenant = match tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(DEFAULT_SLUG))
+            .one(&self.db)
+            .await?
+        {
             Some(t) => t,
             None => {
                 let row = tenant::Model {
@@ -94,7 +98,11 @@ impl Repo {
     }
 
     /// A team of the tenant by slug.
-    pub async fn find_team(&self, tenant_id: Uuid, slug: &str) -> Result<Option<team::Model>, StoreError> {
+    pub async fn find_team(
+        &self,
+        tenant_id: Uuid,
+        slug: &str,
+    ) -> Result<Option<team::Model>, StoreError> {
         Ok(team::Entity::find()
             .filter(team::Column::TenantId.eq(tenant_id))
             .filter(team::Column::Slug.eq(slug))
@@ -113,8 +121,14 @@ impl Repo {
     }
 
     /// The key with this secret hash, in any tenant: this is how the proxy learns the tenant.
-    pub async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<api_key::Model>, StoreError> {
-        Ok(api_key::Entity::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(&self.db).await?)
+    pub async fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<api_key::Model>, StoreError> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(key_hash))
+            .one(&self.db)
+            .await?)
     }
 
     /// The tenant's keys, newest first.
@@ -127,7 +141,11 @@ impl Repo {
     }
 
     /// Marks the key (by id or display prefix) revoked; returns it, or `None` when the tenant has no such key.
-    pub async fn revoke_api_key(&self, tenant_id: Uuid, id_or_prefix: &str) -> Result<Option<api_key::Model>, StoreError> {
+    pub async fn revoke_api_key(
+        &self,
+        tenant_id: Uuid,
+        id_or_prefix: &str,
+    ) -> Result<Option<api_key::Model>, StoreError> {
         let mut query = api_key::Entity::find().filter(api_key::Column::TenantId.eq(tenant_id));
         query = match Uuid::parse_str(id_or_prefix) {
             Ok(id) => query.filter(api_key::Column::Id.eq(id)),
@@ -135,9 +153,14 @@ impl Repo {
         };
         let matches = query.all(&self.db).await?;
         if matches.len() > 1 {
-            return Err(StoreError::Conflict(format!("{id_or_prefix} matches {} keys; use the id", matches.len())));
+            return Err(StoreError::Conflict(format!(
+                "{id_or_prefix} matches {} keys; use the id",
+                matches.len()
+            )));
         }
-        let Some(key) = matches.into_iter().next() else { return Ok(None) };
+        let Some(key) = matches.into_iter().next() else {
+            return Ok(None);
+        };
         let now = Utc::now();
         let mut active = key.into_active_model();
         active.revoked_at = Set(Some(now));
@@ -146,12 +169,19 @@ impl Repo {
     }
 
     /// Stores a provider.
-    pub async fn insert_provider(&self, row: provider::Model) -> Result<provider::Model, StoreError> {
+    pub async fn insert_provider(
+        &self,
+        row: provider::Model,
+    ) -> Result<provider::Model, StoreError> {
         Ok(row.into_active_model().insert(&self.db).await?)
     }
 
     /// A provider of the tenant by name.
-    pub async fn find_provider(&self, tenant_id: Uuid, name: &str) -> Result<Option<provider::Model>, StoreError> {
+    pub async fn find_provider(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> Result<Option<provider::Model>, StoreError> {
         Ok(provider::Entity::find()
             .filter(provider::Column::TenantId.eq(tenant_id))
             .filter(provider::Column::Name.eq(name))
@@ -160,7 +190,11 @@ impl Repo {
     }
 
     /// Points an existing provider at a new base URL (the demo's mock provider moves port on each start).
-    pub async fn update_provider_base_url(&self, row: provider::Model, base_url: &str) -> Result<provider::Model, StoreError> {
+    pub async fn update_provider_base_url(
+        &self,
+        row: provider::Model,
+        base_url: &str,
+    ) -> Result<provider::Model, StoreError> {
         let mut active = row.into_active_model();
         active.base_url = Set(base_url.to_owned());
         active.updated_at = Set(Utc::now());
@@ -168,7 +202,10 @@ impl Repo {
     }
 
     /// The tenant's providers by name.
-    pub async fn list_providers(&self, tenant_id: Uuid) -> Result<Vec<provider::Model>, StoreError> {
+    pub async fn list_providers(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<provider::Model>, StoreError> {
         Ok(provider::Entity::find()
             .filter(provider::Column::TenantId.eq(tenant_id))
             .order_by_asc(provider::Column::Name)
@@ -177,12 +214,18 @@ impl Repo {
     }
 
     /// Stores a deployment.
-    pub async fn insert_deployment(&self, row: deployment::Model) -> Result<deployment::Model, StoreError> {
+    pub async fn insert_deployment(
+        &self,
+        row: deployment::Model,
+    ) -> Result<deployment::Model, StoreError> {
         Ok(row.into_active_model().insert(&self.db).await?)
     }
 
     /// The tenant's deployments by public model name.
-    pub async fn list_deployments(&self, tenant_id: Uuid) -> Result<Vec<deployment::Model>, StoreError> {
+    pub async fn list_deployments(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<deployment::Model>, StoreError> {
         Ok(deployment::Entity::find()
             .filter(deployment::Column::TenantId.eq(tenant_id))
             .order_by_asc(deployment::Column::PublicModel)
@@ -194,18 +237,28 @@ impl Repo {
     pub async fn load_catalog(&self) -> Result<Catalog, StoreError> {
         Ok(Catalog {
             providers: provider::Entity::find().all(&self.db).await?,
-            deployments: deployment::Entity::find().order_by_asc(deployment::Column::CreatedAt).all(&self.db).await?,
+            deployments: deployment::Entity::find()
+                .order_by_asc(deployment::Column::CreatedAt)
+                .all(&self.db)
+                .await?,
         })
     }
 
     /// Inserts a batch of usage events; ids already present are skipped, so replaying a batch is harmless.
-    pub async fn insert_usage_events(&self, events: Vec<usage_event::Model>) -> Result<(), StoreError> {
+    pub async fn insert_usage_events(
+        &self,
+        events: Vec<usage_event::Model>,
+    ) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
         let rows = events.into_iter().map(IntoActiveModel::into_active_model);
         match usage_event::Entity::insert_many(rows)
-            .on_conflict(OnConflict::column(usage_event::Column::Id).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(usage_event::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec(&self.db)
             .await
         {
@@ -223,7 +276,14 @@ where
 {
     match row.insert(db).await {
         Ok(_) => Ok(()),
-        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => Ok(()),
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -25,7 +25,10 @@ impl UpstreamClient {
     /// Builds the pooled client. Installs the rustls crypto provider if nobody has yet.
     pub fn new(settings: UpstreamSettings) -> Result<Self, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Ok(Self { http: build_http(&settings)?, settings })
+        Ok(Self {
+            http: build_http(&settings)?,
+            settings,
+        })
     }
 
     /// A client with the same settings and its own connection pool, for one HTTP worker. Falls back to sharing
@@ -35,7 +38,10 @@ impl UpstreamClient {
             tracing::warn!(error = %e, "could not build a per-worker upstream client; sharing one pool");
             self.http.clone()
         });
-        Self { http, settings: self.settings.clone() }
+        Self {
+            http,
+            settings: self.settings.clone(),
+        }
     }
 
     /// The deadline of a call starting now.
@@ -56,7 +62,10 @@ impl UpstreamClient {
         let mut request = self
             .http
             .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, reqwest::header::HeaderValue::from_static("application/json"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
             .body(body);
         if let Some(authorization) = &provider.endpoints.authorization {
             request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
@@ -65,7 +74,11 @@ impl UpstreamClient {
             request = request.header(name, value);
         }
         let first_byte = Instant::now() + self.settings.first_byte_timeout;
-        let (limit, phase) = if first_byte < deadline { (first_byte, "first byte") } else { (deadline, "total") };
+        let (limit, phase) = if first_byte < deadline {
+            (first_byte, "first byte")
+        } else {
+            (deadline, "total")
+        };
         let response = match tokio::time::timeout_at(limit, request.send()).await {
             Err(_) => return Err(ProxyError::UpstreamTimeout(phase)),
             Ok(Err(e)) if e.is_timeout() => return Err(ProxyError::UpstreamTimeout("connect")),
@@ -85,23 +98,39 @@ impl UpstreamClient {
     }
 
     /// Reads the whole body of a successful non-streaming response within the deadline.
-    pub async fn read_body(&self, response: reqwest::Response, deadline: Instant) -> Result<Bytes, ProxyError> {
+    pub async fn read_body(
+        &self,
+        response: reqwest::Response,
+        deadline: Instant,
+    ) -> Result<Bytes, ProxyError> {
         match tokio::time::timeout_at(deadline, response.bytes()).await {
             Err(_) => Err(ProxyError::UpstreamTimeout("total")),
-            Ok(Err(e)) => Err(ProxyError::UpstreamFailed(format!("the provider's response broke off: {}", error_chain(&e)))),
+            Ok(Err(e)) => Err(ProxyError::UpstreamFailed(format!(
+                "the provider's response broke off: {}",
+                error_chain(&e)
+            ))),
             Ok(Ok(bytes)) => Ok(bytes),
         }
     }
 
     /// Turns a non-2xx provider answer into the caller's error.
-    async fn rejection(&self, provider: &Provider, response: reqwest::Response, deadline: Instant) -> ProxyError {
+    async fn rejection(
+        &self,
+        provider: &Provider,
+        response: reqwest::Response,
+        deadline: Instant,
+    ) -> ProxyError {
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
         let limit = deadline.min(Instant::now() + Duration::from_secs(10));
-        let body = tokio::time::timeout_at(limit, response.bytes()).await.ok().and_then(Result::ok).unwrap_or_default();
+        let body = tokio::time::timeout_at(limit, response.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         let parsed: Option<OpenAiErrorBody> = serde_json::from_slice(&body).ok();
         let message = parsed
             .as_ref()
@@ -117,12 +146,23 @@ impl UpstreamClient {
             400..=499 => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 let body = parsed.unwrap_or_else(|| {
-                    let kind = if status == StatusCode::TOO_MANY_REQUESTS { "rate_limit_exceeded" } else { "invalid_request_error" };
+                    let kind = if status == StatusCode::TOO_MANY_REQUESTS {
+                        "rate_limit_exceeded"
+                    } else {
+                        "invalid_request_error"
+                    };
                     OpenAiErrorBody::new(format!("provider error: {message}"), kind, None, None)
                 });
-                ProxyError::UpstreamRejected { status, body: Box::new(body), retry_after }
+                ProxyError::UpstreamRejected {
+                    status,
+                    body: Box::new(body),
+                    retry_after,
+                }
             }
-            _ => ProxyError::UpstreamFailed(format!("the provider `{}` failed with status {status}: {message}", provider.name)),
+            _ => ProxyError::UpstreamFailed(format!(
+                "the provider `{}` failed with status {status}: {message}",
+                provider.name
+            )),
         }
     }
 }

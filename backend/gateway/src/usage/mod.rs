@@ -43,8 +43,19 @@ impl UsageSink {
 }
 
 /// Creates the sink and the channel end the writer consumes.
-pub fn channel() -> (UsageSink, mpsc::UnboundedReceiver<UsageEvent>, Arc<AtomicI64>) {
+pub fn channel() -> (
+    UsageSink,
+    mpsc::UnboundedReceiver<UsageEvent>,
+    Arc<AtomicI64>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicI64::new(0));
-    (UsageSink { tx, queued: Arc::clone(&queued) }, rx, queued)
+    (
+        UsageSink {
+            tx,
+            queued: Arc::clone(&queued),
+        },
+        rx,
+        queued,
+    )
 }

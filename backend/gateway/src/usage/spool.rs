@@ -19,7 +19,9 @@ impl Spool {
     /// Opens (creating) the spool directory.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(dir)?;
-        Ok(Self { dir: dir.to_owned() })
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
     }
 
     /// The directory, for logs.
@@ -36,7 +38,9 @@ impl Spool {
             serde_json::to_writer(&mut out, event)?;
             out.write_all(b"\n")?;
         }
-        let file = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         let path = self.dir.join(name);
         fs::rename(&tmp, &path)?;
@@ -73,7 +77,10 @@ impl Spool {
     pub fn quarantine(&self, path: &Path) -> std::io::Result<()> {
         let bad = self.dir.join("bad");
         fs::create_dir_all(&bad)?;
-        let name = path.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("unknown.jsonl"));
+        let name = path
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("unknown.jsonl"));
         fs::rename(path, bad.join(name))
     }
 

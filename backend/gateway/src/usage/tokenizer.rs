@@ -34,7 +34,9 @@ pub fn count_text(text: &str) -> u64 {
 
 /// Prompt tokens of a chat request's `messages`, the way OpenAI counts them.
 pub fn count_chat_messages(messages: &Value) -> u64 {
-    let Some(messages) = messages.as_array() else { return 0 };
+    let Some(messages) = messages.as_array() else {
+        return 0;
+    };
     let mut total = TOKENS_PER_REPLY;
     for message in messages {
         total += TOKENS_PER_MESSAGE;
@@ -47,7 +49,11 @@ pub fn count_chat_messages(messages: &Value) -> u64 {
             for call in calls {
                 if let Some(f) = call.get("function") {
                     text.push_str(f.get("name").and_then(Value::as_str).unwrap_or_default());
-                    text.push_str(f.get("arguments").and_then(Value::as_str).unwrap_or_default());
+                    text.push_str(
+                        f.get("arguments")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    );
                 }
             }
         }
@@ -111,7 +117,10 @@ mod tests {
     #[test]
     fn embedding_input_accepts_every_shape() {
         assert_eq!(count_embedding_input(&serde_json::json!("hello world")), 2);
-        assert_eq!(count_embedding_input(&serde_json::json!(["hello world", "hello"])), 3);
+        assert_eq!(
+            count_embedding_input(&serde_json::json!(["hello world", "hello"])),
+            3
+        );
         assert_eq!(count_embedding_input(&serde_json::json!([[1, 2, 3]])), 3);
     }
 }

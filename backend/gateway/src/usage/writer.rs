@@ -49,9 +49,19 @@ impl UsageWriter {
         queued: Arc<AtomicI64>,
     ) -> Self {
         let stats = Arc::new(WriterStats::default());
-        stats.spool_files.store(spool.files().map(|f| f.len() as i64).unwrap_or(0), Ordering::Relaxed);
+        stats.spool_files.store(
+            spool.files().map(|f| f.len() as i64).unwrap_or(0),
+            Ordering::Relaxed,
+        );
         let (stop, stopped) = watch::channel(false);
-        let worker = Worker { repo, spool, settings, queued, stats: Arc::clone(&stats), database_up: true };
+        let worker = Worker {
+            repo,
+            spool,
+            settings,
+            queued,
+            stats: Arc::clone(&stats),
+            database_up: true,
+        };
         let task = tokio::spawn(worker.run(rx, stopped));
         Self { stop, task, stats }
     }
@@ -66,7 +76,11 @@ impl UsageWriter {
 }
 
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<UsageEvent>, mut stopped: watch::Receiver<bool>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<UsageEvent>,
+        mut stopped: watch::Receiver<bool>,
+    ) {
         let mut replay = tokio::time::interval(self.settings.replay_interval);
         replay.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut batch: Vec<UsageEvent> = Vec::with_capacity(self.settings.batch_size);
@@ -138,8 +152,10 @@ impl Worker {
     async fn spool_batch(&mut self, events: Vec<UsageEvent>) {
         let count = events.len() as u64;
         let spool = self.spool.clone();
-        let result = tokio::task::spawn_blocking(move || spool.write(&events).map(|_| ()).map_err(|e| (e, events)))
-            .await;
+        let result = tokio::task::spawn_blocking(move || {
+            spool.write(&events).map(|_| ()).map_err(|e| (e, events))
+        })
+        .await;
         match result {
             Ok(Ok(())) => {
                 self.stats.spooled.fetch_add(count, Ordering::Relaxed);

@@ -7,8 +7,18 @@ use serde_json::Value;
 async fn healthz_is_alive_and_readyz_checks_database_redis_and_migrations() {
     let app = spawn_app().await;
 
-    let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
-    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(health.status(), 200);
     assert_eq!(ready.status(), 200);

@@ -9,8 +9,8 @@ use std::time::Duration;
 use switchyard::config::Settings;
 use switchyard::keys;
 use switchyard::startup::{Application, Services};
-use switchyard::store::entities::{api_key, deployment, provider, usage_event};
 use switchyard::store::Repo;
+use switchyard::store::entities::{api_key, deployment, provider, usage_event};
 use uuid::Uuid;
 
 /// Public model served by the mock with known prices.
@@ -24,7 +24,8 @@ pub const CACHED_MICROS: i64 = 1_250_000;
 
 /// The Postgres server tests create their databases on.
 pub fn postgres_admin_url() -> String {
-    std::env::var("SWITCHYARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The Redis server tests use (each test with its own key prefix).
@@ -50,7 +51,11 @@ pub struct TestOptions {
 
 impl Default for TestOptions {
     fn default() -> Self {
-        Self { mode: Mode::Production, mock: MockConfig::default(), tweak: Box::new(|_| {}) }
+        Self {
+            mode: Mode::Production,
+            mock: MockConfig::default(),
+            tweak: Box::new(|_| {}),
+        }
     }
 }
 
@@ -69,19 +74,32 @@ impl TestDatabase {
         match mode {
             Mode::Production => {
                 let name = format!("sy_test_{}", Uuid::now_v7().simple());
-                let admin = Database::connect(postgres_admin_url()).await.expect("connect to Postgres (is it running?)");
-                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+                let admin = Database::connect(postgres_admin_url())
+                    .await
+                    .expect("connect to Postgres (is it running?)");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
                 admin.close().await.ok();
                 let base = postgres_admin_url();
                 let url = match base.rfind('/') {
                     Some(i) => format!("{}/{name}", &base[..i]),
                     None => panic!("bad SWITCHYARD_TEST_DATABASE_URL"),
                 };
-                Self { url, name: Some(name), dir }
+                Self {
+                    url,
+                    name: Some(name),
+                    dir,
+                }
             }
             Mode::Embedded => {
                 let url = format!("sqlite://{}?mode=rwc", dir.join("switchyard.db").display());
-                Self { url, name: None, dir }
+                Self {
+                    url,
+                    name: None,
+                    dir,
+                }
             }
         }
     }
@@ -94,10 +112,13 @@ impl TestDatabase {
     /// Drops the database and the scratch directory.
     pub async fn drop_now(&self) {
         if let Some(name) = &self.name
-            && let Ok(admin) = Database::connect(postgres_admin_url()).await {
-                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-                admin.close().await.ok();
-            }
+            && let Ok(admin) = Database::connect(postgres_admin_url()).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+            admin.close().await.ok();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -153,7 +174,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let db = TestDatabase::create(options.mode).await;
     let mut settings = test_settings(&db, options.mode);
     (options.tweak)(&mut settings);
-    let app = Application::build(settings.clone()).await.expect("build application");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let services = app.services().clone();
     let handle = app.handle();
@@ -165,19 +188,35 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     services.catalog.reload().await.expect("reload catalog");
 
     let client = http_client();
-    TestApp { address, client, mock, services, settings, key, restricted_key, db, handle, join }
+    TestApp {
+        address,
+        client,
+        mock,
+        services,
+        settings,
+        key,
+        restricted_key,
+        db,
+        handle,
+        join,
+    }
 }
 
 /// An HTTP client for tests (installs the TLS crypto provider reqwest needs, even for plain http).
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().pool_max_idle_per_host(1024).build().expect("client")
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()
+        .expect("client")
 }
 
 /// Starts a mock provider on a random port.
 pub async fn start_mock(config: MockConfig) -> MockServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mock");
-    MockServer::start(listener, config).await.expect("start mock")
+    MockServer::start(listener, config)
+        .await
+        .expect("start mock")
 }
 
 /// Registers a provider at `base_url` serving `MODEL` and `OTHER_MODEL`.
@@ -258,7 +297,12 @@ impl TestApp {
     }
 
     /// POSTs JSON to a path with the given key.
-    pub async fn post_as(&self, key: &str, path: &str, body: &serde_json::Value) -> reqwest::Response {
+    pub async fn post_as(
+        &self,
+        key: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.address))
             .bearer_auth(key)
@@ -270,12 +314,18 @@ impl TestApp {
 
     /// Number of usage rows in the database.
     pub async fn usage_count(&self) -> u64 {
-        usage_event::Entity::find().count(self.services.repo.db()).await.expect("count usage")
+        usage_event::Entity::find()
+            .count(self.services.repo.db())
+            .await
+            .expect("count usage")
     }
 
     /// All usage rows.
     pub async fn usage_rows(&self) -> Vec<usage_event::Model> {
-        usage_event::Entity::find().all(self.services.repo.db()).await.expect("read usage")
+        usage_event::Entity::find()
+            .all(self.services.repo.db())
+            .await
+            .expect("read usage")
     }
 
     /// Waits until at least `n` usage rows exist (the writer batches asynchronously).
@@ -298,4 +348,3 @@ impl TestApp {
         self.db.drop_now().await;
     }
 }
-

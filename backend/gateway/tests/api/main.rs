@@ -1,6 +1,11 @@
 //! The gateway's integration tests: one binary, real server on a random port, real Postgres and Redis (or the
 //! embedded SQLite + in-process mode), a mock provider per test. Set `TEST_LOG=1` to see the gateway's logs.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "a failing test should fail loudly")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a failing test should fail loudly"
+)]
 
 mod helpers;
 mod tcp_proxy;

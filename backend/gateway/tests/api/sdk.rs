@@ -11,7 +11,10 @@ async fn the_official_openai_python_sdk_works_unchanged() {
         "SWITCHYARD_TEST_PYTHON must point at a Python with the `openai` package; run the suite with scripts/test.sh",
     );
     let app = spawn_app().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_python_sdk.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/openai_python_sdk.py"
+    );
 
     let address = app.address.clone();
     let key = app.key.clone();
@@ -28,7 +31,11 @@ async fn the_official_openai_python_sdk_works_unchanged() {
     .expect("run python");
 
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "SDK script failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "SDK script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("ALL SDK CHECKS PASSED"), "{stdout}");
     // chat, stream with usage, stream without usage, tools, embeddings = 5 billed calls.
     assert_eq!(app.wait_for_usage(5, Duration::from_secs(5)).await, 5);

@@ -8,7 +8,9 @@ use uuid::Uuid;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_counters_and_see_each_others_invalidations() {
     let prefix = format!("sytest-{}", Uuid::now_v7().simple());
-    let a = RedisState::connect(&redis_url(), &prefix).await.expect("redis is running");
+    let a = RedisState::connect(&redis_url(), &prefix)
+        .await
+        .expect("redis is running");
     let b = RedisState::connect(&redis_url(), &prefix).await.unwrap();
     let mut b_messages = b.subscribe();
     // Let both subscriptions reach Redis.
@@ -18,10 +20,22 @@ async fn two_replicas_share_counters_and_see_each_others_invalidations() {
     let first = a.incr_window("rpm:key-1", 1, window).await.unwrap();
     let second = b.incr_window("rpm:key-1", 1, window).await.unwrap();
     let third = a.incr_window("rpm:key-1", 5, window).await.unwrap();
-    a.publish(&Invalidation::ApiKey { key_hash: "abc".into() }).await.unwrap();
+    a.publish(&Invalidation::ApiKey {
+        key_hash: "abc".into(),
+    })
+    .await
+    .unwrap();
 
     assert_eq!((first, second, third), (1, 2, 7));
-    let received = tokio::time::timeout(Duration::from_secs(2), b_messages.recv()).await.expect("message in time").unwrap();
-    assert_eq!(received, Invalidation::ApiKey { key_hash: "abc".into() });
+    let received = tokio::time::timeout(Duration::from_secs(2), b_messages.recv())
+        .await
+        .expect("message in time")
+        .unwrap();
+    assert_eq!(
+        received,
+        Invalidation::ApiKey {
+            key_hash: "abc".into()
+        }
+    );
     assert_eq!(b.kind(), "redis");
 }

@@ -24,7 +24,13 @@ async fn through_gateway_and_direct(app: &TestApp, body: &Value) -> (Vec<u8>, Ve
         .await
         .unwrap();
     let gateway_bytes = collect(via_gateway).await;
-    let upstream_request = app.mock.received().last().cloned().expect("the mock saw the call").body;
+    let upstream_request = app
+        .mock
+        .received()
+        .last()
+        .cloned()
+        .expect("the mock saw the call")
+        .body;
     let direct = app
         .client
         .post(format!("{}/chat/completions", app.mock.base_url()))
@@ -45,7 +51,10 @@ async fn a_stream_reaches_the_client_byte_for_byte() {
     let (gateway, direct) = through_gateway_and_direct(&app, &body).await;
 
     assert!(gateway.ends_with(b"data: [DONE]\n\n"));
-    assert_eq!(String::from_utf8_lossy(&gateway), String::from_utf8_lossy(&direct));
+    assert_eq!(
+        String::from_utf8_lossy(&gateway),
+        String::from_utf8_lossy(&direct)
+    );
     app.shutdown().await;
 }
 
@@ -58,22 +67,42 @@ async fn tool_definitions_and_tool_calls_pass_through_streaming_and_not() {
     body["stream_options"] = json!({"include_usage": true});
 
     let (gateway, direct) = through_gateway_and_direct(&app, &body).await;
-    assert_eq!(String::from_utf8_lossy(&gateway), String::from_utf8_lossy(&direct));
+    assert_eq!(
+        String::from_utf8_lossy(&gateway),
+        String::from_utf8_lossy(&direct)
+    );
     assert!(String::from_utf8_lossy(&gateway).contains("lookup_weather"));
-    assert_eq!(app.mock.received().first().unwrap().body["tools"], tools, "tools reached the provider unchanged");
+    assert_eq!(
+        app.mock.received().first().unwrap().body["tools"],
+        tools,
+        "tools reached the provider unchanged"
+    );
 
     let mut plain = chat_body(false);
     plain["tools"] = tools;
-    let response: Value = app.post("/v1/chat/completions", &plain).await.json().await.unwrap();
+    let response: Value = app
+        .post("/v1/chat/completions", &plain)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(response["choices"][0]["finish_reason"], "tool_calls");
-    assert_eq!(response["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "lookup_weather");
+    assert_eq!(
+        response["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "lookup_weather"
+    );
     app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_are_relayed_as_they_arrive_not_buffered() {
     let app = spawn_app_with(TestOptions {
-        mock: MockConfig { ttft: Duration::from_millis(100), chunk_delay: Duration::from_millis(150), chunks: 5, ..MockConfig::default() },
+        mock: MockConfig {
+            ttft: Duration::from_millis(100),
+            chunk_delay: Duration::from_millis(150),
+            chunks: 5,
+            ..MockConfig::default()
+        },
         ..TestOptions::default()
     })
     .await;
@@ -95,12 +124,21 @@ async fn chunks_are_relayed_as_they_arrive_not_buffered() {
     assert_eq!(arrivals.len(), 8, "{}", String::from_utf8_lossy(&buffer));
     let first = arrivals[0];
     let last = arrivals[arrivals.len() - 1];
-    assert!(last - first >= Duration::from_millis(600), "events arrived together: {arrivals:?}");
+    assert!(
+        last - first >= Duration::from_millis(600),
+        "events arrived together: {arrivals:?}"
+    );
     // Content chunks 1 to 5 are indices 1..=5; the finish chunk and [DONE] follow the last one at once.
     for pair in arrivals[1..6].windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(100), "content chunks bunched: {arrivals:?}");
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(100),
+            "content chunks bunched: {arrivals:?}"
+        );
     }
-    assert!(!String::from_utf8_lossy(&buffer).contains("\"usage\""), "usage chunk leaked to a client that did not ask");
+    assert!(
+        !String::from_utf8_lossy(&buffer).contains("\"usage\""),
+        "usage chunk leaked to a client that did not ask"
+    );
     app.shutdown().await;
 }
 
@@ -133,8 +171,14 @@ async fn a_stream_without_usage_is_billed_with_our_own_tokenizer() {
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
     let row = app.usage_rows().await.remove(0);
     assert_eq!(row.usage_source, "tokenizer");
-    assert_eq!(row.input_tokens, truth["usage"]["prompt_tokens"].as_i64().unwrap());
-    assert_eq!(row.output_tokens, truth["usage"]["completion_tokens"].as_i64().unwrap());
+    assert_eq!(
+        row.input_tokens,
+        truth["usage"]["prompt_tokens"].as_i64().unwrap()
+    );
+    assert_eq!(
+        row.output_tokens,
+        truth["usage"]["completion_tokens"].as_i64().unwrap()
+    );
     assert!(row.streamed);
     app.shutdown().await;
 }
@@ -142,7 +186,11 @@ async fn a_stream_without_usage_is_billed_with_our_own_tokenizer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_hanging_up_mid_stream_is_billed_for_what_was_generated() {
     let app = spawn_app_with(TestOptions {
-        mock: MockConfig { chunk_delay: Duration::from_millis(200), chunks: 10, ..MockConfig::default() },
+        mock: MockConfig {
+            chunk_delay: Duration::from_millis(200),
+            chunks: 10,
+            ..MockConfig::default()
+        },
         ..TestOptions::default()
     })
     .await;
@@ -157,7 +205,10 @@ async fn a_client_hanging_up_mid_stream_is_billed_for_what_was_generated() {
 
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
     let row = app.usage_rows().await.remove(0);
-    assert_eq!((row.outcome.as_str(), row.status_code), ("client_disconnected", 499));
+    assert_eq!(
+        (row.outcome.as_str(), row.status_code),
+        ("client_disconnected", 499)
+    );
     assert!(row.input_tokens > 0);
     assert!(row.output_tokens > 0, "the delivered chunks are billed");
     assert!(row.cost_picos > 0);

@@ -25,7 +25,9 @@ impl TcpProxy {
         let cut_tx = cut.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 if !accept_open.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -33,7 +35,9 @@ impl TcpProxy {
                 let target = target.clone();
                 let mut cut_rx = cut_tx.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut_rx.changed() => {}

@@ -27,7 +27,10 @@ async fn a_call_is_recorded_with_the_provider_tokens_exact_cost_and_attribution(
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(response.headers()["x-switchyard-region"], "eu");
     let reply: Value = response.json().await.unwrap();
     let usage = &reply["usage"];
@@ -36,17 +39,36 @@ async fn a_call_is_recorded_with_the_provider_tokens_exact_cost_and_attribution(
     let row = app.usage_rows().await.remove(0);
     assert_eq!(row.id.to_string(), request_id);
     assert_eq!(row.input_tokens, usage["prompt_tokens"].as_i64().unwrap());
-    assert_eq!(row.output_tokens, usage["completion_tokens"].as_i64().unwrap());
+    assert_eq!(
+        row.output_tokens,
+        usage["completion_tokens"].as_i64().unwrap()
+    );
     assert_eq!(row.cached_tokens, 4);
-    assert_eq!(row.cost_picos, expected_cost(row.input_tokens, 4, row.output_tokens));
+    assert_eq!(
+        row.cost_picos,
+        expected_cost(row.input_tokens, 4, row.output_tokens)
+    );
     assert_eq!(row.usage_source, "provider");
-    assert_eq!((row.public_model.as_str(), row.upstream_model.as_str(), row.region.as_str()), (MODEL, "mock-gpt", "eu"));
+    assert_eq!(
+        (
+            row.public_model.as_str(),
+            row.upstream_model.as_str(),
+            row.region.as_str()
+        ),
+        (MODEL, "mock-gpt", "eu")
+    );
     assert_eq!(row.provider_name, "mock");
     assert_eq!(row.tenant_id, app.services.default_tenant.id);
     assert_eq!(row.team_id, app.services.default_team.id);
     assert_eq!(row.end_user.as_deref(), Some("end-user-42"));
-    assert_eq!(row.tags, json!({"app": "checkout", "env": "prod", "feature": "search"}));
-    assert_eq!((row.status_code, row.outcome.as_str(), row.streamed), (200, "ok", false));
+    assert_eq!(
+        row.tags,
+        json!({"app": "checkout", "env": "prod", "feature": "search"})
+    );
+    assert_eq!(
+        (row.status_code, row.outcome.as_str(), row.streamed),
+        (200, "ok", false)
+    );
     assert!(row.latency_us > 0);
     // `metadata` is for the gateway; the provider never saw it.
     assert!(app.mock.received()[0].body.get("metadata").is_none());
@@ -66,14 +88,23 @@ async fn a_streamed_call_is_billed_from_the_usage_chunk_with_reasoning_tokens() 
         .await
         .unwrap();
     let text = response.text().await.unwrap();
-    let usage_line = text.lines().find(|l| l.contains("\"usage\"") && l.contains("\"choices\":[]")).expect("usage chunk");
+    let usage_line = text
+        .lines()
+        .find(|l| l.contains("\"usage\"") && l.contains("\"choices\":[]"))
+        .expect("usage chunk");
     let usage: Value = serde_json::from_str(usage_line.trim_start_matches("data: ")).unwrap();
 
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
     let row = app.usage_rows().await.remove(0);
-    assert_eq!(row.output_tokens, usage["usage"]["completion_tokens"].as_i64().unwrap());
+    assert_eq!(
+        row.output_tokens,
+        usage["usage"]["completion_tokens"].as_i64().unwrap()
+    );
     assert_eq!(row.reasoning_tokens, 7);
-    assert_eq!(row.cost_picos, expected_cost(row.input_tokens, 0, row.output_tokens));
+    assert_eq!(
+        row.cost_picos,
+        expected_cost(row.input_tokens, 0, row.output_tokens)
+    );
     assert!(row.streamed && row.ttft_us.is_some());
     app.shutdown().await;
 }
@@ -81,7 +112,12 @@ async fn a_streamed_call_is_billed_from_the_usage_chunk_with_reasoning_tokens() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embeddings_are_proxied_and_billed_for_input_tokens() {
     let app = spawn_app().await;
-    let response = app.post("/v1/embeddings", &json!({"model": MODEL, "input": ["hello world", "second input"]})).await;
+    let response = app
+        .post(
+            "/v1/embeddings",
+            &json!({"model": MODEL, "input": ["hello world", "second input"]}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"].as_array().unwrap().len(), 2);
@@ -89,8 +125,14 @@ async fn embeddings_are_proxied_and_billed_for_input_tokens() {
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
     let row = app.usage_rows().await.remove(0);
     assert_eq!(row.endpoint, "embeddings");
-    assert_eq!(row.input_tokens, body["usage"]["prompt_tokens"].as_i64().unwrap());
-    assert_eq!((row.output_tokens, row.cost_picos), (0, row.input_tokens * INPUT_MICROS));
+    assert_eq!(
+        row.input_tokens,
+        body["usage"]["prompt_tokens"].as_i64().unwrap()
+    );
+    assert_eq!(
+        (row.output_tokens, row.cost_picos),
+        (0, row.input_tokens * INPUT_MICROS)
+    );
     app.shutdown().await;
 }
 
@@ -111,8 +153,16 @@ async fn a_thousand_concurrent_calls_yield_a_thousand_usage_rows() {
     let results = join_all(calls).await;
 
     let failures: Vec<&(u16, String)> = results.iter().filter(|(s, _)| *s != 200).collect();
-    assert!(failures.is_empty(), "{} calls failed, e.g. {:?}", failures.len(), failures.first());
-    assert_eq!(app.wait_for_usage(1000, Duration::from_secs(30)).await, 1000);
+    assert!(
+        failures.is_empty(),
+        "{} calls failed, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert_eq!(
+        app.wait_for_usage(1000, Duration::from_secs(30)).await,
+        1000
+    );
     let rows = app.usage_rows().await;
     let mut ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     ids.sort();

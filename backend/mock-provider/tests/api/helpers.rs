@@ -14,12 +14,18 @@ pub async fn spawn(config: MockConfig) -> TestMock {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind("127.0.0.1:0");
     assert!(listener.is_ok(), "bind: {listener:?}");
-    let Ok(listener) = listener else { unreachable!() };
+    let Ok(listener) = listener else {
+        unreachable!()
+    };
     let server = MockServer::start(listener, config).await;
     assert!(server.is_ok(), "start: {server:?}");
     let Ok(server) = server else { unreachable!() };
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build();
-    let Ok(client) = client else { unreachable!("client: {client:?}") };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let Ok(client) = client else {
+        unreachable!("client: {client:?}")
+    };
     TestMock { server, client }
 }
 
@@ -38,9 +44,13 @@ pub fn chat_body(text: &str) -> Value {
 }
 
 /// Sends a request and returns status, headers and JSON body; fails the test on transport errors.
-pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+pub async fn send_json(
+    request: reqwest::RequestBuilder,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let response = request.send().await;
-    let Ok(response) = response else { unreachable!("send: {response:?}") };
+    let Ok(response) = response else {
+        unreachable!("send: {response:?}")
+    };
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let body: Value = response.json().await.unwrap_or_default();
     (status, headers, body)
@@ -54,7 +64,10 @@ pub struct Arrival {
 
 /// Reads an SSE body chunk by chunk, timestamping each `data:` event; `Err` carries the events read
 /// before the body failed.
-pub async fn read_sse(mut response: reqwest::Response, start: Instant) -> Result<Vec<Arrival>, Vec<Arrival>> {
+pub async fn read_sse(
+    mut response: reqwest::Response,
+    start: Instant,
+) -> Result<Vec<Arrival>, Vec<Arrival>> {
     let (mut buffer, mut events) = (String::new(), Vec::new());
     loop {
         match response.chunk().await {
@@ -63,7 +76,11 @@ pub async fn read_sse(mut response: reqwest::Response, start: Instant) -> Result
                 buffer.push_str(&String::from_utf8_lossy(&bytes));
                 while let Some(end) = buffer.find("\n\n") {
                     let event: String = buffer.drain(..end + 2).collect();
-                    let data = event.trim_end().strip_prefix("data: ").unwrap_or_default().to_owned();
+                    let data = event
+                        .trim_end()
+                        .strip_prefix("data: ")
+                        .unwrap_or_default()
+                        .to_owned();
                     events.push(Arrival { data, at });
                 }
             }
