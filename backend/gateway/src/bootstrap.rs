@@ -4,7 +4,7 @@
 use crate::catalog::ProviderKind;
 use crate::keys;
 use crate::money::PricePerMTok;
-use crate::store::entities::{api_key, deployment, provider, team, tenant};
+use crate::store::entities::{deployment, provider, team, tenant};
 use crate::store::{Repo, StoreError};
 use chrono::Utc;
 use uuid::Uuid;
@@ -61,20 +61,8 @@ pub async fn ensure_demo(
         .await?;
     }
     let new_key = keys::generate();
-    repo.insert_api_key(api_key::Model {
-        id: Uuid::now_v7(),
-        tenant_id: tenant.id,
-        team_id: team.id,
-        name: format!("demo-{}", now.format("%Y%m%d-%H%M%S")),
-        key_hash: new_key.hash,
-        prefix: new_key.prefix,
-        allowed_models: None,
-        created_at: now,
-        updated_at: now,
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    })
+    let name = format!("demo-{}", now.format("%Y%m%d-%H%M%S"));
+    repo.insert_api_key(keys::new_row(tenant.id, team.id, name, &new_key, None))
     .await?;
     Ok(new_key.secret)
 }

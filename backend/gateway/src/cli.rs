@@ -10,7 +10,7 @@ use crate::money::{PricePerMTok, Prices};
 use crate::startup::{Application, open_storage};
 use crate::state::{Invalidation, SharedState};
 use crate::store::Repo;
-use crate::store::entities::{api_key, deployment, provider};
+use crate::store::entities::{deployment, provider};
 use crate::telemetry;
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -234,22 +234,8 @@ async fn keys_command(settings: &Settings, command: KeysCommand) -> anyhow::Resu
                 None => default_team,
             };
             let new_key = keys::generate();
-            let now = Utc::now();
             let row = repo
-                .insert_api_key(api_key::Model {
-                    id: Uuid::now_v7(),
-                    tenant_id: tenant.id,
-                    team_id: team.id,
-                    name,
-                    key_hash: new_key.hash,
-                    prefix: new_key.prefix,
-                    allowed_models: models.map(|m| serde_json::json!(m)),
-                    created_at: now,
-                    updated_at: now,
-                    expires_at: None,
-                    revoked_at: None,
-                    last_used_at: None,
-                })
+                .insert_api_key(keys::new_row(tenant.id, team.id, name, &new_key, models))
                 .await?;
             out(format_args!(
                 "created key `{}` (id {}, prefix {}) in team `{}`",

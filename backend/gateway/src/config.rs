@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Environment variables with the `SWITCHYARD_` prefix that are not settings of this struct (read elsewhere).
 /// `SWITCHYARD_TEST_*` variables belong to the test suite.
-const NON_SETTING_ENV: &[&str] = &["config", "cache_dir"];
+const NON_SETTING_ENV: &[&str] = &["config", "cache_dir", "admin_email", "admin_password", "master_key", "master_key_previous"];
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +36,50 @@ pub struct Settings {
     pub proxy: ProxySettings,
     pub upstream: UpstreamSettings,
     pub usage: UsageSettings,
+    pub admin: AdminSettings,
+}
+
+/// A secret setting: never printed by `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretValue(pub String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(***)")
+    }
+}
+
+/// How tenants come to exist.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TenancyMode {
+    /// One tenant, created at first start.
+    SelfHosted,
+    /// A platform operator creates tenants; sign-up creates a tenant with its owner.
+    Saas,
+}
+
+/// The admin API and console sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    pub mode: TenancyMode,
+    /// HS256 secret for access tokens, at least 32 bytes; every replica must share it. Unset: a random secret
+    /// kept in `<data_dir>/jwt.secret` (single node only).
+    pub jwt_secret: Option<SecretValue>,
+    /// Lifetime of an access token.
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (each refresh issues a new one).
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// Mark session cookies `Secure` (turn off only for plain-http development).
+    pub secure_cookies: bool,
+    /// Failed sign-ins allowed per email (and per client address) within `login_window`.
+    pub login_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub login_window: Duration,
 }
 
 /// Log output format.
@@ -130,6 +174,15 @@ impl Default for Settings {
                 flush_interval: Duration::from_millis(200),
                 spool_dir: None,
                 replay_interval: Duration::from_secs(5),
+            },
+            admin: AdminSettings {
+                mode: TenancyMode::SelfHosted,
+                jwt_secret: None,
+                access_token_ttl: Duration::from_secs(15 * 60),
+                refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+                secure_cookies: true,
+                login_attempts: 10,
+                login_window: Duration::from_secs(15 * 60),
             },
         }
     }
@@ -229,6 +282,15 @@ impl Settings {
                 "upstream.first_byte_timeout",
                 "must not exceed upstream.total_timeout",
             );
+        }
+        if self.admin.jwt_secret.as_ref().is_some_and(|s| s.0.len() < 32) {
+            return invalid("admin.jwt_secret", "must be at least 32 bytes");
+        }
+        if self.admin.access_token_ttl.is_zero() || self.admin.refresh_token_ttl <= self.admin.access_token_ttl {
+            return invalid("admin.refresh_token_ttl", "must be longer than a non-zero admin.access_token_ttl");
+        }
+        if self.admin.login_attempts == 0 || self.admin.login_window.is_zero() {
+            return invalid("admin.login_attempts", "login_attempts and login_window must be greater than 0");
         }
         if !(1..=10_000).contains(&self.usage.batch_size) {
             return invalid("usage.batch_size", "must be between 1 and 10000");

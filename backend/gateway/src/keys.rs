@@ -36,6 +36,39 @@ pub fn generate() -> NewKey {
     }
 }
 
+/// A new key row with the given owner and allow-list and every optional attribute unset.
+pub fn new_row(
+    tenant_id: uuid::Uuid,
+    team_id: uuid::Uuid,
+    name: String,
+    key: &NewKey,
+    allowed_models: Option<Vec<String>>,
+) -> crate::store::entities::api_key::Model {
+    let now = chrono::Utc::now();
+    crate::store::entities::api_key::Model {
+        id: uuid::Uuid::now_v7(),
+        tenant_id,
+        team_id,
+        name,
+        key_hash: key.hash.clone(),
+        prefix: key.prefix.clone(),
+        allowed_models: allowed_models.map(|m| serde_json::json!(m)),
+        created_at: now,
+        updated_at: now,
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+        application: None,
+        owner_user_id: None,
+        allowed_regions: None,
+        allowed_tools: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        metadata: None,
+        replaced_by: None,
+    }
+}
+
 /// Hex SHA-256 of a presented secret: the lookup key in storage and in the cache.
 pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

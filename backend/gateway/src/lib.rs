@@ -3,13 +3,16 @@
 //! Dependencies point inward: `proxy` (HTTP) uses `auth`, `catalog`, `upstream` and `usage` (domain), which use
 //! `store` and `state` (storage). Only `startup` imports `proxy`. See ARCHITECTURE.md for the request path.
 
+pub mod admin;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod health;
+pub mod identity;
 pub mod keys;
 pub mod money;
 pub mod proxy;

@@ -1,7 +1,9 @@
 //! Building the application: storage, shared state, catalog, key cache, usage pipeline and the HTTP server,
 //! bound to its listener before it runs so tests can ask for port 0 and read the real port.
 
+use crate::admin::{self, context::AdminState};
 use crate::auth::KeyResolver;
+use crate::identity::tokens::TokenSigner;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::ProxyError;
@@ -68,6 +70,15 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let (repo, state) = open_storage(&settings).await?;
         let (default_tenant, default_team) = repo.ensure_default_tenant().await?;
+        crate::admin::bootstrap::ensure_first_owner(&repo, &default_tenant).await.context("creating the first owner")?;
+        let signer = TokenSigner::new(&jwt_secret(&settings)?, settings.admin.access_token_ttl).context("admin.jwt_secret")?;
+        let admin_state = web::Data::new(AdminState {
+            repo: repo.clone(),
+            state: Arc::clone(&state),
+            signer,
+            settings: settings.admin.clone(),
+            storage_runtime: tokio::runtime::Handle::current(),
+        });
         tokio::task::spawn_blocking(usage::tokenizer::warm_up);
 
         let catalog = Catalog::load(repo.clone())
@@ -114,8 +125,10 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(proxy_parts.clone().into_state(upstream)))
                 .app_data(health_state.clone())
+                .app_data(admin_state.clone())
                 .configure(health::configure)
                 .configure(proxy::configure)
+                .configure(admin::configure)
                 .default_service(web::to(route_not_found))
         })
         .workers(workers)
@@ -164,6 +177,31 @@ impl Application {
         self.writer.shutdown().await;
         served.context("HTTP server failed")
     }
+}
+
+/// The access-token signing secret: configured (shared by every replica), or a random one kept in the data
+/// directory for a single node.
+fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.admin.jwt_secret {
+        return Ok(secret.0.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt.secret");
+    if let Ok(existing) = std::fs::read(&path)
+        && existing.len() >= 32 {
+            return Ok(existing);
+        }
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let secret = crate::keys::generate().secret.into_bytes();
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("securing {}", path.display()))?;
+    }
+    if settings.redis_url.is_some() {
+        tracing::warn!("admin.jwt_secret is not set: each replica signs sessions with its own secret; set SWITCHYARD_ADMIN__JWT_SECRET");
+    }
+    Ok(secret)
 }
 
 async fn route_not_found(req: HttpRequest) -> HttpResponse {

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod repo;
+pub mod scoped;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use repo::{Catalog as CatalogRows, Repo, StoreError};
+pub use scoped::Scoped;
 
 /// Opens the database, creating the SQLite file's directory when needed.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, StoreError> {

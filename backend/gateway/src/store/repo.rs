@@ -63,6 +63,7 @@ impl Repo {
                     currency: "USD".into(),
                     created_at: now,
                     updated_at: now,
+                    allowed_regions: None,
                 };
                 insert_ignoring_race(&self.db, row.clone().into_active_model()).await?;
                 tenant::Entity::find()
@@ -82,6 +83,7 @@ impl Repo {
                     name: "Default".into(),
                     created_at: now,
                     updated_at: now,
+                    allowed_regions: None,
                 };
                 insert_ignoring_race(&self.db, row.into_active_model()).await?;
                 self.find_team(tenant.id, DEFAULT_SLUG)

@@ -10,7 +10,7 @@ use switchyard::config::Settings;
 use switchyard::keys;
 use switchyard::startup::{Application, Services};
 use switchyard::store::Repo;
-use switchyard::store::entities::{api_key, deployment, provider, usage_event};
+use switchyard::store::entities::{deployment, provider, usage_event};
 use uuid::Uuid;
 
 /// Public model served by the mock with known prices.
@@ -137,6 +137,8 @@ pub fn test_settings(db: &TestDatabase, mode: Mode) -> Settings {
         settings.redis_url = Some(redis_url());
         settings.redis_prefix = format!("sytest-{}", Uuid::now_v7().simple());
     }
+    settings.admin.jwt_secret = Some(switchyard::config::SecretValue("test-jwt-secret-that-is-long-enough-0123456789".into()));
+    settings.admin.secure_cookies = false;
     settings.usage.flush_interval = Duration::from_millis(20);
     settings.usage.replay_interval = Duration::from_millis(200);
     settings.proxy.forward_headers = vec!["x-mock-*".into()];
@@ -261,21 +263,8 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
 /// Creates a key in the default team; returns its secret.
 pub async fn create_key(repo: &Repo, services: &Services, models: Option<Vec<String>>) -> String {
     let new_key = keys::generate();
-    let now = chrono::Utc::now();
-    repo.insert_api_key(api_key::Model {
-        id: Uuid::now_v7(),
-        tenant_id: services.default_tenant.id,
-        team_id: services.default_team.id,
-        name: "test".into(),
-        key_hash: new_key.hash,
-        prefix: new_key.prefix,
-        allowed_models: models.map(|m| serde_json::json!(m)),
-        created_at: now,
-        updated_at: now,
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    })
+    let row = keys::new_row(services.default_tenant.id, services.default_team.id, "test".into(), &new_key, models);
+    repo.insert_api_key(row)
     .await
     .expect("insert key");
     new_key.secret
@@ -346,5 +335,70 @@ impl TestApp {
         let _ = self.join.await;
         self.mock.stop().await;
         self.db.drop_now().await;
+    }
+}
+
+/// Argon2 hashing is slow in debug builds; tests share one hash per password.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Creates a user with `role` in `tenant_id` (the default tenant when `None`); returns the user id.
+    pub async fn create_user(&self, email: &str, role: &str, tenant_id: Option<Uuid>) -> Uuid {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
+        use switchyard::store::entities::{membership, user};
+        static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        let hash = HASH
+            .get_or_init(|| async { switchyard::identity::password::hash_password(TEST_PASSWORD).expect("hash") })
+            .await
+            .clone();
+        let now = chrono::Utc::now();
+        let db = self.services.repo.db();
+        let user = user::Model { id: Uuid::now_v7(), email: email.into(), name: email.into(), password_hash: hash, is_platform_admin: false, created_at: now, updated_at: now }
+            .into_active_model()
+            .insert(db)
+            .await
+            .expect("insert user");
+        membership::Model {
+            id: Uuid::now_v7(),
+            tenant_id: tenant_id.unwrap_or(self.services.default_tenant.id),
+            user_id: user.id,
+            role: role.into(),
+            created_at: now,
+            updated_at: now,
+        }
+        .into_active_model()
+        .insert(db)
+        .await
+        .expect("insert membership");
+        user.id
+    }
+
+    /// Signs in; returns the login response body.
+    pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.address))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), 200, "login of {email} failed");
+        response.json().await.expect("login body")
+    }
+
+    /// Creates a user with a role and returns an access token for it.
+    pub async fn token_for(&self, email: &str, role: &str) -> (Uuid, String) {
+        let id = self.create_user(email, role, None).await;
+        let body = self.login(email, TEST_PASSWORD).await;
+        (id, body["access_token"].as_str().expect("access token").to_owned())
+    }
+
+    /// Calls the admin API with a bearer token.
+    pub async fn admin(&self, token: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> reqwest::Response {
+        let mut request = self.client.request(method, format!("{}/api/v1{path}", self.address)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("admin request")
     }
 }

@@ -10,6 +10,10 @@
 mod helpers;
 mod tcp_proxy;
 
+mod admin_auth;
+mod admin_isolation;
+mod admin_matrix;
+mod admin_resources;
 mod cli;
 mod embedded;
 mod errors;

@@ -1,0 +1,68 @@
+//! The admin API under `/api/v1`: everything the console does, as documented JSON endpoints. Every request
+//! body or query that fails to parse answers in the one error shape, never actix's plain text.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod context;
+pub mod error;
+pub mod members;
+pub mod pagination;
+pub mod regions;
+pub mod roles;
+pub mod teams;
+pub mod versioning;
+
+use actix_web::{HttpResponse, ResponseError, web};
+use error::ApiError;
+
+/// Registers `/api/v1/*`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(web::JsonConfig::default().limit(1024 * 1024).error_handler(|e, _| {
+                let message = e.to_string();
+                actix_web::error::InternalError::from_response(e, ApiError::validation("body", message).error_response()).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                let message = e.to_string();
+                actix_web::error::InternalError::from_response(e, ApiError::validation("query", message).error_response()).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                actix_web::error::InternalError::from_response(e, ApiError::NotFound("resource").error_response()).into()
+            }))
+            .route("/auth/login", web::post().to(auth::login))
+            .route("/auth/refresh", web::post().to(auth::refresh))
+            .route("/auth/logout", web::post().to(auth::logout))
+            .route("/auth/password", web::post().to(auth::change_password))
+            .route("/auth/me", web::get().to(auth::me))
+            .route("/tenant", web::get().to(regions::get_tenant))
+            .route("/tenant", web::patch().to(regions::update_tenant))
+            .route("/regions", web::get().to(regions::list))
+            .route("/members", web::get().to(members::list))
+            .route("/members", web::post().to(members::add))
+            .route("/members/{user_id}", web::patch().to(members::change_role))
+            .route("/members/{user_id}", web::delete().to(members::remove))
+            .route("/teams", web::get().to(teams::list))
+            .route("/teams", web::post().to(teams::create))
+            .route("/teams/{id}", web::get().to(teams::get))
+            .route("/teams/{id}", web::patch().to(teams::update))
+            .route("/teams/{id}", web::delete().to(teams::delete))
+            .route("/teams/{id}/members", web::get().to(teams::members))
+            .route("/teams/{id}/members/{user_id}", web::put().to(teams::add_member))
+            .route("/teams/{id}/members/{user_id}", web::delete().to(teams::remove_member))
+            .route("/keys", web::get().to(api_keys::list))
+            .route("/keys", web::post().to(api_keys::create))
+            .route("/keys/{id}", web::get().to(api_keys::get))
+            .route("/keys/{id}", web::patch().to(api_keys::update))
+            .route("/keys/{id}/revoke", web::post().to(api_keys::revoke))
+            .route("/keys/{id}/rotate", web::post().to(api_keys::rotate))
+            .route("/audit", web::get().to(audit::list))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found() -> HttpResponse {
+    ApiError::NotFound("endpoint").error_response()
+}

@@ -1,0 +1,128 @@
+//! Residency regions: the catalog (`GET /api/v1/regions`) and the tenant's own settings
+//! (`GET`/`PATCH /api/v1/tenant`: name and allowed regions).
+
+use super::audit;
+use super::context::{AdminState, Session};
+use super::error::ApiError;
+use super::roles::Action;
+use super::teams::double_option;
+use super::versioning::{check_if_match, etag_of};
+use crate::store::Scoped;
+use crate::store::entities::{region, tenant};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Checks that every code exists in the catalog (and is not repeated).
+pub async fn validate_regions(scoped: &Scoped, codes: &[String], field: &str) -> Result<(), ApiError> {
+    let known: Vec<String> = region::Entity::find().all(&scoped.db).await?.into_iter().map(|r| r.code).collect();
+    for (i, code) in codes.iter().enumerate() {
+        if !known.contains(code) {
+            return Err(ApiError::validation(format!("{field}[{i}]"), format!("unknown region `{code}`; known: {}", known.join(", "))));
+        }
+        if codes[..i].contains(code) {
+            return Err(ApiError::validation(format!("{field}[{i}]"), format!("region `{code}` is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A catalog region.
+#[derive(Debug, Serialize)]
+pub struct RegionView {
+    pub code: String,
+    pub name: String,
+}
+
+/// `GET /api/v1/regions`.
+pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+    session.require(Action::RegionsRead)?;
+    let db = admin.repo.db().clone();
+    let rows = admin.run(async move { Ok(region::Entity::find().order_by_asc(region::Column::Code).all(&db).await?) }).await?;
+    let data: Vec<RegionView> = rows.into_iter().map(|r| RegionView { code: r.code, name: r.name }).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+/// The caller's tenant.
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+    /// `null`: every region.
+    pub allowed_regions: Option<Vec<String>>,
+}
+
+impl From<tenant::Model> for TenantView {
+    fn from(t: tenant::Model) -> Self {
+        Self {
+            id: t.id,
+            slug: t.slug,
+            name: t.name,
+            currency: t.currency,
+            allowed_regions: t.allowed_regions.and_then(|v| serde_json::from_value(v).ok()),
+        }
+    }
+}
+
+/// `PATCH /api/v1/tenant` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    pub name: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub allowed_regions: Option<Option<Vec<String>>>,
+}
+
+/// `GET /api/v1/tenant`.
+pub async fn get_tenant(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TenantRead)?;
+    let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
+    let row = admin.run(async move { scoped.tenant().one(&scoped.db).await?.ok_or(ApiError::NotFound("tenant")) }).await?;
+    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(row.updated_at))).json(TenantView::from(row)))
+}
+
+/// `PATCH /api/v1/tenant`; honours `If-Match`.
+pub async fn update_tenant(
+    admin: web::Data<AdminState>,
+    session: Session,
+    req: HttpRequest,
+    body: web::Json<UpdateTenant>,
+) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TenantUpdate)?;
+    let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
+    let body = body.into_inner();
+    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(name) = &body.name
+        && (name.trim().is_empty() || name.chars().count() > 100) {
+            return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+        }
+    let actor = session.user_id;
+    let (etag, view) = admin
+        .run(async move {
+            let row = scoped.tenant().one(&scoped.db).await?.ok_or(ApiError::NotFound("tenant"))?;
+            check_if_match(if_match.as_deref(), row.updated_at)?;
+            if let Some(Some(regions)) = &body.allowed_regions {
+                validate_regions(&scoped, regions, "allowed_regions").await?;
+            }
+            let before = json!(TenantView::from(row.clone()));
+            let mut active = row.into_active_model();
+            if let Some(name) = body.name {
+                active.name = Set(name.trim().to_owned());
+            }
+            if let Some(regions) = body.allowed_regions {
+                active.allowed_regions = Set(regions.map(|r| json!(r)));
+            }
+            active.updated_at = Set(Utc::now());
+            let row = active.update(&scoped.db).await?;
+            let view = TenantView::from(row.clone());
+            audit::record(&scoped, Some(actor), "tenant.update", "tenant", Some(row.id.to_string()), Some(before), Some(json!(view))).await?;
+            Ok((etag_of(row.updated_at), view))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
+}

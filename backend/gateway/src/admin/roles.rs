@@ -1,0 +1,161 @@
+//! The role matrix: which role may do what. This is the only place that decides; `docs/roles.md` is the same
+//! table in prose, and a test checks that the two agree cell by cell.
+
+use serde::{Deserialize, Serialize};
+
+/// A user's role in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Finance,
+    Developer,
+    Viewer,
+}
+
+impl Role {
+    /// Every role, in the order of the documented matrix.
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Finance, Role::Developer, Role::Viewer];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Finance => "finance",
+            Self::Developer => "developer",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Parses a stored or submitted name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// Something a signed-in user may try to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    TenantRead,
+    TenantUpdate,
+    MembersRead,
+    MembersManage,
+    TeamsRead,
+    TeamsManage,
+    KeysRead,
+    KeysManage,
+    RegionsRead,
+    AuditRead,
+}
+
+impl Action {
+    /// Every action, in the order of the documented matrix.
+    pub const ALL: [Action; 10] = [
+        Action::TenantRead,
+        Action::TenantUpdate,
+        Action::MembersRead,
+        Action::MembersManage,
+        Action::TeamsRead,
+        Action::TeamsManage,
+        Action::KeysRead,
+        Action::KeysManage,
+        Action::RegionsRead,
+        Action::AuditRead,
+    ];
+
+    /// The name used in docs/roles.md.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TenantRead => "tenant.read",
+            Self::TenantUpdate => "tenant.update",
+            Self::MembersRead => "members.read",
+            Self::MembersManage => "members.manage",
+            Self::TeamsRead => "teams.read",
+            Self::TeamsManage => "teams.manage",
+            Self::KeysRead => "keys.read",
+            Self::KeysManage => "keys.manage",
+            Self::RegionsRead => "regions.read",
+            Self::AuditRead => "audit.read",
+        }
+    }
+}
+
+/// How far a permission reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything in the tenant.
+    All,
+    /// Only what the user owns, in teams they belong to (a developer's own keys).
+    Own,
+    /// Nothing.
+    None,
+}
+
+impl Scope {
+    /// The symbol used in docs/roles.md.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::All => "yes",
+            Self::Own => "own",
+            Self::None => "no",
+        }
+    }
+}
+
+/// The matrix.
+pub fn permits(role: Role, action: Action) -> Scope {
+    use Action::*;
+    use Role::*;
+    match (role, action) {
+        (Owner | Admin, _) => Scope::All,
+        (Finance, TenantRead | MembersRead | TeamsRead | RegionsRead | AuditRead) => Scope::All,
+        (Finance, TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage) => Scope::None,
+        (Developer, TenantRead | MembersRead | TeamsRead | RegionsRead) => Scope::All,
+        (Developer, KeysRead | KeysManage) => Scope::Own,
+        (Developer, TenantUpdate | MembersManage | TeamsManage | AuditRead) => Scope::None,
+        (Viewer, TenantRead | MembersRead | TeamsRead | RegionsRead | KeysRead | AuditRead) => Scope::All,
+        (Viewer, TenantUpdate | MembersManage | TeamsManage | KeysManage) => Scope::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads the matrix table out of docs/roles.md: rows are actions, columns are roles.
+    fn documented_matrix() -> Vec<(String, Vec<String>)> {
+        let doc = include_str!("../../../../docs/roles.md");
+        doc.lines()
+            .filter(|l| l.starts_with("| `") && l.matches('|').count() == 7)
+            .map(|l| {
+                let cells: Vec<String> = l.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect();
+                (cells[0].trim_matches('`').to_owned(), cells[1..=5].to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_code_enforces_exactly_the_documented_matrix() {
+        let documented = documented_matrix();
+        assert_eq!(documented.len(), Action::ALL.len(), "every action is documented once");
+        for action in Action::ALL {
+            let (_, cells) = documented
+                .iter()
+                .find(|(name, _)| name == action.as_str())
+                .unwrap_or_else(|| panic!("{} missing from docs/roles.md", action.as_str()));
+            for (role, cell) in Role::ALL.into_iter().zip(cells) {
+                assert_eq!(permits(role, action).symbol(), cell, "{} / {}", role.as_str(), action.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn role_names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

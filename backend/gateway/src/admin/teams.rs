@@ -1,0 +1,306 @@
+//! Teams and their members: `/api/v1/teams`.
+
+use super::audit;
+use super::context::{AdminState, Session};
+use super::error::ApiError;
+use super::pagination::{Page, PageQuery};
+use super::regions::validate_regions;
+use super::roles::Action;
+use super::versioning::{check_if_match, etag_of};
+use crate::store::Scoped;
+use crate::store::entities::{api_key, membership, team, team_member};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A team as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct TeamView {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub allowed_regions: Option<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<team::Model> for TeamView {
+    fn from(t: team::Model) -> Self {
+        Self {
+            id: t.id,
+            slug: t.slug,
+            name: t.name,
+            allowed_regions: t.allowed_regions.and_then(|v| serde_json::from_value(v).ok()),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// `POST /teams` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeam {
+    pub slug: String,
+    pub name: String,
+    pub allowed_regions: Option<Vec<String>>,
+}
+
+/// `PATCH /teams/{id}` body; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeam {
+    pub name: Option<String>,
+    /// `null` clears the restriction (the tenant's regions apply).
+    #[serde(default, with = "double_option")]
+    pub allowed_regions: Option<Option<Vec<String>>>,
+}
+
+/// Distinguishes an absent field from an explicit `null` (`#[serde(default, with = "double_option")]`).
+pub(crate) mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+
+fn validate_slug(slug: &str) -> Result<(), ApiError> {
+    let ok = (2..=48).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok { Ok(()) } else { Err(ApiError::validation("slug", "2 to 48 lower-case letters, digits and inner hyphens")) }
+}
+
+fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn scoped(admin: &AdminState, session: &Session) -> Scoped {
+    Scoped::new(admin.repo.db().clone(), session.tenant_id)
+}
+
+/// `GET /api/v1/teams`.
+pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsRead)?;
+    let scoped = scoped(&admin, &session);
+    let page = page.into_inner();
+    let limit = page.limit()?;
+    let result = admin
+        .run(async move {
+            let mut query = scoped.teams();
+            if let Some(cursor) = page.cursor()? {
+                query = query.filter(team::Column::Id.lt(cursor));
+            }
+            let rows = query.order_by_desc(team::Column::Id).limit(limit + 1).all(&scoped.db).await?;
+            Ok(Page::from_rows(rows, limit, |t| t.id, TeamView::from))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// `POST /api/v1/teams`.
+pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateTeam>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsManage)?;
+    let body = body.into_inner();
+    validate_slug(&body.slug)?;
+    let name = validate_name(&body.name)?;
+    let scoped = scoped(&admin, &session);
+    let actor = session.user_id;
+    let created = admin
+        .run(async move {
+            if let Some(regions) = &body.allowed_regions {
+                validate_regions(&scoped, regions, "allowed_regions").await?;
+            }
+            if scoped.teams().filter(team::Column::Slug.eq(&body.slug)).one(&scoped.db).await?.is_some() {
+                return Err(ApiError::Conflict(format!("a team with the slug `{}` already exists", body.slug)));
+            }
+            let now = Utc::now();
+            let row = team::Model {
+                id: Uuid::now_v7(),
+                tenant_id: scoped.tenant_id,
+                slug: body.slug,
+                name,
+                created_at: now,
+                updated_at: now,
+                allowed_regions: body.allowed_regions.map(|r| json!(r)),
+            }
+            .into_active_model()
+            .insert(&scoped.db)
+            .await?;
+            let view = TeamView::from(row.clone());
+            audit::record(&scoped, Some(actor), "team.create", "team", Some(row.id.to_string()), None, Some(json!(view))).await?;
+            Ok((etag_of(row.updated_at), view))
+        })
+        .await?;
+    Ok(HttpResponse::Created().insert_header(("etag", created.0)).json(created.1))
+}
+
+/// `GET /api/v1/teams/{id}`.
+pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsRead)?;
+    let scoped = scoped(&admin, &session);
+    let id = path.into_inner();
+    let row = admin.run(async move { find(&scoped, id).await }).await?;
+    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(row.updated_at))).json(TeamView::from(row)))
+}
+
+async fn find(scoped: &Scoped, id: Uuid) -> Result<team::Model, ApiError> {
+    scoped.teams().filter(team::Column::Id.eq(id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("team"))
+}
+
+/// `PATCH /api/v1/teams/{id}`; honours `If-Match`.
+pub async fn update(
+    admin: web::Data<AdminState>,
+    session: Session,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: web::Json<UpdateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsManage)?;
+    let scoped = scoped(&admin, &session);
+    let (id, body) = (path.into_inner(), body.into_inner());
+    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let name = body.name.as_deref().map(validate_name).transpose()?;
+    let actor = session.user_id;
+    let (etag, view) = admin
+        .run(async move {
+            let row = find(&scoped, id).await?;
+            check_if_match(if_match.as_deref(), row.updated_at)?;
+            if let Some(Some(regions)) = &body.allowed_regions {
+                validate_regions(&scoped, regions, "allowed_regions").await?;
+            }
+            let before = json!(TeamView::from(row.clone()));
+            let mut active = row.into_active_model();
+            if let Some(name) = name {
+                active.name = Set(name);
+            }
+            if let Some(regions) = body.allowed_regions {
+                active.allowed_regions = Set(regions.map(|r| json!(r)));
+            }
+            active.updated_at = Set(Utc::now());
+            let row = active.update(&scoped.db).await?;
+            let view = TeamView::from(row.clone());
+            audit::record(&scoped, Some(actor), "team.update", "team", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            Ok((etag_of(row.updated_at), view))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
+}
+
+/// `DELETE /api/v1/teams/{id}`: refused while the team still has active keys.
+pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsManage)?;
+    let scoped = scoped(&admin, &session);
+    let id = path.into_inner();
+    let actor = session.user_id;
+    admin
+        .run(async move {
+            let row = find(&scoped, id).await?;
+            let active_keys = scoped
+                .keys()
+                .filter(api_key::Column::TeamId.eq(id))
+                .filter(api_key::Column::RevokedAt.is_null())
+                .count(&scoped.db)
+                .await?;
+            if active_keys > 0 {
+                return Err(ApiError::Conflict(format!("the team still has {active_keys} active API keys; revoke them first")));
+            }
+            let before = json!(TeamView::from(row.clone()));
+            team::Entity::delete_by_id(row.id).exec(&scoped.db).await?;
+            audit::record(&scoped, Some(actor), "team.delete", "team", Some(id.to_string()), Some(before), None).await?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A team member.
+#[derive(Debug, Serialize)]
+pub struct TeamMemberView {
+    pub user_id: Uuid,
+    pub added_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/teams/{id}/members`.
+pub async fn members(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsRead)?;
+    let scoped = scoped(&admin, &session);
+    let id = path.into_inner();
+    let rows = admin
+        .run(async move {
+            find(&scoped, id).await?;
+            Ok(scoped.team_members().filter(team_member::Column::TeamId.eq(id)).all(&scoped.db).await?)
+        })
+        .await?;
+    let views: Vec<TeamMemberView> = rows.into_iter().map(|m| TeamMemberView { user_id: m.user_id, added_at: m.created_at }).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": views})))
+}
+
+/// `PUT /api/v1/teams/{id}/members/{user_id}`: the user must be a member of the tenant.
+pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsManage)?;
+    let scoped = scoped(&admin, &session);
+    let (team_id, user_id) = path.into_inner();
+    let actor = session.user_id;
+    admin
+        .run(async move {
+            find(&scoped, team_id).await?;
+            if scoped.memberships().filter(membership::Column::UserId.eq(user_id)).one(&scoped.db).await?.is_none() {
+                return Err(ApiError::NotFound("member"));
+            }
+            let existing = scoped
+                .team_members()
+                .filter(team_member::Column::TeamId.eq(team_id))
+                .filter(team_member::Column::UserId.eq(user_id))
+                .one(&scoped.db)
+                .await?;
+            if existing.is_none() {
+                team_member::Model { id: Uuid::now_v7(), tenant_id: scoped.tenant_id, team_id, user_id, created_at: Utc::now() }
+                    .into_active_model()
+                    .insert(&scoped.db)
+                    .await?;
+                audit::record(&scoped, Some(actor), "team.member_add", "team", Some(team_id.to_string()), None, Some(json!({"user_id": user_id}))).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/v1/teams/{id}/members/{user_id}`.
+pub async fn remove_member(admin: web::Data<AdminState>, session: Session, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::TeamsManage)?;
+    let scoped = scoped(&admin, &session);
+    let (team_id, user_id) = path.into_inner();
+    let actor = session.user_id;
+    admin
+        .run(async move {
+            find(&scoped, team_id).await?;
+            let row = scoped
+                .team_members()
+                .filter(team_member::Column::TeamId.eq(team_id))
+                .filter(team_member::Column::UserId.eq(user_id))
+                .one(&scoped.db)
+                .await?
+                .ok_or(ApiError::NotFound("team member"))?;
+            team_member::Entity::delete_by_id(row.id).exec(&scoped.db).await?;
+            audit::record(&scoped, Some(actor), "team.member_remove", "team", Some(team_id.to_string()), Some(json!({"user_id": user_id})), None).await?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,50 @@
+//! Tenant scoping in one layer. Admin code reaches tenant-owned rows only through `Scoped`, whose queries all
+//! start filtered by the caller's tenant: an id of another tenant simply is not found.
+
+use super::entities::{api_key, audit_entry, membership, team, team_member, tenant};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
+use uuid::Uuid;
+
+/// Queries limited to one tenant.
+#[derive(Clone)]
+pub struct Scoped {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Scoped {
+    /// Scopes a connection to a tenant.
+    pub fn new(db: DatabaseConnection, tenant_id: Uuid) -> Self {
+        Self { db, tenant_id }
+    }
+
+    /// The tenant itself.
+    pub fn tenant(&self) -> Select<tenant::Entity> {
+        tenant::Entity::find().filter(tenant::Column::Id.eq(self.tenant_id))
+    }
+
+    /// The tenant's teams.
+    pub fn teams(&self) -> Select<team::Entity> {
+        team::Entity::find().filter(team::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's team memberships.
+    pub fn team_members(&self) -> Select<team_member::Entity> {
+        team_member::Entity::find().filter(team_member::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's memberships (users and roles).
+    pub fn memberships(&self) -> Select<membership::Entity> {
+        membership::Entity::find().filter(membership::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's API keys.
+    pub fn keys(&self) -> Select<api_key::Entity> {
+        api_key::Entity::find().filter(api_key::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's audit log.
+    pub fn audit(&self) -> Select<audit_entry::Entity> {
+        audit_entry::Entity::find().filter(audit_entry::Column::TenantId.eq(self.tenant_id))
+    }
+}

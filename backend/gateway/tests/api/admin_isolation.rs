@@ -1,0 +1,69 @@
+//! Tenant isolation: a user of tenant A tries every endpoint against tenant B's ids. Every answer is 404 and
+//! nothing of B changes; A's lists never show B's rows.
+
+use crate::helpers::spawn_app;
+use reqwest::Method;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+use serde_json::json;
+use switchyard::store::entities::{api_key, membership, team, tenant};
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
+    // Arrange: tenant B with a team, a member and a key.
+    let app = spawn_app().await;
+    let db = app.services.repo.db();
+    let now = chrono::Utc::now();
+    let b = tenant::Model { id: Uuid::now_v7(), slug: "tenant-b".into(), name: "B".into(), currency: "USD".into(), created_at: now, updated_at: now, allowed_regions: None }
+        .into_active_model()
+        .insert(db)
+        .await
+        .unwrap();
+    let b_team = team::Model { id: Uuid::now_v7(), tenant_id: b.id, slug: "b-team".into(), name: "B team".into(), created_at: now, updated_at: now, allowed_regions: None }
+        .into_active_model()
+        .insert(db)
+        .await
+        .unwrap();
+    let b_user = app.create_user("b-owner@example.com", "owner", Some(b.id)).await;
+    let b_key = switchyard::keys::new_row(b.id, b_team.id, "b-key".into(), &switchyard::keys::generate(), None).into_active_model().insert(db).await.unwrap();
+    let (a_user, a) = app.token_for("a-owner@example.com", "owner").await;
+    let a_team = app.services.default_team.id;
+    let (bt, bk, bu) = (b_team.id, b_key.id, b_user);
+
+    // Act + assert: every endpoint with a B id is a 404.
+    let attempts: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, format!("/teams/{bt}"), None),
+        (Method::PATCH, format!("/teams/{bt}"), Some(json!({"name": "pwned"}))),
+        (Method::DELETE, format!("/teams/{bt}"), None),
+        (Method::GET, format!("/teams/{bt}/members"), None),
+        (Method::PUT, format!("/teams/{bt}/members/{a_user}"), None),
+        (Method::DELETE, format!("/teams/{bt}/members/{bu}"), None),
+        (Method::PUT, format!("/teams/{a_team}/members/{bu}"), None),
+        (Method::GET, format!("/keys/{bk}"), None),
+        (Method::PATCH, format!("/keys/{bk}"), Some(json!({"name": "pwned"}))),
+        (Method::POST, format!("/keys/{bk}/revoke"), None),
+        (Method::POST, format!("/keys/{bk}/rotate"), Some(json!({"grace_seconds": 0}))),
+        (Method::PATCH, format!("/members/{bu}"), Some(json!({"role": "viewer"}))),
+        (Method::DELETE, format!("/members/{bu}"), None),
+    ];
+    for (method, path, body) in attempts {
+        let response = app.admin(&a, method.clone(), &path, body).await;
+        assert_eq!(response.status(), 404, "{method} {path}");
+    }
+    // A key in B's team cannot be created from A either.
+    assert_eq!(app.admin(&a, Method::POST, "/keys", Some(json!({"name": "x", "team_id": bt}))).await.status(), 400);
+    for list in ["/teams", "/keys?include_revoked=true", "/members", "/audit"] {
+        let body = app.admin(&a, Method::GET, list, None).await.text().await.unwrap();
+        for id in [bt.to_string(), bk.to_string(), bu.to_string(), b.id.to_string()] {
+            assert!(!body.contains(&id), "{list} leaks {id}");
+        }
+    }
+
+    // Nothing of B changed.
+    assert_eq!(team::Entity::find_by_id(bt).one(db).await.unwrap().unwrap().name, "B team");
+    let key = api_key::Entity::find_by_id(bk).one(db).await.unwrap().unwrap();
+    assert!(key.revoked_at.is_none() && key.replaced_by.is_none() && key.name == "b-key");
+    let roles: Vec<String> = membership::Entity::find().all(db).await.unwrap().into_iter().filter(|m| m.user_id == bu).map(|m| m.role).collect();
+    assert_eq!(roles, vec!["owner".to_owned()]);
+    app.shutdown().await;
+}

@@ -1,0 +1,139 @@
+//! Teams, members, keys, tenant settings and the audit log through the admin API.
+
+use crate::helpers::{MODEL, TEST_PASSWORD, chat_body, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_are_created_edited_with_if_match_and_audited() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+
+    let created = app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "search", "name": "Search", "allowed_regions": ["eu"]}))).await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let team = json_of(created, 201).await;
+    let id = team["id"].as_str().unwrap().to_owned();
+    let duplicate = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "search", "name": "Again"}))).await, 409).await;
+    assert_eq!(duplicate["error"]["code"], "conflict");
+    let bad = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "Bad Slug", "name": "x"}))).await, 400).await;
+    assert_eq!(bad["error"]["details"]["field"], "slug");
+    let bad_region = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "x1", "name": "x", "allowed_regions": ["mars"]}))).await, 400).await;
+    assert_eq!(bad_region["error"]["details"]["field"], "allowed_regions[0]");
+
+    // An edit with the current ETag wins; a second edit with the same (now stale) ETag is refused.
+    let url = format!("{}/api/v1/teams/{id}", app.address);
+    let first = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "Search & Ranking"})).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let stale = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "Lost update"})).send().await.unwrap();
+    assert_eq!(json_of(stale, 412).await["error"]["code"], "precondition_failed");
+    let current = json_of(app.admin(&token, Method::GET, &format!("/teams/{id}"), None).await, 200).await;
+    assert_eq!(current["name"], "Search & Ranking");
+
+    let audit = json_of(app.admin(&token, Method::GET, "/audit?target_type=team", None).await, 200).await;
+    let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["team.update", "team.create"]);
+    assert_eq!(audit["data"][0]["before"]["name"], "Search");
+    assert_eq!(audit["data"][0]["after"]["name"], "Search & Ranking");
+    assert_eq!(audit["data"][0]["actor"], "owner@example.com");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_invited_with_a_one_time_password_and_the_last_owner_stays() {
+    let app = spawn_app().await;
+    let (owner_id, token) = app.token_for("owner@example.com", "owner").await;
+
+    let invited = json_of(app.admin(&token, Method::POST, "/members", Some(json!({"email": "Fin@Example.com", "role": "finance"}))).await, 201).await;
+    let otp = invited["one_time_password"].as_str().expect("a one-time password for a new account").to_owned();
+    let login = app.login("fin@example.com", &otp).await;
+    assert_eq!(login["role"], "finance");
+    let fin_id = invited["user_id"].as_str().unwrap().to_owned();
+
+    let promoted = json_of(app.admin(&token, Method::PATCH, &format!("/members/{fin_id}"), Some(json!({"role": "admin"}))).await, 200).await;
+    assert_eq!(promoted["role"], "admin");
+    // An admin may not grant ownership; nobody may demote the last owner.
+    let admin_token = app.login("fin@example.com", &otp).await["access_token"].as_str().unwrap().to_owned();
+    json_of(app.admin(&admin_token, Method::PATCH, &format!("/members/{owner_id}"), Some(json!({"role": "viewer"}))).await, 403).await;
+    let bootstrap_owner = json_of(app.admin(&token, Method::GET, "/members", None).await, 200).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "admin@localhost")
+        .map(|m| m["user_id"].as_str().unwrap().to_owned())
+        .unwrap();
+    json_of(app.admin(&token, Method::DELETE, &format!("/members/{bootstrap_owner}"), None).await, 204).await;
+    json_of(app.admin(&token, Method::PATCH, &format!("/members/{owner_id}"), Some(json!({"role": "viewer"}))).await, 409).await;
+    json_of(app.admin(&token, Method::DELETE, &format!("/members/{owner_id}"), None).await, 409).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_show_their_secret_once_work_on_the_proxy_revoke_and_rotate_with_grace() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let team_id = app.services.default_team.id;
+
+    let created = json_of(
+        app.admin(&token, Method::POST, "/keys", Some(json!({"name": "checkout", "team_id": team_id, "application": "checkout-svc", "allowed_models": [MODEL], "rpm_limit": 600, "metadata": {"env": "prod"}}))).await,
+        201,
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
+    let listed = app.admin(&token, Method::GET, "/keys", None).await.text().await.unwrap();
+    assert!(!listed.contains(&secret) && !listed.contains(&switchyard::keys::hash(&secret)), "lists never show secrets or hashes");
+    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+
+    // Rotate with a grace period: both secrets work until it ends, then only the new one.
+    let rotated = json_of(app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), Some(json!({"grace_seconds": 2}))).await, 201).await;
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["application"], "checkout-svc");
+    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 401);
+    assert_eq!(app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+
+    // Revocation takes effect on the proxy at once.
+    let new_id = rotated["id"].as_str().unwrap();
+    let revoked = json_of(app.admin(&token, Method::POST, &format!("/keys/{new_id}/revoke"), None).await, 200).await;
+    assert!(revoked["revoked_at"].is_string());
+    assert_eq!(app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false)).await.status(), 401);
+    let invalid = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "x", "team_id": team_id, "rpm_limit": 0}))).await, 400).await;
+    assert_eq!(invalid["error"]["details"]["field"], "rpm_limit");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developer_manages_only_their_own_keys_in_their_own_teams() {
+    let app = spawn_app().await;
+    let (_, owner) = app.token_for("owner@example.com", "owner").await;
+    let (dev_id, dev) = app.token_for("dev@example.com", "developer").await;
+    let team_id = app.services.default_team.id;
+    let owners_key = json_of(app.admin(&owner, Method::POST, "/keys", Some(json!({"name": "owner's", "team_id": team_id}))).await, 201).await;
+
+    // Not yet a member of the team: refused.
+    json_of(app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team_id}))).await, 403).await;
+    json_of(app.admin(&owner, Method::PUT, &format!("/teams/{team_id}/members/{dev_id}"), None).await, 204).await;
+    let mine = json_of(app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team_id}))).await, 201).await;
+    assert_eq!(mine["owner_user_id"], dev_id.to_string());
+
+    let visible = json_of(app.admin(&dev, Method::GET, "/keys", None).await, 200).await;
+    let names: Vec<&str> = visible["data"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["mine"]);
+    let other = owners_key["id"].as_str().unwrap();
+    json_of(app.admin(&dev, Method::POST, &format!("/keys/{other}/revoke"), None).await, 404).await;
+    let (_, finance) = app.token_for("fin@example.com", "finance").await;
+    json_of(app.admin(&finance, Method::GET, "/keys", None).await, 403).await;
+    let _ = TEST_PASSWORD;
+    app.shutdown().await;
+}
