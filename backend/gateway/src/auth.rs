@@ -8,7 +8,11 @@ use crate::state::{Invalidation, SharedState};
 use crate::store::{Repo, StoreError, entities::api_key};
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
+use serde_json::Value as Json;
 use std::collections::HashSet;
+
+/// A key row with its tenant's and team's region restrictions.
+type KeyRows = (api_key::Model, Option<Json>, Option<Json>);
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -25,6 +29,10 @@ pub struct AuthenticatedKey {
     pub prefix: String,
     /// `None`: every model of the tenant.
     pub allowed_models: Option<HashSet<String>>,
+    /// The regions calls may go to: tenant ∩ team ∩ key; `None` when no level restricts them.
+    pub allowed_regions: Option<HashSet<String>>,
+    /// Which levels restrict regions, for error messages (e.g. "tenant, key").
+    pub region_policy: Vec<&'static str>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
 }
@@ -37,21 +45,36 @@ impl AuthenticatedKey {
             .is_none_or(|allowed| allowed.contains(model))
     }
 
-    fn from_row(row: api_key::Model) -> Self {
-        let allowed_models = row.allowed_models.and_then(|json| {
-            json.as_array().map(|models| {
-                models
-                    .iter()
-                    .filter_map(|m| m.as_str().map(str::to_owned))
-                    .collect()
-            })
-        });
+    /// True when calls may go to a deployment in `region`.
+    pub fn allows_region(&self, region: &str) -> bool {
+        self.allowed_regions.as_ref().is_none_or(|allowed| allowed.contains(region))
+    }
+
+    fn from_row(row: api_key::Model, tenant_regions: Option<Json>, team_regions: Option<Json>) -> Self {
+        let set_of = |json: Option<Json>| -> Option<HashSet<String>> {
+            json.and_then(|j| j.as_array().map(|v| v.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect()))
+        };
+        // Each level can only narrow the one above it.
+        let mut allowed_regions: Option<HashSet<String>> = None;
+        let mut region_policy = Vec::new();
+        let levels = [("tenant", set_of(tenant_regions)), ("team", set_of(team_regions)), ("key", set_of(row.allowed_regions))];
+        for (level, regions) in levels {
+            if let Some(regions) = regions {
+                region_policy.push(level);
+                allowed_regions = Some(match allowed_regions {
+                    Some(current) => current.intersection(&regions).cloned().collect(),
+                    None => regions,
+                });
+            }
+        }
         Self {
             id: row.id,
             tenant_id: row.tenant_id,
             team_id: row.team_id,
             prefix: row.prefix,
-            allowed_models,
+            allowed_models: set_of(row.allowed_models),
+            allowed_regions,
+            region_policy,
             expires_at: row.expires_at,
             revoked: row.revoked_at.is_some(),
         }
@@ -132,10 +155,10 @@ impl KeyResolver {
         resolver
     }
 
-    async fn lookup(&self, hash: String) -> Result<Option<api_key::Model>, StoreError> {
+    async fn lookup(&self, hash: String) -> Result<Option<KeyRows>, StoreError> {
         let repo = self.repo.clone();
         self.storage_runtime
-            .spawn(async move { repo.find_api_key_by_hash(&hash).await })
+            .spawn(async move { repo.find_key_with_regions(&hash).await })
             .await
             .unwrap_or_else(|e| Err(StoreError::Io(format!("key lookup task failed: {e}"))))
     }
@@ -151,7 +174,7 @@ impl KeyResolver {
             Some(entry) if entry.fetched.elapsed() < self.ttl => entry.key,
             stale => match self.lookup(hash.clone()).await {
                 Ok(row) => {
-                    let key = row.map(|r| Arc::new(AuthenticatedKey::from_row(r)));
+                    let key = row.map(|(r, tenant, team)| Arc::new(AuthenticatedKey::from_row(r, tenant, team)));
                     self.cache.insert(
                         hash,
                         Entry {

@@ -16,6 +16,9 @@ pub enum ProxyError {
     ModelNotAllowed(String),
     #[error("the model `{0}` does not exist or you do not have access to it")]
     ModelNotFound(String),
+    /// Every deployment of the model is outside the caller's allowed regions.
+    #[error("{0}")]
+    RegionNotAllowed(String),
     #[error("{message}")]
     BadRequest {
         message: String,
@@ -57,6 +60,7 @@ impl ProxyError {
             Self::Auth(_) => "unauthorized",
             Self::ModelNotAllowed(_) => "model_not_allowed",
             Self::ModelNotFound(_) => "model_not_found",
+            Self::RegionNotAllowed(_) => "region_not_allowed",
             Self::BadRequest { .. } => "bad_request",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UpstreamRejected { .. } => "upstream_rejected",
@@ -93,6 +97,12 @@ impl ProxyError {
                 "permission_error",
                 Some("model"),
                 Some("model_not_allowed"),
+            ),
+            Self::RegionNotAllowed(_) => OpenAiErrorBody::new(
+                message,
+                "permission_error",
+                Some("model"),
+                Some("region_not_allowed"),
             ),
             Self::ModelNotFound(_) => OpenAiErrorBody::new(
                 message,
@@ -135,7 +145,7 @@ impl ResponseError for ProxyError {
             // The key store being down is our fault, not the caller's: a retryable 503, not a 401.
             Self::Auth(AuthError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
-            Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::ModelNotAllowed(_) | Self::RegionNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::ModelNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -451,7 +451,12 @@ pub async fn rotate(
 }
 
 async fn invalidate(admin: &AdminState, key_hash: String) {
-    if let Err(e) = admin.state.publish(&Invalidation::ApiKey { key_hash }).await {
-        tracing::warn!(error = %e, "key change not published; replicas notice it within their key cache TTL");
+    publish(admin, Invalidation::ApiKey { key_hash }).await;
+}
+
+/// Tells every replica to drop what it cached; a failure only delays the change by the cache TTL.
+pub(crate) async fn publish(admin: &AdminState, message: Invalidation) {
+    if let Err(e) = admin.state.publish(&message).await {
+        tracing::warn!(error = %e, "change not published; replicas notice it within their cache TTL");
     }
 }

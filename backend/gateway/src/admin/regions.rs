@@ -124,5 +124,6 @@ pub async fn update_tenant(
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
+    super::api_keys::publish(&admin, crate::state::Invalidation::Everything).await;
     Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
 }

@@ -198,6 +198,8 @@ pub async fn update(
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
+    // Cached keys carry their team's regions.
+    super::api_keys::publish(&admin, crate::state::Invalidation::Everything).await;
     Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
 }
 

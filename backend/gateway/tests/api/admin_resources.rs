@@ -137,3 +137,36 @@ async fn a_developer_manages_only_their_own_keys_in_their_own_teams() {
     let _ = TEST_PASSWORD;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outside_it() {
+    // The test model is served only in `eu`.
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let team_id = app.services.default_team.id;
+    let key = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": team_id}))).await, 201).await;
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+
+    // The tenant allows eu and us; the team narrows to us: no eu deployment may serve this key any more.
+    json_of(app.admin(&token, Method::PATCH, "/tenant", Some(json!({"allowed_regions": ["eu", "us"]}))).await, 200).await;
+    json_of(app.admin(&token, Method::PATCH, &format!("/teams/{team_id}"), Some(json!({"allowed_regions": ["us"]}))).await, 200).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "region_not_allowed");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("[eu]") && message.contains("tenant and team") && message.contains("[us]"), "{message}");
+
+    // A key cannot widen what its team allows: eu on the key still leaves the intersection empty.
+    let id = key["id"].as_str().unwrap();
+    json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"allowed_regions": ["eu"]}))).await, 200).await;
+    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 403);
+    // Clearing the team's restriction brings eu back (tenant ∩ key = eu).
+    json_of(app.admin(&token, Method::PATCH, &format!("/teams/{team_id}"), Some(json!({"allowed_regions": null}))).await, 200).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(app.wait_for_usage(2, Duration::from_secs(5)).await, 2, "refused calls are not billed");
+    app.shutdown().await;
+}
