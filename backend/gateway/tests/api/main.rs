@@ -14,6 +14,7 @@ mod admin_auth;
 mod admin_isolation;
 mod admin_matrix;
 mod admin_resources;
+mod admin_secrets;
 mod cli;
 mod embedded;
 mod errors;
