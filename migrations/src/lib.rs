@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_foundation;
 mod m20261130_000002_identity;
+mod m20261130_000003_provider_credentials;
 
 /// The ordered list of all migrations.
 pub struct Migrator;
@@ -17,6 +18,8 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261130_000001_foundation::Migration), Box::new(m20261130_000002_identity::Migration)]
+        vec![Box::new(m20261130_000001_foundation::Migration), Box::new(m20261130_000002_identity::Migration),
+            Box::new(m20261130_000003_provider_credentials::Migration),
+        ]
     }
 }

@@ -32,6 +32,8 @@ pub async fn ensure_demo(
                 kind: kind_name(ProviderKind::OpenAi).into(),
                 base_url: base_url.into(),
                 api_key_env: None,
+                api_key_ciphertext: None,
+                api_key_hint: None,
                 created_at: now,
                 updated_at: now,
             })

@@ -2,6 +2,7 @@
 //! proxy reads it without locks or database round trips. Reloaded periodically and on `Invalidation::Catalog`;
 //! while the database is unreachable the last good snapshot stays in use.
 
+use crate::crypto::MasterKeys;
 use crate::money::{PricePerMTok, Prices};
 use crate::state::{Invalidation, SharedState};
 use crate::store::{Repo, StoreError};
@@ -122,7 +123,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds a snapshot from storage rows; deployments whose provider is missing or of an unknown kind are
     /// skipped with a warning rather than failing the whole catalog.
-    pub fn build(rows: crate::store::CatalogRows) -> Self {
+    pub fn build(rows: crate::store::CatalogRows, master_keys: &MasterKeys) -> Self {
         let providers: HashMap<Uuid, Arc<Provider>> = rows
             .providers
             .into_iter()
@@ -131,13 +132,23 @@ impl Snapshot {
                     tracing::warn!(provider = %p.name, kind = %p.kind, "skipping provider of unknown kind");
                     return None;
                 };
-                let api_key = p.api_key_env.as_deref().and_then(|var| match std::env::var(var) {
-                    Ok(value) if !value.is_empty() => Some(SecretString::new(value)),
-                    _ => {
-                        tracing::warn!(provider = %p.name, env = var, "provider API key variable is not set");
-                        None
-                    }
-                });
+                let api_key = match (&p.api_key_ciphertext, p.api_key_env.as_deref()) {
+                    (Some(sealed), _) => match master_keys.decrypt(sealed, &provider_key_context(p.id)) {
+                        Ok(key) => Some(SecretString::new(key)),
+                        Err(e) => {
+                            tracing::error!(provider = %p.name, error = %e, "cannot decrypt the provider's API key");
+                            None
+                        }
+                    },
+                    (None, Some(var)) => match std::env::var(var) {
+                        Ok(value) if !value.is_empty() => Some(SecretString::new(value)),
+                        _ => {
+                            tracing::warn!(provider = %p.name, env = var, "provider API key variable is not set");
+                            None
+                        }
+                    },
+                    (None, None) => None,
+                };
                 let base_url = p.base_url.trim_end_matches('/').to_owned();
                 let endpoints = match Endpoints::new(&base_url, api_key.as_ref()) {
                     Ok(endpoints) => endpoints,
@@ -197,21 +208,30 @@ impl Snapshot {
     }
 }
 
+/// The associated data that binds an encrypted provider key to its provider row.
+pub fn provider_key_context(provider_id: Uuid) -> String {
+    format!("provider:{provider_id}:api_key")
+}
+
 /// The live catalog.
 pub struct Catalog {
     snapshot: ArcSwap<Snapshot>,
     next: AtomicUsize,
     repo: Repo,
+    master_keys: Arc<MasterKeys>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Catalog {
     /// Loads the first snapshot; fails when the database cannot be read at start.
-    pub async fn load(repo: Repo) -> Result<Arc<Self>, StoreError> {
-        let snapshot = Snapshot::build(repo.load_catalog().await?);
+    pub async fn load(repo: Repo, master_keys: Arc<MasterKeys>) -> Result<Arc<Self>, StoreError> {
+        let snapshot = Snapshot::build(repo.load_catalog().await?, &master_keys);
         Ok(Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             next: AtomicUsize::new(0),
             repo,
+            master_keys,
+            reloading: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -232,8 +252,11 @@ impl Catalog {
 
     /// Reloads from storage; on failure keeps the current snapshot.
     pub async fn reload(&self) -> Result<(), StoreError> {
+        // One reload at a time: otherwise a slow reload that read the database before a change could store
+        // its older snapshot after a newer one.
+        let _serialized = self.reloading.lock().await;
         let rows = self.repo.load_catalog().await?;
-        self.snapshot.store(Arc::new(Snapshot::build(rows)));
+        self.snapshot.store(Arc::new(Snapshot::build(rows, &self.master_keys)));
         Ok(())
     }
 
@@ -242,7 +265,8 @@ impl Catalog {
         let catalog = Arc::clone(self);
         let mut invalidations = state.subscribe();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
+            // The first snapshot was just loaded; the first periodic reload is one period away.
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

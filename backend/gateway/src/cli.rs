@@ -316,6 +316,8 @@ async fn providers_command(settings: &Settings, command: ProvidersCommand) -> an
                     kind: bootstrap::kind_name(parsed).into(),
                     base_url: base_url.trim_end_matches('/').to_owned(),
                     api_key_env,
+                    api_key_ciphertext: None,
+                    api_key_hint: None,
                     created_at: now,
                     updated_at: now,
                 })

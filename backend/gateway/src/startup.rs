@@ -3,6 +3,7 @@
 
 use crate::admin::{self, context::AdminState};
 use crate::auth::KeyResolver;
+use crate::crypto::{CryptoError, MasterKeys};
 use crate::identity::tokens::TokenSigner;
 use crate::catalog::Catalog;
 use crate::config::Settings;
@@ -72,16 +73,18 @@ impl Application {
         let (default_tenant, default_team) = repo.ensure_default_tenant().await?;
         crate::admin::bootstrap::ensure_first_owner(&repo, &default_tenant).await.context("creating the first owner")?;
         let signer = TokenSigner::new(&jwt_secret(&settings)?, settings.admin.access_token_ttl).context("admin.jwt_secret")?;
+        let master_keys = Arc::new(master_keys(&settings)?);
         let admin_state = web::Data::new(AdminState {
             repo: repo.clone(),
             state: Arc::clone(&state),
             signer,
+            master_keys: Arc::clone(&master_keys),
             settings: settings.admin.clone(),
             storage_runtime: tokio::runtime::Handle::current(),
         });
         tokio::task::spawn_blocking(usage::tokenizer::warm_up);
 
-        let catalog = Catalog::load(repo.clone())
+        let catalog = Catalog::load(repo.clone(), Arc::clone(&master_keys))
             .await
             .context("loading the provider catalog")?;
         catalog.spawn_refresher(Arc::clone(&state), settings.proxy.catalog_refresh);
@@ -176,6 +179,21 @@ impl Application {
         tracing::info!("HTTP server stopped; flushing usage events");
         self.writer.shutdown().await;
         served.context("HTTP server failed")
+    }
+}
+
+/// The master keys for secrets at rest: `SWITCHYARD_MASTER_KEY` (and `_PREVIOUS` while rotating), or for a
+/// single node a key file created in the data directory.
+fn master_keys(settings: &Settings) -> anyhow::Result<MasterKeys> {
+    match MasterKeys::from_env() {
+        Ok(keys) => Ok(keys),
+        Err(CryptoError::MissingKey(_)) => {
+            if settings.redis_url.is_some() {
+                tracing::warn!("SWITCHYARD_MASTER_KEY is not set: this replica keeps its own key file; replicas must share one key");
+            }
+            Ok(MasterKeys::ephemeral_for_embedded(&settings.data_dir)?)
+        }
+        Err(e) => Err(e).context("SWITCHYARD_MASTER_KEY"),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct AdminState {
     pub repo: Repo,
     pub state: Arc<dyn SharedState>,
     pub signer: TokenSigner,
+    /// Encrypts provider credentials before they are stored.
+    pub master_keys: Arc<crate::crypto::MasterKeys>,
     pub settings: AdminSettings,
     /// The main runtime, where database connections live (see `auth::KeyResolver`).
     pub storage_runtime: tokio::runtime::Handle,

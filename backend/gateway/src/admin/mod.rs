@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod members;
 pub mod pagination;
+pub mod providers;
 pub mod regions;
 pub mod roles;
 pub mod teams;
@@ -58,6 +59,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{id}", web::patch().to(api_keys::update))
             .route("/keys/{id}/revoke", web::post().to(api_keys::revoke))
             .route("/keys/{id}/rotate", web::post().to(api_keys::rotate))
+            .route("/providers", web::get().to(providers::list))
+            .route("/providers", web::post().to(providers::create))
+            .route("/providers/{id}", web::patch().to(providers::update))
+            .route("/providers/{id}", web::delete().to(providers::delete))
+            .route("/deployments", web::get().to(providers::list_deployments))
+            .route("/deployments", web::post().to(providers::create_deployment))
+            .route("/deployments/{id}", web::patch().to(providers::update_deployment))
+            .route("/deployments/{id}", web::delete().to(providers::delete_deployment))
             .route("/audit", web::get().to(audit::list))
             .default_service(web::to(not_found)),
     );

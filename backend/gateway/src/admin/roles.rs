@@ -46,13 +46,15 @@ pub enum Action {
     TeamsManage,
     KeysRead,
     KeysManage,
+    ProvidersRead,
+    ProvidersManage,
     RegionsRead,
     AuditRead,
 }
 
 impl Action {
     /// Every action, in the order of the documented matrix.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::TenantRead,
         Action::TenantUpdate,
         Action::MembersRead,
@@ -61,6 +63,8 @@ impl Action {
         Action::TeamsManage,
         Action::KeysRead,
         Action::KeysManage,
+        Action::ProvidersRead,
+        Action::ProvidersManage,
         Action::RegionsRead,
         Action::AuditRead,
     ];
@@ -76,6 +80,8 @@ impl Action {
             Self::TeamsManage => "teams.manage",
             Self::KeysRead => "keys.read",
             Self::KeysManage => "keys.manage",
+            Self::ProvidersRead => "providers.read",
+            Self::ProvidersManage => "providers.manage",
             Self::RegionsRead => "regions.read",
             Self::AuditRead => "audit.read",
         }
@@ -110,13 +116,13 @@ pub fn permits(role: Role, action: Action) -> Scope {
     use Role::*;
     match (role, action) {
         (Owner | Admin, _) => Scope::All,
-        (Finance, TenantRead | MembersRead | TeamsRead | RegionsRead | AuditRead) => Scope::All,
-        (Finance, TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage) => Scope::None,
-        (Developer, TenantRead | MembersRead | TeamsRead | RegionsRead) => Scope::All,
+        (Finance, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead | AuditRead) => Scope::All,
+        (Finance, TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage | ProvidersManage) => Scope::None,
+        (Developer, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead) => Scope::All,
         (Developer, KeysRead | KeysManage) => Scope::Own,
-        (Developer, TenantUpdate | MembersManage | TeamsManage | AuditRead) => Scope::None,
-        (Viewer, TenantRead | MembersRead | TeamsRead | RegionsRead | KeysRead | AuditRead) => Scope::All,
-        (Viewer, TenantUpdate | MembersManage | TeamsManage | KeysManage) => Scope::None,
+        (Developer, TenantUpdate | MembersManage | TeamsManage | ProvidersManage | AuditRead) => Scope::None,
+        (Viewer, TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | RegionsRead | AuditRead) => Scope::All,
+        (Viewer, TenantUpdate | MembersManage | TeamsManage | KeysManage | ProvidersManage) => Scope::None,
     }
 }
 

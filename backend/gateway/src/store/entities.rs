@@ -101,6 +101,10 @@ pub mod provider {
         pub api_key_env: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The provider's API key, encrypted (see `crypto`); never returned.
+        pub api_key_ciphertext: Option<String>,
+        /// A masked form of the key for display.
+        pub api_key_hint: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,40 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         .unwrap();
     let b_user = app.create_user("b-owner@example.com", "owner", Some(b.id)).await;
     let b_key = switchyard::keys::new_row(b.id, b_team.id, "b-key".into(), &switchyard::keys::generate(), None).into_active_model().insert(db).await.unwrap();
+    let b_provider = switchyard::store::entities::provider::Model {
+        id: Uuid::now_v7(),
+        tenant_id: b.id,
+        name: "b-provider".into(),
+        kind: "openai".into(),
+        base_url: "http://127.0.0.1:9/v1".into(),
+        api_key_env: None,
+        created_at: now,
+        updated_at: now,
+        api_key_ciphertext: None,
+        api_key_hint: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+    let b_deployment = switchyard::store::entities::deployment::Model {
+        id: Uuid::now_v7(),
+        tenant_id: b.id,
+        public_model: "b-model".into(),
+        provider_id: b_provider.id,
+        upstream_model: "m".into(),
+        region: "eu".into(),
+        input_price_micros: 1,
+        output_price_micros: 1,
+        cached_input_price_micros: None,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+    let (bp, bd) = (b_provider.id, b_deployment.id);
     let (a_user, a) = app.token_for("a-owner@example.com", "owner").await;
     let a_team = app.services.default_team.id;
     let (bt, bk, bu) = (b_team.id, b_key.id, b_user);
@@ -45,6 +79,10 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         (Method::POST, format!("/keys/{bk}/rotate"), Some(json!({"grace_seconds": 0}))),
         (Method::PATCH, format!("/members/{bu}"), Some(json!({"role": "viewer"}))),
         (Method::DELETE, format!("/members/{bu}"), None),
+        (Method::PATCH, format!("/providers/{bp}"), Some(json!({"base_url": "http://evil.example/v1"}))),
+        (Method::DELETE, format!("/providers/{bp}"), None),
+        (Method::PATCH, format!("/deployments/{bd}"), Some(json!({"input_price": "0"}))),
+        (Method::DELETE, format!("/deployments/{bd}"), None),
     ];
     for (method, path, body) in attempts {
         let response = app.admin(&a, method.clone(), &path, body).await;
@@ -52,9 +90,10 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
     }
     // A key in B's team cannot be created from A either.
     assert_eq!(app.admin(&a, Method::POST, "/keys", Some(json!({"name": "x", "team_id": bt}))).await.status(), 400);
-    for list in ["/teams", "/keys?include_revoked=true", "/members", "/audit"] {
+    assert_eq!(app.admin(&a, Method::POST, "/deployments", Some(json!({"model": "x", "provider_id": bp, "upstream_model": "y", "region": "eu", "input_price": "1", "output_price": "1"}))).await.status(), 400);
+    for list in ["/teams", "/keys?include_revoked=true", "/members", "/audit", "/providers", "/deployments"] {
         let body = app.admin(&a, Method::GET, list, None).await.text().await.unwrap();
-        for id in [bt.to_string(), bk.to_string(), bu.to_string(), b.id.to_string()] {
+        for id in [bt.to_string(), bk.to_string(), bu.to_string(), b.id.to_string(), bp.to_string(), bd.to_string()] {
             assert!(!body.contains(&id), "{list} leaks {id}");
         }
     }
@@ -65,5 +104,9 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
     assert!(key.revoked_at.is_none() && key.replaced_by.is_none() && key.name == "b-key");
     let roles: Vec<String> = membership::Entity::find().all(db).await.unwrap().into_iter().filter(|m| m.user_id == bu).map(|m| m.role).collect();
     assert_eq!(roles, vec!["owner".to_owned()]);
+    let provider = switchyard::store::entities::provider::Entity::find_by_id(bp).one(db).await.unwrap().unwrap();
+    assert_eq!(provider.base_url, "http://127.0.0.1:9/v1");
+    let deployment = switchyard::store::entities::deployment::Entity::find_by_id(bd).one(db).await.unwrap().unwrap();
+    assert_eq!(deployment.input_price_micros, 1);
     app.shutdown().await;
 }

@@ -25,6 +25,8 @@ async fn every_role_gets_exactly_the_actions_of_the_matrix() {
                 Action::TeamsManage => (Method::POST, "/teams".to_owned(), Some(json!({"slug": format!("team-{n}"), "name": "t"}))),
                 Action::KeysRead => (Method::GET, "/keys".to_owned(), None),
                 Action::KeysManage => (Method::POST, "/keys".to_owned(), Some(json!({"name": "k", "team_id": team_id}))),
+                Action::ProvidersRead => (Method::GET, "/providers".to_owned(), None),
+                Action::ProvidersManage => (Method::POST, "/providers".to_owned(), Some(json!({"name": format!("p{n}"), "kind": "openai", "base_url": "http://127.0.0.1:9/v1"}))),
                 Action::RegionsRead => (Method::GET, "/regions".to_owned(), None),
                 Action::AuditRead => (Method::GET, "/audit".to_owned(), None),
             };

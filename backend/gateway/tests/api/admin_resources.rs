@@ -170,3 +170,50 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
     assert_eq!(app.wait_for_usage(2, Duration::from_secs(5)).await, 2, "refused calls are not billed");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_key_is_stored_encrypted_never_returned_and_used_upstream() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let provider_secret = "sk-upstream-0123456789abcdef";
+
+    let provider = json_of(
+        app.admin(&token, Method::POST, "/providers", Some(json!({"name": "acme", "kind": "openai", "base_url": app.mock.base_url(), "api_key": provider_secret}))).await,
+        201,
+    )
+    .await;
+    assert_eq!(provider["api_key_hint"], "sk-…cdef");
+    let deployment = json_of(
+        app.admin(&token, Method::POST, "/deployments", Some(json!({"model": "acme-chat", "provider_id": provider["id"], "upstream_model": "mock-gpt", "region": "eu", "input_price": "0.075", "output_price": "0.3"}))).await,
+        201,
+    )
+    .await;
+    assert_eq!((deployment["input_price"].as_str(), deployment["output_price"].as_str()), (Some("0.075"), Some("0.3")));
+    let bad_price = json_of(app.admin(&token, Method::POST, "/deployments", Some(json!({"model": "x", "provider_id": provider["id"], "upstream_model": "y", "region": "eu", "input_price": "0.0000001", "output_price": "1"}))).await, 400).await;
+    assert_eq!(bad_price["error"]["details"]["field"], "input_price");
+
+    // Nothing returns the key; the database holds only ciphertext.
+    for path in ["/providers", "/deployments", "/audit"] {
+        let body = app.admin(&token, Method::GET, path, None).await.text().await.unwrap();
+        assert!(!body.contains(provider_secret), "{path} leaks the provider key");
+    }
+    use sea_orm::EntityTrait;
+    let row = switchyard::store::entities::provider::Entity::find_by_id(uuid::Uuid::parse_str(provider["id"].as_str().unwrap()).unwrap())
+        .one(app.services.repo.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = row.api_key_ciphertext.unwrap();
+    assert!(sealed.starts_with("v1:") && !sealed.contains(provider_secret));
+
+    // The proxy decrypts it for the upstream call.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut body = chat_body(false);
+    body["model"] = json!("acme-chat");
+    assert_eq!(app.post("/v1/chat/completions", &body).await.status(), 200);
+    let seen = app.mock.received().pop().unwrap();
+    assert_eq!(seen.header("authorization"), Some(format!("Bearer {provider_secret}").as_str()));
+    // In use by a deployment: cannot be deleted.
+    json_of(app.admin(&token, Method::DELETE, &format!("/providers/{}", provider["id"].as_str().unwrap()), None).await, 409).await;
+    app.shutdown().await;
+}

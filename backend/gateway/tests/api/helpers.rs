@@ -234,6 +234,8 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
             kind: "openai".into(),
             base_url: base_url.into(),
             api_key_env: None,
+            api_key_ciphertext: None,
+            api_key_hint: None,
             created_at: now,
             updated_at: now,
         })

@@ -118,8 +118,9 @@ async fn embeddings_are_proxied_and_billed_for_input_tokens() {
             &json!({"model": MODEL, "input": ["hello world", "second input"]}),
         )
         .await;
-    assert_eq!(response.status(), 200);
+    let status = response.status();
     let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"].as_array().unwrap().len(), 2);
 
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);

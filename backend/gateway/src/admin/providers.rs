@@ -1,0 +1,417 @@
+//! Providers and deployments: `/api/v1/providers`, `/api/v1/deployments`. A provider's API key is encrypted
+//! with AES-256-GCM under the master key before it is stored, bound to the provider's id, and never returned:
+//! responses carry a masked hint only. Every change reloads the proxies' catalogs.
+
+use super::audit;
+use super::context::{AdminState, Session};
+use super::error::ApiError;
+use super::roles::Action;
+use crate::catalog::{ProviderKind, provider_key_context};
+use crate::crypto::mask;
+use crate::money::PricePerMTok;
+use crate::state::Invalidation;
+use crate::store::entities::{deployment, provider, region};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Select, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A provider as the API shows it: the credential only as a hint.
+#[derive(Debug, Serialize)]
+pub struct ProviderView {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    /// Masked stored key (e.g. `sk-…abcd`), when one is stored.
+    pub api_key_hint: Option<String>,
+    /// Environment variable the key is read from instead, when set.
+    pub api_key_env: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<provider::Model> for ProviderView {
+    fn from(p: provider::Model) -> Self {
+        Self { id: p.id, name: p.name, kind: p.kind, base_url: p.base_url, api_key_hint: p.api_key_hint, api_key_env: p.api_key_env, created_at: p.created_at, updated_at: p.updated_at }
+    }
+}
+
+/// `POST /providers` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProvider {
+    pub name: String,
+    /// `openai` (OpenAI and every OpenAI-compatible server).
+    pub kind: String,
+    pub base_url: String,
+    /// Stored encrypted; never returned.
+    pub api_key: Option<String>,
+    /// Alternatively, the environment variable the gateway reads the key from.
+    pub api_key_env: Option<String>,
+}
+
+/// `PATCH /providers/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProvider {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    /// Replaces the stored key; `null` removes it.
+    #[serde(default, with = "super::teams::double_option")]
+    pub api_key: Option<Option<String>>,
+    #[serde(default, with = "super::teams::double_option")]
+    pub api_key_env: Option<Option<String>>,
+}
+
+/// The tenant's providers (the only way this module reads them: tenant scoping).
+fn providers(tenant_id: Uuid) -> Select<provider::Entity> {
+    provider::Entity::find().filter(provider::Column::TenantId.eq(tenant_id))
+}
+
+/// The tenant's deployments.
+fn deployments(tenant_id: Uuid) -> Select<deployment::Entity> {
+    deployment::Entity::find().filter(deployment::Column::TenantId.eq(tenant_id))
+}
+
+fn validate_base_url(url: &str) -> Result<String, ApiError> {
+    let url = url.trim().trim_end_matches('/');
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(url.to_owned()),
+        _ => Err(ApiError::validation("base_url", "must be an http:// or https:// URL, e.g. https://api.openai.com/v1")),
+    }
+}
+
+fn validate_provider_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
+        return Err(ApiError::validation("name", "1 to 64 characters without spaces"));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_api_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > 4096 || key.chars().any(char::is_control) {
+        return Err(ApiError::validation("api_key", "must be 1 to 4096 printable characters"));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/providers`.
+pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersRead)?;
+    let db = admin.repo.db().clone();
+    let rows = admin.run(async move { Ok(providers(session.tenant_id).order_by_asc(provider::Column::Name).all(&db).await?) }).await?;
+    let data: Vec<ProviderView> = rows.into_iter().map(ProviderView::from).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+/// `POST /api/v1/providers`.
+pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateProvider>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersManage)?;
+    let body = body.into_inner();
+    let name = validate_provider_name(&body.name)?;
+    if ProviderKind::parse(&body.kind).is_none() {
+        return Err(ApiError::validation("kind", "unknown provider kind; supported: openai"));
+    }
+    let base_url = validate_base_url(&body.base_url)?;
+    if let Some(key) = &body.api_key {
+        validate_api_key(key)?;
+    }
+    let id = Uuid::now_v7();
+    let sealed = body.api_key.as_deref().map(|k| admin.master_keys.encrypt(k, &provider_key_context(id))).transpose().map_err(ApiError::internal)?;
+    let hint = body.api_key.as_deref().map(mask);
+    let db = admin.repo.db().clone();
+    let tenant_id = session.tenant_id;
+    let actor = session.user_id;
+    let view = admin
+        .run(async move {
+            if providers(tenant_id).filter(provider::Column::Name.eq(&name)).one(&db).await?.is_some() {
+                return Err(ApiError::Conflict(format!("a provider named `{name}` already exists")));
+            }
+            let now = Utc::now();
+            let row = provider::Model { id, tenant_id, name, kind: body.kind, base_url, api_key_env: body.api_key_env, created_at: now, updated_at: now, api_key_ciphertext: sealed, api_key_hint: hint }
+                .into_active_model()
+                .insert(&db)
+                .await?;
+            let view = ProviderView::from(row);
+            let scoped = crate::store::Scoped::new(db, tenant_id);
+            audit::record(&scoped, Some(actor), "provider.create", "provider", Some(view.id.to_string()), None, Some(json!(view))).await?;
+            Ok(view)
+        })
+        .await?;
+    super::api_keys::publish(&admin, Invalidation::Catalog).await;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// `PATCH /api/v1/providers/{id}`.
+pub async fn update(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>, body: web::Json<UpdateProvider>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersManage)?;
+    let (id, body) = (path.into_inner(), body.into_inner());
+    let name = body.name.as_deref().map(validate_provider_name).transpose()?;
+    let base_url = body.base_url.as_deref().map(validate_base_url).transpose()?;
+    let new_key = match &body.api_key {
+        Some(Some(key)) => {
+            validate_api_key(key)?;
+            Some(Some((admin.master_keys.encrypt(key, &provider_key_context(id)).map_err(ApiError::internal)?, mask(key))))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    let db = admin.repo.db().clone();
+    let tenant_id = session.tenant_id;
+    let actor = session.user_id;
+    let view = admin
+        .run(async move {
+            let row = providers(tenant_id).filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
+            let before = json!(ProviderView::from(row.clone()));
+            let mut active = row.into_active_model();
+            if let Some(name) = name {
+                active.name = Set(name);
+            }
+            if let Some(url) = base_url {
+                active.base_url = Set(url);
+            }
+            if let Some(key) = new_key {
+                let (sealed, hint) = key.map_or((None, None), |(s, h)| (Some(s), Some(h)));
+                active.api_key_ciphertext = Set(sealed);
+                active.api_key_hint = Set(hint);
+            }
+            if let Some(env) = body.api_key_env {
+                active.api_key_env = Set(env);
+            }
+            active.updated_at = Set(Utc::now());
+            let view = ProviderView::from(active.update(&db).await?);
+            let scoped = crate::store::Scoped::new(db, tenant_id);
+            audit::record(&scoped, Some(actor), "provider.update", "provider", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            Ok(view)
+        })
+        .await?;
+    super::api_keys::publish(&admin, Invalidation::Catalog).await;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/providers/{id}`: refused while deployments use it.
+pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersManage)?;
+    let id = path.into_inner();
+    let db = admin.repo.db().clone();
+    let tenant_id = session.tenant_id;
+    let actor = session.user_id;
+    admin
+        .run(async move {
+            let row = providers(tenant_id).filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
+            let used = deployments(tenant_id).filter(deployment::Column::ProviderId.eq(id)).count(&db).await?;
+            if used > 0 {
+                return Err(ApiError::Conflict(format!("{used} deployments use this provider; delete them first")));
+            }
+            let before = json!(ProviderView::from(row));
+            provider::Entity::delete_by_id(id).exec(&db).await?;
+            let scoped = crate::store::Scoped::new(db, tenant_id);
+            audit::record(&scoped, Some(actor), "provider.delete", "provider", Some(id.to_string()), Some(before), None).await
+        })
+        .await?;
+    super::api_keys::publish(&admin, Invalidation::Catalog).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A deployment: a public model served by a provider's upstream model in a region, with exact prices
+/// (decimal strings, per million tokens).
+#[derive(Debug, Serialize)]
+pub struct DeploymentView {
+    pub id: Uuid,
+    pub model: String,
+    pub provider_id: Uuid,
+    pub upstream_model: String,
+    pub region: String,
+    pub input_price: String,
+    pub output_price: String,
+    pub cached_input_price: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<deployment::Model> for DeploymentView {
+    fn from(d: deployment::Model) -> Self {
+        Self {
+            id: d.id,
+            model: d.public_model,
+            provider_id: d.provider_id,
+            upstream_model: d.upstream_model,
+            region: d.region,
+            input_price: PricePerMTok(d.input_price_micros).to_string(),
+            output_price: PricePerMTok(d.output_price_micros).to_string(),
+            cached_input_price: d.cached_input_price_micros.map(|p| PricePerMTok(p).to_string()),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// `POST /deployments` body; prices are decimal strings per million tokens (at most 6 decimals).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeployment {
+    pub model: String,
+    pub provider_id: Uuid,
+    pub upstream_model: String,
+    pub region: String,
+    pub input_price: String,
+    pub output_price: String,
+    pub cached_input_price: Option<String>,
+}
+
+/// `PATCH /deployments/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeployment {
+    pub upstream_model: Option<String>,
+    pub region: Option<String>,
+    pub input_price: Option<String>,
+    pub output_price: Option<String>,
+    #[serde(default, with = "super::teams::double_option")]
+    pub cached_input_price: Option<Option<String>>,
+}
+
+fn price(field: &str, value: &str) -> Result<i64, ApiError> {
+    value.parse::<PricePerMTok>().map(|p| p.0).map_err(|e| ApiError::validation(field, e.to_string()))
+}
+
+fn non_empty(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 200 {
+        return Err(ApiError::validation(field, "must be 1 to 200 characters"));
+    }
+    Ok(value.to_owned())
+}
+
+async fn check_region(db: &DatabaseConnection, code: &str) -> Result<(), ApiError> {
+    if region::Entity::find_by_id(code.to_owned()).one(db).await?.is_none() {
+        return Err(ApiError::validation("region", format!("unknown region `{code}` (see GET /api/v1/regions)")));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/deployments`.
+pub async fn list_deployments(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersRead)?;
+    let db = admin.repo.db().clone();
+    let rows = admin
+        .run(async move { Ok(deployments(session.tenant_id).order_by_asc(deployment::Column::PublicModel).all(&db).await?) })
+        .await?;
+    let data: Vec<DeploymentView> = rows.into_iter().map(DeploymentView::from).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+/// `POST /api/v1/deployments`.
+pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateDeployment>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersManage)?;
+    let body = body.into_inner();
+    let model = non_empty("model", &body.model)?;
+    let upstream_model = non_empty("upstream_model", &body.upstream_model)?;
+    let (input, output) = (price("input_price", &body.input_price)?, price("output_price", &body.output_price)?);
+    let cached = body.cached_input_price.as_deref().map(|p| price("cached_input_price", p)).transpose()?;
+    let db = admin.repo.db().clone();
+    let tenant_id = session.tenant_id;
+    let actor = session.user_id;
+    let view = admin
+        .run(async move {
+            providers(tenant_id).filter(provider::Column::Id.eq(body.provider_id)).one(&db).await?.ok_or_else(|| ApiError::validation("provider_id", "no such provider"))?;
+            check_region(&db, &body.region).await?;
+            let now = Utc::now();
+            let row = deployment::Model {
+                id: Uuid::now_v7(),
+                tenant_id,
+                public_model: model,
+                provider_id: body.provider_id,
+                upstream_model,
+                region: body.region,
+                input_price_micros: input,
+                output_price_micros: output,
+                cached_input_price_micros: cached,
+                created_at: now,
+                updated_at: now,
+            }
+            .into_active_model()
+            .insert(&db)
+            .await?;
+            let view = DeploymentView::from(row);
+            let scoped = crate::store::Scoped::new(db, tenant_id);
+            audit::record(&scoped, Some(actor), "deployment.create", "deployment", Some(view.id.to_string()), None, Some(json!(view))).await?;
+            Ok(view)
+        })
+        .await?;
+    super::api_keys::publish(&admin, Invalidation::Catalog).await;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// `PATCH /api/v1/deployments/{id}`. A price change applies to calls from now on; past usage keeps its cost.
+pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>, body: web::Json<UpdateDeployment>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersManage)?;
+    let (id, body) = (path.into_inner(), body.into_inner());
+    let upstream_model = body.upstream_model.as_deref().map(|m| non_empty("upstream_model", m)).transpose()?;
+    let input = body.input_price.as_deref().map(|p| price("input_price", p)).transpose()?;
+    let output = body.output_price.as_deref().map(|p| price("output_price", p)).transpose()?;
+    let cached = match &body.cached_input_price {
+        Some(Some(p)) => Some(Some(price("cached_input_price", p)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let db = admin.repo.db().clone();
+    let tenant_id = session.tenant_id;
+    let actor = session.user_id;
+    let view = admin
+        .run(async move {
+            let row = deployments(tenant_id).filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            if let Some(region) = &body.region {
+                check_region(&db, region).await?;
+            }
+            let before = json!(DeploymentView::from(row.clone()));
+            let mut active = row.into_active_model();
+            if let Some(v) = upstream_model {
+                active.upstream_model = Set(v);
+            }
+            if let Some(v) = body.region {
+                active.region = Set(v);
+            }
+            if let Some(v) = input {
+                active.input_price_micros = Set(v);
+            }
+            if let Some(v) = output {
+                active.output_price_micros = Set(v);
+            }
+            if let Some(v) = cached {
+                active.cached_input_price_micros = Set(v);
+            }
+            active.updated_at = Set(Utc::now());
+            let view = DeploymentView::from(active.update(&db).await?);
+            let scoped = crate::store::Scoped::new(db, tenant_id);
+            audit::record(&scoped, Some(actor), "deployment.update", "deployment", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            Ok(view)
+        })
+        .await?;
+    super::api_keys::publish(&admin, Invalidation::Catalog).await;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/deployments/{id}`.
+pub async fn delete_deployment(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    session.require(Action::ProvidersManage)?;
+    let id = path.into_inner();
+    let db = admin.repo.db().clone();
+    let tenant_id = session.tenant_id;
+    let actor = session.user_id;
+    admin
+        .run(async move {
+            let row = deployments(tenant_id).filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            let before = json!(DeploymentView::from(row));
+            deployment::Entity::delete_by_id(id).exec(&db).await?;
+            let scoped = crate::store::Scoped::new(db, tenant_id);
+            audit::record(&scoped, Some(actor), "deployment.delete", "deployment", Some(id.to_string()), Some(before), None).await
+        })
+        .await?;
+    super::api_keys::publish(&admin, Invalidation::Catalog).await;
+    Ok(HttpResponse::NoContent().finish())
+}
