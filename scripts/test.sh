@@ -48,6 +48,8 @@ if [ -z "${SWITCHYARD_TEST_REDIS_URL:-}" ] && ! redis_answers; then
 fi
 export SWITCHYARD_TEST_REDIS_URL="${SWITCHYARD_TEST_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 
+command -v curl >/dev/null 2>&1 || die "curl is needed by the documented admin walkthrough test (Debian: apt-get install curl)"
+
 # --- OpenAI Python SDK in a throwaway virtualenv ----------------------------------------------------------
 command -v python3 >/dev/null 2>&1 || die "python3 is needed for the OpenAI SDK suite (Debian: apt-get install python3 python3-venv)"
 VENV="$CACHE_DIR/venv-openai-$OPENAI_SDK_VERSION"

@@ -5,7 +5,7 @@
 #   ADMIN_EMAIL=admin@localhost ADMIN_PASSWORD='<the one-time password>' docs/examples/admin-walkthrough.sh
 #
 # Inputs (environment):
-#   SWITCHYARD_URL     the gateway (default http://127.0.0.1:8080)
+#   GATEWAY_URL     the gateway (default http://127.0.0.1:8080)
 #   ADMIN_EMAIL        an owner or admin (default admin@localhost, the first owner's default email)
 #   ADMIN_PASSWORD     their password (required)
 #   WALKTHROUGH_MODEL  the model to call (default demo)
@@ -15,11 +15,11 @@
 # Needs curl (7.76 or newer, for --fail-with-body) and python3 (to read JSON); not jq.
 set -euo pipefail
 
-SWITCHYARD_URL="${SWITCHYARD_URL:-http://127.0.0.1:8080}"
+GATEWAY_URL="${GATEWAY_URL:-http://127.0.0.1:8080}"
 export ADMIN_EMAIL="${ADMIN_EMAIL:-admin@localhost}"
 export ADMIN_PASSWORD="${ADMIN_PASSWORD:?set ADMIN_PASSWORD (at first start the gateway prints the first owner password on stderr)}"
 MODEL="${WALKTHROUGH_MODEL:-demo}"
-API="$SWITCHYARD_URL/api/v1"
+API="$GATEWAY_URL/api/v1"
 
 # json PATH: reads JSON on stdin and prints the value at PATH: keys and list indexes separated by dots, `*` for
 # every item of a list. Strings are printed bare, everything else as JSON.
@@ -72,7 +72,7 @@ echo "d. created key $(json prefix <<<"$key")… ($KEY_ID), allowed models $(jso
 
 # (e) Call the proxy with the new key.
 chat_body="{\"model\": \"$MODEL\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello from the admin walkthrough!\"}]}"
-reply=$(curl -sS --fail-with-body -X POST "$SWITCHYARD_URL/v1/chat/completions" \
+reply=$(curl -sS --fail-with-body -X POST "$GATEWAY_URL/v1/chat/completions" \
   -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d "$chat_body") || fail "$reply"
 echo "e. $MODEL replied: $(json choices.0.message.content <<<"$reply")"
 
@@ -82,7 +82,7 @@ echo "f. latest audit actions: $(json 'data.*.action' <<<"$audit")"
 
 # (g) Revoke the key; the proxy refuses it from now on.
 revoked=$(curl -sS --fail-with-body -X POST "$API/keys/$KEY_ID/revoke" -H "Authorization: Bearer $TOKEN") || fail "$revoked"
-status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SWITCHYARD_URL/v1/chat/completions" \
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY_URL/v1/chat/completions" \
   -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d "$chat_body")
 [ "$status" = 401 ] || fail "the revoked key got HTTP $status from the proxy instead of 401"
 echo "g. revoked the key at $(json revoked_at <<<"$revoked"); the proxy now answers $status"

@@ -13,7 +13,7 @@ use super::versioning::{check_if_match, etag_of};
 use crate::keys;
 use crate::state::Invalidation;
 use crate::store::Scoped;
-use crate::store::entities::{api_key, team, team_member};
+use crate::store::entities::{api_key, membership, team, team_member};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select, Set};
@@ -184,16 +184,26 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError
     Ok(())
 }
 
-/// The keys a session may see: all of the tenant's, or only its own.
-fn visible(scoped: &Scoped, session: &Session, scope: Scope) -> Select<api_key::Entity> {
-    match scope {
-        Scope::Own => scoped.keys().filter(api_key::Column::OwnerUserId.eq(session.user_id)),
+/// The keys a session may see: all of the tenant's, or only those it owns in teams it still belongs to.
+async fn visible(scoped: &Scoped, session: &Session, scope: Scope) -> Result<Select<api_key::Entity>, ApiError> {
+    Ok(match scope {
+        Scope::Own => {
+            let teams: Vec<Uuid> = scoped
+                .team_members()
+                .filter(team_member::Column::UserId.eq(session.user_id))
+                .all(&scoped.db)
+                .await?
+                .into_iter()
+                .map(|m| m.team_id)
+                .collect();
+            scoped.keys().filter(api_key::Column::OwnerUserId.eq(session.user_id)).filter(api_key::Column::TeamId.is_in(teams))
+        }
         Scope::All | Scope::None => scoped.keys(),
-    }
+    })
 }
 
 async fn find(scoped: &Scoped, session: &Session, scope: Scope, id: Uuid) -> Result<api_key::Model, ApiError> {
-    visible(scoped, session, scope).filter(api_key::Column::Id.eq(id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("key"))
+    visible(scoped, session, scope).await?.filter(api_key::Column::Id.eq(id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("key"))
 }
 
 async fn is_team_member(scoped: &Scoped, team_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
@@ -219,7 +229,7 @@ pub async fn list(
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = visible(&scoped, &session, scope);
+            let mut query = visible(&scoped, &session, scope).await?;
             if let Some(team_id) = filter.team_id {
                 query = query.filter(api_key::Column::TeamId.eq(team_id));
             }
@@ -273,6 +283,9 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
             if let Some(regions) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
             }
+            if scoped.memberships().filter(membership::Column::UserId.eq(owner)).one(&scoped.db).await?.is_none() {
+                return Err(ApiError::validation("owner_user_id", "is not a member of this tenant"));
+            }
             let mut row = keys::new_row(scoped.tenant_id, body.team_id, name, &new_key, body.allowed_models);
             row.application = body.application;
             row.owner_user_id = Some(owner);
@@ -321,6 +334,9 @@ pub async fn update(
     if let Some(Some(metadata)) = &body.metadata {
         validate_metadata(metadata)?;
     }
+    if body.expires_at.flatten().is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::validation("expires_at", "must be in the future"));
+    }
     let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
@@ -329,6 +345,9 @@ pub async fn update(
         .run(async move {
             let row = find(&scoped, &session, scope, id).await?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
+            if row.revoked_at.is_some() || row.replaced_by.is_some() {
+                return Err(ApiError::Conflict("a revoked or rotated key cannot be edited".into()));
+            }
             if let Some(Some(regions)) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
             }
@@ -404,10 +423,15 @@ pub async fn rotate(
     admin: web::Data<AdminState>,
     session: Session,
     path: web::Path<Uuid>,
-    body: Option<web::Json<RotateKey>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysManage)?;
-    let grace = body.map(|b| b.into_inner().grace_seconds).unwrap_or(0);
+    // An empty body means "no grace"; anything else must parse, so a misspelt field is an error, not a 0.
+    let grace = if body.iter().all(u8::is_ascii_whitespace) {
+        0
+    } else {
+        serde_json::from_slice::<RotateKey>(&body).map_err(|e| ApiError::validation("body", e.to_string()))?.grace_seconds
+    };
     if grace > MAX_GRACE_SECONDS {
         return Err(ApiError::validation("grace_seconds", format!("at most {MAX_GRACE_SECONDS} (7 days)")));
     }
@@ -421,6 +445,9 @@ pub async fn rotate(
             let old = find(&scoped, &session, scope, id).await?;
             if old.revoked_at.is_some() || old.replaced_by.is_some() {
                 return Err(ApiError::Conflict("this key is revoked or already rotated".into()));
+            }
+            if old.expires_at.is_some_and(|at| at <= Utc::now()) {
+                return Err(ApiError::Conflict("this key has expired; create a new one".into()));
             }
             let mut row = keys::new_row(scoped.tenant_id, old.team_id, old.name.clone(), &new_key, None);
             row.allowed_models = old.allowed_models.clone();

@@ -39,7 +39,7 @@ impl PageQuery {
 #[derive(Debug, Serialize)]
 pub struct Page<T> {
     pub data: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

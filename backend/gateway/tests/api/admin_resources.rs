@@ -217,3 +217,22 @@ async fn a_provider_key_is_stored_encrypted_never_returned_and_used_upstream() {
     json_of(app.admin(&token, Method::DELETE, &format!("/providers/{}", provider["id"].as_str().unwrap()), None).await, 409).await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_edits_respect_the_keys_state_and_rotation_bodies_are_strict() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let team_id = app.services.default_team.id;
+    let key = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": team_id}))).await, 201).await;
+    let id = key["id"].as_str().unwrap().to_owned();
+
+    let typo = json_of(app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), Some(json!({"grace": 3600}))).await, 400).await;
+    assert!(typo["error"]["message"].as_str().unwrap().contains("grace"), "{typo}");
+    json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"expires_at": "2000-01-01T00:00:00Z"}))).await, 400).await;
+    let stranger = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k2", "team_id": team_id, "owner_user_id": uuid::Uuid::now_v7()}))).await, 400).await;
+    assert_eq!(stranger["error"]["details"]["field"], "owner_user_id");
+    json_of(app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), None).await, 201).await;
+    // The replaced key cannot be revived by clearing its expiry.
+    json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"expires_at": null}))).await, 409).await;
+    app.shutdown().await;
+}

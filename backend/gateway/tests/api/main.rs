@@ -15,6 +15,7 @@ mod admin_isolation;
 mod admin_matrix;
 mod admin_resources;
 mod admin_secrets;
+mod admin_walkthrough;
 mod cli;
 mod embedded;
 mod errors;
