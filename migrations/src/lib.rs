@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261130_000001_foundation;
 mod m20261130_000002_identity;
 mod m20261130_000003_provider_credentials;
+mod m20261130_000004_budgets;
 
 /// The ordered list of all migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![Box::new(m20261130_000001_foundation::Migration), Box::new(m20261130_000002_identity::Migration),
             Box::new(m20261130_000003_provider_credentials::Migration),
+            Box::new(m20261130_000004_budgets::Migration),
         ]
     }
 }

@@ -86,6 +86,23 @@ impl Picos {
     pub const PER_UNIT: i64 = PICOS_PER_UNIT;
 }
 
+impl FromStr for Picos {
+    type Err = PriceError;
+
+    /// Parses an exact amount of currency such as `250` or `0.005`; at most 12 decimal places.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let value = Decimal::from_str(s.trim()).map_err(|_| PriceError::NotANumber(s.to_owned()))?;
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(PriceError::Negative(s.to_owned()));
+        }
+        let picos = value.checked_mul(Decimal::from(PICOS_PER_UNIT)).ok_or_else(|| PriceError::TooLarge(s.to_owned()))?;
+        if picos.fract() != Decimal::ZERO {
+            return Err(PriceError::TooPrecise(s.to_owned()));
+        }
+        i64::try_from(picos).map(Picos).map_err(|_| PriceError::TooLarge(s.to_owned()))
+    }
+}
+
 impl fmt::Display for Picos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.to_decimal())
@@ -158,6 +175,15 @@ mod tests {
             "99999999999999999".parse::<PricePerMTok>(),
             Err(PriceError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn amounts_parse_exactly_and_print_back() {
+        let amount: Picos = "250.005".parse().unwrap_or_default();
+        assert_eq!(amount, Picos(250_005_000_000_000));
+        assert_eq!(amount.to_string(), "250.005");
+        assert!("1.0000000000001".parse::<Picos>().is_err());
+        assert!("10000000".parse::<Picos>().is_err(), "beyond i64 picos");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod budgets;
 pub mod context;
 pub mod error;
 pub mod members;
@@ -67,6 +68,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/deployments", web::post().to(providers::create_deployment))
             .route("/deployments/{id}", web::patch().to(providers::update_deployment))
             .route("/deployments/{id}", web::delete().to(providers::delete_deployment))
+            .route("/budgets", web::get().to(budgets::list))
+            .route("/budgets", web::post().to(budgets::create))
+            .route("/budgets/{id}", web::get().to(budgets::get))
+            .route("/budgets/{id}", web::patch().to(budgets::update))
+            .route("/budgets/{id}", web::delete().to(budgets::delete))
             .route("/audit", web::get().to(audit::list))
             .default_service(web::to(not_found)),
     );

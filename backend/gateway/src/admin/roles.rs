@@ -48,13 +48,15 @@ pub enum Action {
     KeysManage,
     ProvidersRead,
     ProvidersManage,
+    BudgetsRead,
+    BudgetsManage,
     RegionsRead,
     AuditRead,
 }
 
 impl Action {
     /// Every action, in the order of the documented matrix.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 14] = [
         Action::TenantRead,
         Action::TenantUpdate,
         Action::MembersRead,
@@ -65,6 +67,8 @@ impl Action {
         Action::KeysManage,
         Action::ProvidersRead,
         Action::ProvidersManage,
+        Action::BudgetsRead,
+        Action::BudgetsManage,
         Action::RegionsRead,
         Action::AuditRead,
     ];
@@ -82,6 +86,8 @@ impl Action {
             Self::KeysManage => "keys.manage",
             Self::ProvidersRead => "providers.read",
             Self::ProvidersManage => "providers.manage",
+            Self::BudgetsRead => "budgets.read",
+            Self::BudgetsManage => "budgets.manage",
             Self::RegionsRead => "regions.read",
             Self::AuditRead => "audit.read",
         }
@@ -116,13 +122,13 @@ pub fn permits(role: Role, action: Action) -> Scope {
     use Role::*;
     match (role, action) {
         (Owner | Admin, _) => Scope::All,
-        (Finance, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead | AuditRead) => Scope::All,
+        (Finance, TenantRead | MembersRead | TeamsRead | ProvidersRead | BudgetsRead | BudgetsManage | RegionsRead | AuditRead) => Scope::All,
         (Finance, TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage | ProvidersManage) => Scope::None,
         (Developer, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead) => Scope::All,
         (Developer, KeysRead | KeysManage) => Scope::Own,
-        (Developer, TenantUpdate | MembersManage | TeamsManage | ProvidersManage | AuditRead) => Scope::None,
-        (Viewer, TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | RegionsRead | AuditRead) => Scope::All,
-        (Viewer, TenantUpdate | MembersManage | TeamsManage | KeysManage | ProvidersManage) => Scope::None,
+        (Developer, TenantUpdate | MembersManage | TeamsManage | ProvidersManage | BudgetsRead | BudgetsManage | AuditRead) => Scope::None,
+        (Viewer, TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | BudgetsRead | RegionsRead | AuditRead) => Scope::All,
+        (Viewer, TenantUpdate | MembersManage | TeamsManage | KeysManage | ProvidersManage | BudgetsManage) => Scope::None,
     }
 }
 

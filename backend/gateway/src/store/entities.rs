@@ -318,3 +318,34 @@ pub mod audit_entry {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// A spending limit on a scope and period.
+pub mod budget {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "budgets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub tenant_id: Uuid,
+        pub name: String,
+        pub scope_type: String,
+        pub scope_id: Option<Uuid>,
+        pub tag_key: Option<String>,
+        pub tag_value: Option<String>,
+        pub period: String,
+        pub limit_picos: i64,
+        pub soft_thresholds: Json,
+        pub hard_limit: bool,
+        pub webhook_url: Option<String>,
+        pub webhook_secret_ciphertext: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

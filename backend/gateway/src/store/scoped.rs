@@ -1,7 +1,7 @@
 //! Tenant scoping in one layer. Admin code reaches tenant-owned rows only through `Scoped`, whose queries all
 //! start filtered by the caller's tenant: an id of another tenant simply is not found.
 
-use super::entities::{api_key, audit_entry, membership, team, team_member, tenant};
+use super::entities::{api_key, audit_entry, budget, membership, team, team_member, tenant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
@@ -41,6 +41,11 @@ impl Scoped {
     /// The tenant's API keys.
     pub fn keys(&self) -> Select<api_key::Entity> {
         api_key::Entity::find().filter(api_key::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's budgets.
+    pub fn budgets(&self) -> Select<budget::Entity> {
+        budget::Entity::find().filter(budget::Column::TenantId.eq(self.tenant_id))
     }
 
     /// The tenant's audit log.

@@ -60,6 +60,28 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
     .await
     .unwrap();
     let (bp, bd) = (b_provider.id, b_deployment.id);
+    let b_budget = switchyard::store::entities::budget::Model {
+        id: Uuid::now_v7(),
+        tenant_id: b.id,
+        name: "B budget".into(),
+        scope_type: "tenant".into(),
+        scope_id: None,
+        tag_key: None,
+        tag_value: None,
+        period: "monthly".into(),
+        limit_picos: 5,
+        soft_thresholds: json!([]),
+        hard_limit: true,
+        webhook_url: None,
+        webhook_secret_ciphertext: None,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+    let bb = b_budget.id;
     let (a_user, a) = app.token_for("a-owner@example.com", "owner").await;
     let a_team = app.services.default_team.id;
     let (bt, bk, bu) = (b_team.id, b_key.id, b_user);
@@ -83,6 +105,9 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         (Method::DELETE, format!("/providers/{bp}"), None),
         (Method::PATCH, format!("/deployments/{bd}"), Some(json!({"input_price": "0"}))),
         (Method::DELETE, format!("/deployments/{bd}"), None),
+        (Method::GET, format!("/budgets/{bb}"), None),
+        (Method::PATCH, format!("/budgets/{bb}"), Some(json!({"limit": "999"}))),
+        (Method::DELETE, format!("/budgets/{bb}"), None),
     ];
     for (method, path, body) in attempts {
         let response = app.admin(&a, method.clone(), &path, body).await;
@@ -90,10 +115,11 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
     }
     // A key in B's team cannot be created from A either.
     assert_eq!(app.admin(&a, Method::POST, "/keys", Some(json!({"name": "x", "team_id": bt}))).await.status(), 400);
+    assert_eq!(app.admin(&a, Method::POST, "/budgets", Some(json!({"name": "x", "scope_type": "team", "scope_id": bt, "period": "daily", "limit": "1"}))).await.status(), 400);
     assert_eq!(app.admin(&a, Method::POST, "/deployments", Some(json!({"model": "x", "provider_id": bp, "upstream_model": "y", "region": "eu", "input_price": "1", "output_price": "1"}))).await.status(), 400);
-    for list in ["/teams", "/keys?include_revoked=true", "/members", "/audit", "/providers", "/deployments"] {
+    for list in ["/teams", "/keys?include_revoked=true", "/members", "/audit", "/providers", "/deployments", "/budgets"] {
         let body = app.admin(&a, Method::GET, list, None).await.text().await.unwrap();
-        for id in [bt.to_string(), bk.to_string(), bu.to_string(), b.id.to_string(), bp.to_string(), bd.to_string()] {
+        for id in [bt.to_string(), bk.to_string(), bu.to_string(), b.id.to_string(), bp.to_string(), bd.to_string(), bb.to_string()] {
             assert!(!body.contains(&id), "{list} leaks {id}");
         }
     }
@@ -108,5 +134,7 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
     assert_eq!(provider.base_url, "http://127.0.0.1:9/v1");
     let deployment = switchyard::store::entities::deployment::Entity::find_by_id(bd).one(db).await.unwrap().unwrap();
     assert_eq!(deployment.input_price_micros, 1);
+    let budget = switchyard::store::entities::budget::Entity::find_by_id(bb).one(db).await.unwrap().unwrap();
+    assert_eq!(budget.limit_picos, 5);
     app.shutdown().await;
 }

@@ -27,6 +27,8 @@ async fn every_role_gets_exactly_the_actions_of_the_matrix() {
                 Action::KeysManage => (Method::POST, "/keys".to_owned(), Some(json!({"name": "k", "team_id": team_id}))),
                 Action::ProvidersRead => (Method::GET, "/providers".to_owned(), None),
                 Action::ProvidersManage => (Method::POST, "/providers".to_owned(), Some(json!({"name": format!("p{n}"), "kind": "openai", "base_url": "http://127.0.0.1:9/v1"}))),
+                Action::BudgetsRead => (Method::GET, "/budgets".to_owned(), None),
+                Action::BudgetsManage => (Method::POST, "/budgets".to_owned(), Some(json!({"name": "b", "scope_type": "tenant", "period": "monthly", "limit": "100"}))),
                 Action::RegionsRead => (Method::GET, "/regions".to_owned(), None),
                 Action::AuditRead => (Method::GET, "/audit".to_owned(), None),
             };

@@ -236,3 +236,39 @@ async fn key_edits_respect_the_keys_state_and_rotation_bodies_are_strict() {
     json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"expires_at": null}))).await, 409).await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budgets_store_exact_limits_thresholds_and_a_webhook_secret_shown_once() {
+    let app = spawn_app().await;
+    let (_, finance) = app.token_for("fin@example.com", "finance").await;
+    let team_id = app.services.default_team.id;
+
+    let created = json_of(
+        app.admin(&finance, Method::POST, "/budgets", Some(json!({"name": "Search monthly", "scope_type": "team", "scope_id": team_id, "period": "monthly", "limit": "1250.075", "soft_thresholds": [90, 50, 80], "webhook_url": "https://hooks.example.com/budget"}))).await,
+        201,
+    )
+    .await;
+    assert_eq!(created["limit"], "1250.075");
+    assert_eq!(created["currency"], "USD");
+    assert_eq!(created["soft_thresholds"], json!([50, 80, 90]));
+    let secret = created["webhook_signing_secret"].as_str().expect("shown once").to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let fetched = app.admin(&finance, Method::GET, &format!("/budgets/{id}"), None).await.text().await.unwrap();
+    assert!(!fetched.contains(&secret), "the signing secret is never shown again");
+
+    for (body, field) in [
+        (json!({"name": "x", "scope_type": "team", "period": "daily", "limit": "1"}), "scope_id"),
+        (json!({"name": "x", "scope_type": "tenant", "period": "daily", "limit": "0.0000000000001"}), "limit"),
+        (json!({"name": "x", "scope_type": "tenant", "period": "daily", "limit": "10", "soft_thresholds": [150]}), "soft_thresholds"),
+        (json!({"name": "x", "scope_type": "tag", "period": "daily", "limit": "10", "tag_key": "env"}), "tag_key"),
+    ] {
+        let error = json_of(app.admin(&finance, Method::POST, "/budgets", Some(body)).await, 400).await;
+        assert_eq!(error["error"]["details"]["field"], field);
+    }
+    let updated = json_of(app.admin(&finance, Method::PATCH, &format!("/budgets/{id}"), Some(json!({"limit": "2000", "hard_limit": false}))).await, 200).await;
+    assert_eq!((updated["limit"].as_str(), updated["hard_limit"].as_bool()), (Some("2000"), Some(false)));
+    let (_, dev) = app.token_for("dev@example.com", "developer").await;
+    json_of(app.admin(&dev, Method::GET, "/budgets", None).await, 403).await;
+    app.shutdown().await;
+}
