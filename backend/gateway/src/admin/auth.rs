@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `POST /auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -31,20 +31,20 @@ pub struct LoginRequest {
 }
 
 /// `POST /auth/refresh` and `/auth/logout` body (optional for cookie clients).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
 /// `POST /auth/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
 }
 
 /// Tokens handed out by login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -58,7 +58,7 @@ pub struct TokenResponse {
 }
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -66,7 +66,7 @@ pub struct UserView {
 }
 
 /// A tenant reference.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantRef {
     pub id: Uuid,
     pub slug: String,
@@ -87,6 +87,19 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    summary = "Sign in",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; also sets the `sy_access` and `sy_refresh` cookies", body = TokenResponse),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), or no access to that tenant (`no_membership`)", body = super::error::ApiErrorBody),
+        (status = 429, description = "Too many failed attempts (`too_many_requests`); see `Retry-After`", body = super::error::ApiErrorBody),
+    ),
+)]
 pub async fn login(
     admin: web::Data<AdminState>,
     req: HttpRequest,
@@ -152,7 +165,7 @@ pub async fn login(
     Ok(with_cookies(&admin, HttpResponse::Ok(), &tokens))
 }
 
-async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
+pub(super) async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
     let failures = admin.state.incr_window(key, 0, admin.settings.login_window).await.unwrap_or(0);
     if failures >= i64::from(admin.settings.login_attempts) {
         return Err(ApiError::TooManyRequests {
@@ -164,7 +177,7 @@ async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
 }
 
 /// Issues a refresh token in `family` and an access token for it.
-async fn start_session(
+pub(super) async fn start_session(
     admin: &AdminState,
     user: &user::Model,
     tenant: &tenant::Model,
@@ -211,7 +224,7 @@ fn cookie(admin: &AdminState, name: &'static str, value: String, path: &'static 
         .finish()
 }
 
-fn with_cookies(admin: &AdminState, mut builder: actix_web::HttpResponseBuilder, tokens: &TokenResponse) -> HttpResponse {
+pub(super) fn with_cookies(admin: &AdminState, mut builder: actix_web::HttpResponseBuilder, tokens: &TokenResponse) -> HttpResponse {
     let refresh_age = (tokens.refresh_expires_at - Utc::now()).num_seconds();
     builder
         .cookie(cookie(admin, ACCESS_COOKIE, tokens.access_token.clone(), "/api", tokens.expires_in))
@@ -221,6 +234,18 @@ fn with_cookies(admin: &AdminState, mut builder: actix_web::HttpResponseBuilder,
 }
 
 /// `POST /api/v1/auth/refresh`: exchanges a refresh token for a new pair.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    summary = "Exchange a refresh token for a new pair",
+    request_body(content = Option<RefreshRequest>, description = "Optional for cookie clients: the `sy_refresh` cookie is used instead"),
+    responses(
+        (status = 200, description = "A new token pair; the cookies are replaced", body = TokenResponse),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "The refresh token is invalid, expired or was already used (`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`, `no_membership`)", body = super::error::ApiErrorBody),
+    ),
+)]
 pub async fn refresh(
     admin: web::Data<AdminState>,
     req: HttpRequest,
@@ -283,6 +308,17 @@ pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> Result<(), 
 }
 
 /// `POST /api/v1/auth/logout`: ends the caller's session and clears the cookies.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    summary = "Sign out (ends the session, clears the cookies)",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn logout(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     let db = admin.repo.db().clone();
     admin.run(async move { revoke_family(&db, session.session_id).await }).await?;
@@ -296,6 +332,20 @@ pub async fn logout(admin: web::Data<AdminState>, session: Session) -> Result<Ht
 }
 
 /// `POST /api/v1/auth/password`: changes the caller's password and signs out every other session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    summary = "Change the caller's password",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; every other session is signed out"),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn change_password(
     admin: web::Data<AdminState>,
     session: Session,
@@ -340,7 +390,7 @@ pub async fn change_password(
 }
 
 /// What `GET /auth/me` returns.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user: UserView,
     pub tenant: TenantRef,
@@ -348,6 +398,18 @@ pub struct Me {
 }
 
 /// `GET /api/v1/auth/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    summary = "Who am I",
+    responses(
+        (status = 200, description = "The caller, their tenant and role", body = Me),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn me(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     let db = admin.repo.db().clone();
     let me = admin

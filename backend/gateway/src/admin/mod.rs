@@ -9,18 +9,22 @@ pub mod budgets;
 pub mod context;
 pub mod error;
 pub mod members;
+pub mod openapi;
 pub mod pagination;
 pub mod providers;
 pub mod regions;
 pub mod roles;
 pub mod teams;
+pub mod tenants;
 pub mod versioning;
 
 use actix_web::{HttpResponse, ResponseError, web};
 use error::ApiError;
 
-/// Registers `/api/v1/*`.
+/// Registers `/api/v1/*`, and the OpenAPI document and its reference page next to it.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/openapi.json", web::get().to(openapi::document));
+    cfg.route("/api/docs", web::get().to(openapi::reference_page));
     cfg.service(
         web::scope("/api/v1")
             .app_data(web::JsonConfig::default().limit(1024 * 1024).error_handler(|e, _| {
@@ -39,6 +43,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/auth/logout", web::post().to(auth::logout))
             .route("/auth/password", web::post().to(auth::change_password))
             .route("/auth/me", web::get().to(auth::me))
+            .route("/auth/signup", web::post().to(tenants::sign_up))
+            .route("/platform/tenants", web::get().to(tenants::list))
+            .route("/platform/tenants", web::post().to(tenants::create))
             .route("/tenant", web::get().to(regions::get_tenant))
             .route("/tenant", web::patch().to(regions::update_tenant))
             .route("/regions", web::get().to(regions::list))
