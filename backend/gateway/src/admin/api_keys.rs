@@ -26,7 +26,7 @@ use uuid::Uuid;
 const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
 
 /// A key as the API shows it: never the secret or its hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: Uuid,
     pub name: String,
@@ -78,7 +78,7 @@ impl From<api_key::Model> for KeyView {
 }
 
 /// A new key with its secret (shown once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub key: KeyView,
@@ -87,7 +87,7 @@ pub struct CreatedKey {
 }
 
 /// `POST /keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     pub name: String,
@@ -105,30 +105,38 @@ pub struct CreateKey {
 }
 
 /// `PATCH /keys/{id}` body; absent fields stay, `null` clears.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
     pub name: Option<String>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub application: Option<Option<String>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_models: Option<Option<Vec<String>>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_regions: Option<Option<Vec<String>>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_tools: Option<Option<Vec<String>>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
     pub rpm_limit: Option<Option<i64>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
     pub tpm_limit: Option<Option<i64>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
 }
 
 /// `POST /keys/{id}/rotate` body.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// How long the old secret keeps working (default 0: it stops at once).
@@ -137,7 +145,8 @@ pub struct RotateKey {
 }
 
 /// `GET /keys` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyFilter {
     pub team_id: Option<Uuid>,
     /// Include revoked keys (default false).
@@ -217,6 +226,21 @@ async fn is_team_member(scoped: &Scoped, team_id: Uuid, user_id: Uuid) -> Result
 }
 
 /// `GET /api/v1/keys`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    operation_id = "api_keys_list",
+    tag = "keys",
+    summary = "List API keys (developers: only their own)",
+    params(KeyFilter, PageQuery),
+    responses(
+        (status = 200, description = "One page of keys, newest first", body = Page<KeyView>),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(
     admin: web::Data<AdminState>,
     session: Session,
@@ -247,6 +271,21 @@ pub async fn list(
 }
 
 /// `POST /api/v1/keys`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    operation_id = "api_keys_create",
+    tag = "keys",
+    summary = "Create an API key",
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "The new key with its secret, shown only this once", body = CreatedKey),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateKey>) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysManage)?;
     let body = body.into_inner();
@@ -305,6 +344,21 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
 }
 
 /// `GET /api/v1/keys/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys/{id}",
+    operation_id = "api_keys_get",
+    tag = "keys",
+    summary = "Get an API key",
+    params(("id" = Uuid, Path, description = "The key id")),
+    responses(
+        (status = 200, description = "The key (with an `ETag` header)", body = KeyView),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
@@ -314,6 +368,25 @@ pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path
 }
 
 /// `PATCH /api/v1/keys/{id}`; honours `If-Match`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/keys/{id}",
+    operation_id = "api_keys_update",
+    tag = "keys",
+    summary = "Update an API key",
+    params(("id" = Uuid, Path, description = "The key id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
+    request_body = UpdateKey,
+    responses(
+        (status = 200, description = "The updated key (with an `ETag` header)", body = KeyView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "The key is revoked or rotated (`conflict`)", body = super::error::ApiErrorBody),
+        (status = 412, description = "`If-Match` names an older version (`precondition_failed`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn update(
     admin: web::Data<AdminState>,
     session: Session,
@@ -392,6 +465,21 @@ pub async fn update(
 }
 
 /// `POST /api/v1/keys/{id}/revoke`: the key stops working on every replica at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys/{id}/revoke",
+    operation_id = "api_keys_revoke",
+    tag = "keys",
+    summary = "Revoke an API key",
+    params(("id" = Uuid, Path, description = "The key id")),
+    responses(
+        (status = 200, description = "The revoked key", body = KeyView),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn revoke(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
@@ -419,6 +507,24 @@ pub async fn revoke(admin: web::Data<AdminState>, session: Session, path: web::P
 
 /// `POST /api/v1/keys/{id}/rotate`: a new secret with the same attributes; the old one keeps working for
 /// `grace_seconds`, then expires.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys/{id}/rotate",
+    operation_id = "api_keys_rotate",
+    tag = "keys",
+    summary = "Rotate an API key",
+    params(("id" = Uuid, Path, description = "The key id")),
+    request_body(content = Option<RotateKey>, description = "Optional; an empty body means no grace period"),
+    responses(
+        (status = 201, description = "The replacement key with its secret, shown only this once", body = CreatedKey),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "The key is revoked, already rotated or expired (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn rotate(
     admin: web::Data<AdminState>,
     session: Session,

@@ -47,7 +47,7 @@ pub async fn record(
 }
 
 /// An audit entry as the API returns it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditView {
     pub id: Uuid,
     pub actor: String,
@@ -61,7 +61,8 @@ pub struct AuditView {
 }
 
 /// Filters of `GET /api/v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     pub action: Option<String>,
     pub target_type: Option<String>,
@@ -72,6 +73,21 @@ pub struct AuditFilter {
 }
 
 /// `GET /api/v1/audit`: newest first, filtered, paged by cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "audit_list",
+    tag = "audit",
+    summary = "Query the audit log",
+    params(AuditFilter, PageQuery),
+    responses(
+        (status = 200, description = "One page of entries, newest first", body = Page<AuditView>),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(
     admin: web::Data<AdminState>,
     session: Session,

@@ -90,6 +90,7 @@ pub fn normalize_email(email: &str) -> String {
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
+    operation_id = "auth_login",
     tag = "auth",
     summary = "Sign in",
     request_body = LoginRequest,
@@ -237,6 +238,7 @@ pub(super) fn with_cookies(admin: &AdminState, mut builder: actix_web::HttpRespo
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
+    operation_id = "auth_refresh",
     tag = "auth",
     summary = "Exchange a refresh token for a new pair",
     request_body(content = Option<RefreshRequest>, description = "Optional for cookie clients: the `sy_refresh` cookie is used instead"),
@@ -311,6 +313,7 @@ pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> Result<(), 
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
+    operation_id = "auth_logout",
     tag = "auth",
     summary = "Sign out (ends the session, clears the cookies)",
     responses(
@@ -335,6 +338,7 @@ pub async fn logout(admin: web::Data<AdminState>, session: Session) -> Result<Ht
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password",
+    operation_id = "auth_change_password",
     tag = "auth",
     summary = "Change the caller's password",
     request_body = PasswordChange,
@@ -401,6 +405,7 @@ pub struct Me {
 #[utoipa::path(
     get,
     path = "/api/v1/auth/me",
+    operation_id = "auth_me",
     tag = "auth",
     summary = "Who am I",
     responses(

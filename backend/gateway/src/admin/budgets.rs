@@ -18,7 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// What a budget covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeType {
     Tenant,
@@ -28,7 +28,7 @@ pub enum ScopeType {
 }
 
 /// The period a budget's spend is counted over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Daily,
@@ -42,14 +42,16 @@ fn name_of<T: Serialize>(value: T) -> String {
 }
 
 /// A budget as the API shows it (the webhook secret never).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BudgetView {
     pub id: Uuid,
     pub name: String,
+    #[schema(value_type = ScopeType)]
     pub scope_type: String,
     pub scope_id: Option<Uuid>,
     pub tag_key: Option<String>,
     pub tag_value: Option<String>,
+    #[schema(value_type = Period)]
     pub period: String,
     /// Exact decimal in `currency`.
     pub limit: String,
@@ -81,7 +83,7 @@ fn view(b: budget::Model, currency: &str) -> BudgetView {
 }
 
 /// `POST /budgets` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBudget {
     pub name: String,
@@ -103,7 +105,7 @@ fn default_true() -> bool {
 }
 
 /// `PATCH /budgets/{id}` body (the scope is fixed; create another budget for another scope).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBudget {
     pub name: Option<String>,
@@ -112,11 +114,12 @@ pub struct UpdateBudget {
     pub soft_thresholds: Option<Vec<u8>>,
     pub hard_limit: Option<bool>,
     #[serde(default, with = "super::teams::double_option")]
+    #[schema(value_type = Option<String>)]
     pub webhook_url: Option<Option<String>>,
 }
 
 /// `POST /budgets` answer: the budget and, once, its webhook signing secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedBudget {
     #[serde(flatten)]
     pub budget: BudgetView,
@@ -161,6 +164,19 @@ async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
 }
 
 /// `GET /api/v1/budgets`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/budgets",
+    operation_id = "budgets_list",
+    tag = "budgets",
+    summary = "List budgets",
+    responses(
+        (status = 200, description = "Every budget, oldest first", body = super::openapi::DataList<BudgetView>),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
@@ -175,6 +191,21 @@ pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<Http
 }
 
 /// `GET /api/v1/budgets/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/budgets/{id}",
+    operation_id = "budgets_get",
+    tag = "budgets",
+    summary = "Get a budget",
+    params(("id" = Uuid, Path, description = "The budget id")),
+    responses(
+        (status = 200, description = "The budget (with an `ETag` header)", body = BudgetView),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
@@ -193,6 +224,22 @@ async fn find(scoped: &Scoped, id: Uuid) -> Result<budget::Model, ApiError> {
 }
 
 /// `POST /api/v1/budgets`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/budgets",
+    operation_id = "budgets_create",
+    tag = "budgets",
+    summary = "Create a budget",
+    request_body = CreateBudget,
+    responses(
+        (status = 201, description = "The new budget and, once, its webhook signing secret", body = CreatedBudget),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateBudget>) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsManage)?;
     let body = body.into_inner();
@@ -266,6 +313,24 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
 }
 
 /// `PATCH /api/v1/budgets/{id}`; honours `If-Match`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/budgets/{id}",
+    operation_id = "budgets_update",
+    tag = "budgets",
+    summary = "Update a budget",
+    params(("id" = Uuid, Path, description = "The budget id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
+    request_body = UpdateBudget,
+    responses(
+        (status = 200, description = "The updated budget (with an `ETag` header)", body = BudgetView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 412, description = "`If-Match` names an older version (`precondition_failed`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn update(
     admin: web::Data<AdminState>,
     session: Session,
@@ -330,6 +395,21 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/budgets/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/budgets/{id}",
+    operation_id = "budgets_delete",
+    tag = "budgets",
+    summary = "Delete a budget",
+    params(("id" = Uuid, Path, description = "The budget id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);

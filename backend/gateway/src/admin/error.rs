@@ -111,3 +111,22 @@ impl ResponseError for ApiError {
         response.json(json!({"error": {"code": self.code(), "message": self.to_string(), "details": self.details()}}))
     }
 }
+
+/// The error body as the OpenAPI document describes it. `error_response` builds the same JSON by hand; this type
+/// exists only so the document can name that shape (a unit test keeps the two in step).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+/// The inside of [`ApiErrorBody`].
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorDetail {
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`, `invalid_credentials`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// `{"field": …}` for validation errors, `{"retry_after_seconds": …}` for rate limits, otherwise `null`.
+    pub details: Option<Value>,
+}
+

@@ -17,17 +17,18 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// A member as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub user_id: Uuid,
     pub email: String,
     pub name: String,
+    #[schema(value_type = Role)]
     pub role: String,
     pub joined_at: DateTime<Utc>,
 }
 
 /// `POST /members` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
     pub email: String,
@@ -38,7 +39,7 @@ pub struct AddMember {
 }
 
 /// `POST /members` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddedMember {
     #[serde(flatten)]
     pub member: MemberView,
@@ -47,7 +48,7 @@ pub struct AddedMember {
 }
 
 /// `PATCH /members/{user_id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
     pub role: Role,
@@ -58,6 +59,19 @@ fn view(m: membership::Model, u: user::Model) -> MemberView {
 }
 
 /// `GET /api/v1/members`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/members",
+    operation_id = "members_list",
+    tag = "members",
+    summary = "List the tenant's members",
+    responses(
+        (status = 200, description = "Every member, oldest first", body = super::openapi::DataList<MemberView>),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
@@ -77,6 +91,22 @@ pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<Http
 }
 
 /// `POST /api/v1/members`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/members",
+    operation_id = "members_add",
+    tag = "members",
+    summary = "Add a member (creating the account if needed)",
+    request_body = AddMember,
+    responses(
+        (status = 201, description = "Added; `one_time_password` only when a new account was created without a password", body = AddedMember),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn add(admin: web::Data<AdminState>, session: Session, body: web::Json<AddMember>) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersManage)?;
     let body = body.into_inner();
@@ -142,6 +172,24 @@ async fn hash(password: String) -> Result<String, ApiError> {
 }
 
 /// `PATCH /api/v1/members/{user_id}`: changes a role (owner changes only by an owner; never the last owner).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/members/{user_id}",
+    operation_id = "members_change_role",
+    tag = "members",
+    summary = "Change a member's role",
+    params(("user_id" = Uuid, Path, description = "The user id")),
+    request_body = ChangeRole,
+    responses(
+        (status = 200, description = "The member with the new role", body = MemberView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "The tenant would lose its last owner (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn change_role(
     admin: web::Data<AdminState>,
     session: Session,
@@ -176,6 +224,22 @@ pub async fn change_role(
 }
 
 /// `DELETE /api/v1/members/{user_id}`: removes the user from the tenant (the account itself stays).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/members/{user_id}",
+    operation_id = "members_remove",
+    tag = "members",
+    summary = "Remove a member from the tenant",
+    params(("user_id" = Uuid, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "Removed (the account itself stays)"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "The tenant would lose its last owner (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn remove(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);

@@ -10,7 +10,8 @@ pub const MAX_LIMIT: u64 = 200;
 const DEFAULT_LIMIT: u64 = 50;
 
 /// `?limit=&cursor=`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     pub limit: Option<u64>,
     pub cursor: Option<String>,
@@ -36,7 +37,7 @@ impl PageQuery {
 }
 
 /// One page of results.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     /// Pass as `cursor` to get the next page; `null` on the last page.

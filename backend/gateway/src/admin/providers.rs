@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// A provider as the API shows it: the credential only as a hint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProviderView {
     pub id: Uuid,
     pub name: String,
@@ -40,7 +40,7 @@ impl From<provider::Model> for ProviderView {
 }
 
 /// `POST /providers` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProvider {
     pub name: String,
@@ -54,15 +54,17 @@ pub struct CreateProvider {
 }
 
 /// `PATCH /providers/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProvider {
     pub name: Option<String>,
     pub base_url: Option<String>,
     /// Replaces the stored key; `null` removes it.
     #[serde(default, with = "super::teams::double_option")]
+    #[schema(value_type = Option<String>)]
     pub api_key: Option<Option<String>>,
     #[serde(default, with = "super::teams::double_option")]
+    #[schema(value_type = Option<String>)]
     pub api_key_env: Option<Option<String>>,
 }
 
@@ -100,6 +102,19 @@ fn validate_api_key(key: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/providers`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/providers",
+    operation_id = "providers_list",
+    tag = "providers",
+    summary = "List providers",
+    responses(
+        (status = 200, description = "Every provider, by name", body = super::openapi::DataList<ProviderView>),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersRead)?;
     let db = admin.repo.db().clone();
@@ -109,6 +124,22 @@ pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<Http
 }
 
 /// `POST /api/v1/providers`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/providers",
+    operation_id = "providers_create",
+    tag = "providers",
+    summary = "Create a provider",
+    request_body = CreateProvider,
+    responses(
+        (status = 201, description = "The new provider (the key only as a hint)", body = ProviderView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateProvider>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let body = body.into_inner();
@@ -147,6 +178,24 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
 }
 
 /// `PATCH /api/v1/providers/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/providers/{id}",
+    operation_id = "providers_update",
+    tag = "providers",
+    summary = "Update a provider",
+    params(("id" = Uuid, Path, description = "The provider id")),
+    request_body = UpdateProvider,
+    responses(
+        (status = 200, description = "The updated provider", body = ProviderView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn update(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>, body: web::Json<UpdateProvider>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
@@ -194,6 +243,22 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, path: web::P
 }
 
 /// `DELETE /api/v1/providers/{id}`: refused while deployments use it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/providers/{id}",
+    operation_id = "providers_delete",
+    tag = "providers",
+    summary = "Delete a provider (refused while deployments use it)",
+    params(("id" = Uuid, Path, description = "The provider id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let id = path.into_inner();
@@ -219,7 +284,7 @@ pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::P
 
 /// A deployment: a public model served by a provider's upstream model in a region, with exact prices
 /// (decimal strings, per million tokens).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeploymentView {
     pub id: Uuid,
     pub model: String,
@@ -251,7 +316,7 @@ impl From<deployment::Model> for DeploymentView {
 }
 
 /// `POST /deployments` body; prices are decimal strings per million tokens (at most 6 decimals).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDeployment {
     pub model: String,
@@ -264,7 +329,7 @@ pub struct CreateDeployment {
 }
 
 /// `PATCH /deployments/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDeployment {
     pub upstream_model: Option<String>,
@@ -272,6 +337,7 @@ pub struct UpdateDeployment {
     pub input_price: Option<String>,
     pub output_price: Option<String>,
     #[serde(default, with = "super::teams::double_option")]
+    #[schema(value_type = Option<String>)]
     pub cached_input_price: Option<Option<String>>,
 }
 
@@ -295,6 +361,19 @@ async fn check_region(db: &DatabaseConnection, code: &str) -> Result<(), ApiErro
 }
 
 /// `GET /api/v1/deployments`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments",
+    operation_id = "providers_list_deployments",
+    tag = "deployments",
+    summary = "List deployments",
+    responses(
+        (status = 200, description = "Every deployment", body = super::openapi::DataList<DeploymentView>),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list_deployments(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersRead)?;
     let db = admin.repo.db().clone();
@@ -306,6 +385,22 @@ pub async fn list_deployments(admin: web::Data<AdminState>, session: Session) ->
 }
 
 /// `POST /api/v1/deployments`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments",
+    operation_id = "providers_create_deployment",
+    tag = "deployments",
+    summary = "Create a deployment",
+    request_body = CreateDeployment,
+    responses(
+        (status = 201, description = "The new deployment", body = DeploymentView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateDeployment>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let body = body.into_inner();
@@ -348,6 +443,24 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
 }
 
 /// `PATCH /api/v1/deployments/{id}`. A price change applies to calls from now on; past usage keeps its cost.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/deployments/{id}",
+    operation_id = "providers_update_deployment",
+    tag = "deployments",
+    summary = "Update a deployment",
+    params(("id" = Uuid, Path, description = "The deployment id")),
+    request_body = UpdateDeployment,
+    responses(
+        (status = 200, description = "The updated deployment", body = DeploymentView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>, body: web::Json<UpdateDeployment>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
@@ -397,6 +510,21 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, p
 }
 
 /// `DELETE /api/v1/deployments/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/deployments/{id}",
+    operation_id = "providers_delete_deployment",
+    tag = "deployments",
+    summary = "Delete a deployment",
+    params(("id" = Uuid, Path, description = "The deployment id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn delete_deployment(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let id = path.into_inner();

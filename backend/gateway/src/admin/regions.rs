@@ -31,13 +31,26 @@ pub async fn validate_regions(scoped: &Scoped, codes: &[String], field: &str) ->
 }
 
 /// A catalog region.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionView {
     pub code: String,
     pub name: String,
 }
 
 /// `GET /api/v1/regions`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/regions",
+    operation_id = "regions_list",
+    tag = "regions",
+    summary = "List the catalog regions",
+    responses(
+        (status = 200, description = "Every region", body = super::openapi::DataList<RegionView>),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     session.require(Action::RegionsRead)?;
     let db = admin.repo.db().clone();
@@ -47,7 +60,7 @@ pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<Http
 }
 
 /// The caller's tenant.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     pub id: Uuid,
     pub slug: String,
@@ -70,15 +83,30 @@ impl From<tenant::Model> for TenantView {
 }
 
 /// `PATCH /api/v1/tenant` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     pub name: Option<String>,
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_regions: Option<Option<Vec<String>>>,
 }
 
 /// `GET /api/v1/tenant`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenant",
+    operation_id = "regions_get_tenant",
+    tag = "tenant",
+    summary = "The caller's tenant",
+    responses(
+        (status = 200, description = "The tenant (with an `ETag` header)", body = TenantView),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn get_tenant(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     session.require(Action::TenantRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
@@ -87,6 +115,24 @@ pub async fn get_tenant(admin: web::Data<AdminState>, session: Session) -> Resul
 }
 
 /// `PATCH /api/v1/tenant`; honours `If-Match`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tenant",
+    operation_id = "regions_update_tenant",
+    tag = "tenant",
+    summary = "Update the tenant",
+    params(("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
+    request_body = UpdateTenant,
+    responses(
+        (status = 200, description = "The updated tenant (with an `ETag` header)", body = TenantView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 412, description = "`If-Match` names an older version (`precondition_failed`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn update_tenant(
     admin: web::Data<AdminState>,
     session: Session,

@@ -17,7 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// A team as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TeamView {
     pub id: Uuid,
     pub slug: String,
@@ -41,7 +41,7 @@ impl From<team::Model> for TeamView {
 }
 
 /// `POST /teams` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
     pub slug: String,
@@ -50,12 +50,13 @@ pub struct CreateTeam {
 }
 
 /// `PATCH /teams/{id}` body; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeam {
     pub name: Option<String>,
     /// `null` clears the restriction (the tenant's regions apply).
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_regions: Option<Option<Vec<String>>>,
 }
 
@@ -94,6 +95,21 @@ fn scoped(admin: &AdminState, session: &Session) -> Scoped {
 }
 
 /// `GET /api/v1/teams`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    operation_id = "teams_list",
+    tag = "teams",
+    summary = "List teams",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of teams, newest first", body = Page<TeamView>),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsRead)?;
     let scoped = scoped(&admin, &session);
@@ -113,6 +129,22 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
 }
 
 /// `POST /api/v1/teams`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams",
+    operation_id = "teams_create",
+    tag = "teams",
+    summary = "Create a team",
+    request_body = CreateTeam,
+    responses(
+        (status = 201, description = "The new team (with an `ETag` header)", body = TeamView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateTeam>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let body = body.into_inner();
@@ -150,6 +182,21 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
 }
 
 /// `GET /api/v1/teams/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}",
+    operation_id = "teams_get",
+    tag = "teams",
+    summary = "Get a team",
+    params(("id" = Uuid, Path, description = "The team id")),
+    responses(
+        (status = 200, description = "The team (with an `ETag` header)", body = TeamView),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsRead)?;
     let scoped = scoped(&admin, &session);
@@ -163,6 +210,24 @@ async fn find(scoped: &Scoped, id: Uuid) -> Result<team::Model, ApiError> {
 }
 
 /// `PATCH /api/v1/teams/{id}`; honours `If-Match`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/teams/{id}",
+    operation_id = "teams_update",
+    tag = "teams",
+    summary = "Update a team",
+    params(("id" = Uuid, Path, description = "The team id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
+    request_body = UpdateTeam,
+    responses(
+        (status = 200, description = "The updated team (with an `ETag` header)", body = TeamView),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 412, description = "`If-Match` names an older version (`precondition_failed`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn update(
     admin: web::Data<AdminState>,
     session: Session,
@@ -204,6 +269,22 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/teams/{id}`: refused while the team still has active keys.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}",
+    operation_id = "teams_delete",
+    tag = "teams",
+    summary = "Delete a team (refused while it has active keys)",
+    params(("id" = Uuid, Path, description = "The team id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);
@@ -231,13 +312,28 @@ pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::P
 }
 
 /// A team member.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TeamMemberView {
     pub user_id: Uuid,
     pub added_at: DateTime<Utc>,
 }
 
 /// `GET /api/v1/teams/{id}/members`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{id}/members",
+    operation_id = "teams_members",
+    tag = "teams",
+    summary = "List a team's members",
+    params(("id" = Uuid, Path, description = "The team id")),
+    responses(
+        (status = 200, description = "The team's members", body = super::openapi::DataList<TeamMemberView>),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn members(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsRead)?;
     let scoped = scoped(&admin, &session);
@@ -253,6 +349,21 @@ pub async fn members(admin: web::Data<AdminState>, session: Session, path: web::
 }
 
 /// `PUT /api/v1/teams/{id}/members/{user_id}`: the user must be a member of the tenant.
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{id}/members/{user_id}",
+    operation_id = "teams_add_member",
+    tag = "teams",
+    summary = "Add a tenant member to a team (idempotent)",
+    params(("id" = Uuid, Path, description = "The team id"), ("user_id" = Uuid, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "The user is in the team"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);
@@ -284,6 +395,21 @@ pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: we
 }
 
 /// `DELETE /api/v1/teams/{id}/members/{user_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{id}/members/{user_id}",
+    operation_id = "teams_remove_member",
+    tag = "teams",
+    summary = "Remove a user from a team",
+    params(("id" = Uuid, Path, description = "The team id"), ("user_id" = Uuid, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
+        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn remove_member(admin: web::Data<AdminState>, session: Session, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);

@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// `POST /auth/signup` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
     pub email: String,
@@ -31,7 +31,7 @@ pub struct SignUp {
 }
 
 /// `POST /platform/tenants` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     pub name: String,
@@ -46,7 +46,7 @@ fn usd() -> String {
 }
 
 /// A tenant as platform operators see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlatformTenantView {
     pub id: Uuid,
     pub slug: String,
@@ -56,7 +56,7 @@ pub struct PlatformTenantView {
 }
 
 /// `POST /platform/tenants` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     pub tenant: PlatformTenantView,
     pub owner: UserView,
@@ -122,6 +122,21 @@ async fn hash(secret: String) -> Result<String, ApiError> {
 }
 
 /// `POST /api/v1/auth/signup` (SaaS mode): a new organisation and its owner, signed in at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/signup",
+    operation_id = "tenants_sign_up",
+    tag = "auth",
+    summary = "Sign up: a new tenant and its owner (SaaS mode)",
+    request_body = SignUp,
+    responses(
+        (status = 201, description = "Tenant created and its owner signed in; also sets the session cookies", body = super::auth::TokenResponse),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Self-hosted mode: no sign-up", body = super::error::ApiErrorBody),
+        (status = 409, description = "Email or slug not available (`conflict`)", body = super::error::ApiErrorBody),
+        (status = 429, description = "Too many attempts from this address (`too_many_requests`)", body = super::error::ApiErrorBody),
+    ),
+)]
 pub async fn sign_up(admin: web::Data<AdminState>, req: HttpRequest, body: web::Json<SignUp>) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     let body = body.into_inner();
@@ -173,6 +188,20 @@ async fn require_platform_admin(admin: &AdminState, session: &Session) -> Result
 }
 
 /// `GET /api/v1/platform/tenants` (SaaS mode, platform operators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/platform/tenants",
+    operation_id = "tenants_list",
+    tag = "tenant",
+    summary = "List every tenant (SaaS mode, platform operators)",
+    responses(
+        (status = 200, description = "All tenants", body = super::openapi::DataList<PlatformTenantView>),
+        (status = 401, description = "No valid session", body = super::error::ApiErrorBody),
+        (status = 403, description = "Not a platform operator (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Self-hosted mode", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     require_platform_admin(&admin, &session).await?;
@@ -186,6 +215,23 @@ pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<Http
 }
 
 /// `POST /api/v1/platform/tenants` (SaaS mode, platform operators): a tenant and its owner.
+#[utoipa::path(
+    post,
+    path = "/api/v1/platform/tenants",
+    operation_id = "tenants_create",
+    tag = "tenant",
+    summary = "Create a tenant with its owner (SaaS mode, platform operators)",
+    request_body = CreateTenant,
+    responses(
+        (status = 201, description = "Created; a new owner's one-time password is returned once", body = CreatedTenant),
+        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
+        (status = 401, description = "No valid session", body = super::error::ApiErrorBody),
+        (status = 403, description = "Not a platform operator (`forbidden`)", body = super::error::ApiErrorBody),
+        (status = 404, description = "Self-hosted mode", body = super::error::ApiErrorBody),
+        (status = 409, description = "Slug taken (`conflict`)", body = super::error::ApiErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateTenant>) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     require_platform_admin(&admin, &session).await?;

@@ -1,0 +1,144 @@
+//! The admin API described as an OpenAPI 3.1 document (`GET /api/openapi.json`) and an offline reference page
+//! that renders it (`GET /api/docs`). The document is generated from the handlers' `#[utoipa::path]`
+//! annotations and the DTOs' `ToSchema` derives, so it changes with the code; the `admin_openapi` integration
+//! test checks that every route registered in `admin/mod.rs` is in it.
+
+use super::error::ApiErrorBody;
+use super::{api_keys, audit, auth, budgets, members, providers, regions, teams, tenants};
+use actix_web::{HttpResponse, ResponseError};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The reference page: plain HTML, CSS and JavaScript, no external resources, so it works offline.
+const REFERENCE_PAGE: &str = include_str!("reference.html");
+
+/// A list answered as `{"data": [...]}` without pagination (members, regions, providers, …). The handlers build
+/// this JSON inline; the type exists so the document can name the shape.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DataList<T> {
+    pub data: Vec<T>,
+}
+
+/// The document's root: every admin route, listed explicitly.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchyard admin API",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "Everything the console does to a tenant, as JSON endpoints under `/api/v1`. Errors always have the shape `{\"error\": {\"code\", \"message\", \"details\"}}`."
+    ),
+    paths(
+        auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
+        tenants::sign_up, tenants::list, tenants::create,
+        regions::get_tenant, regions::update_tenant, regions::list,
+        members::list, members::add, members::change_role, members::remove,
+        teams::list, teams::create, teams::get, teams::update, teams::delete,
+        teams::members, teams::add_member, teams::remove_member,
+        api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::revoke, api_keys::rotate,
+        providers::list, providers::create, providers::update, providers::delete,
+        providers::list_deployments, providers::create_deployment, providers::update_deployment, providers::delete_deployment,
+        budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
+        audit::list,
+    ),
+    components(schemas(ApiErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Sessions: login, refresh, logout, password"),
+        (name = "tenant", description = "The caller's tenant and its settings"),
+        (name = "regions", description = "Residency regions of the catalog"),
+        (name = "members", description = "Tenant members and their roles"),
+        (name = "teams", description = "Teams and team members"),
+        (name = "keys", description = "API keys for the `/v1` proxy"),
+        (name = "providers", description = "Upstream providers and their credentials"),
+        (name = "deployments", description = "Public models served by a provider in a region"),
+        (name = "budgets", description = "Spend limits"),
+        (name = "audit", description = "The audit log"),
+    )
+)]
+pub struct AdminApiDoc;
+
+/// Adds the two ways to present an access token: the bearer header and the `sy_access` cookie.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The `access_token` from `POST /api/v1/auth/login` or `/auth/refresh`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::context::ACCESS_COOKIE,
+                "The HttpOnly access-token cookie set by login and refresh (browser clients).",
+            ))),
+        );
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub async fn document() -> HttpResponse {
+    match AdminApiDoc::openapi().to_json() {
+        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
+        Err(e) => super::error::ApiError::internal(e).error_response(),
+    }
+}
+
+/// `GET /api/docs`.
+pub async fn reference_page() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(REFERENCE_PAGE)
+}
+
+/// Named so that `cargo nextest run admin_openapi` runs them with the integration tests.
+#[cfg(test)]
+mod admin_openapi_schemas {
+    use super::*;
+    use crate::admin::error::{ApiError, ApiErrorDetail};
+    use actix_web::body::MessageBody;
+    use serde_json::{Value, json};
+
+    fn document() -> Value {
+        serde_json::to_value(AdminApiDoc::openapi()).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn update_key_documents_cleared_fields_as_nullable_and_optional() {
+        let doc = document();
+        let schema = &doc["components"]["schemas"]["UpdateKey"];
+        let required = schema["required"].as_array().cloned().unwrap_or_default();
+        assert!(!required.iter().any(|f| f == "rpm_limit"), "{schema}");
+        let rpm = schema["properties"]["rpm_limit"].to_string();
+        assert!(rpm.contains("null"), "rpm_limit must accept null: {rpm}");
+    }
+
+    #[test]
+    fn the_error_schema_has_code_message_and_details() {
+        let doc = document();
+        let detail = &doc["components"]["schemas"]["ApiErrorDetail"]["properties"];
+        for field in ["code", "message", "details"] {
+            assert!(detail.get(field).is_some(), "{field} missing: {detail}");
+        }
+    }
+
+    #[test]
+    fn the_documented_error_body_matches_what_the_api_writes() {
+        let response = ApiError::validation("name", "is required").error_response();
+        let bytes = response.into_body().try_into_bytes().unwrap_or_default();
+        let written: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let documented = ApiErrorBody {
+            error: ApiErrorDetail {
+                code: "validation_failed".into(),
+                message: "is required".into(),
+                details: Some(json!({"field": "name"})),
+            },
+        };
+        assert_eq!(written, serde_json::to_value(&documented).unwrap_or(Value::Null));
+    }
+}
