@@ -5,6 +5,7 @@
 use super::audit;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
+use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
 use crate::money::Picos;
@@ -12,7 +13,7 @@ use crate::store::Scoped;
 use crate::store::entities::{api_key, budget, team};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -170,24 +171,31 @@ async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
     operation_id = "budgets_list",
     tag = "budgets",
     summary = "List budgets",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every budget, oldest first", body = super::openapi::DataList<BudgetView>),
+        (status = 200, description = "One page of budgets, newest first", body = Page<BudgetView>),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
-    let data = admin
+    let page = page.into_inner();
+    let limit = page.limit()?;
+    let result = admin
         .run(async move {
             let currency = currency(&scoped).await?;
-            let rows = scoped.budgets().order_by_asc(budget::Column::CreatedAt).all(&scoped.db).await?;
-            Ok(rows.into_iter().map(|b| view(b, &currency)).collect::<Vec<_>>())
+            let mut query = scoped.budgets();
+            if let Some(cursor) = page.cursor()? {
+                query = query.filter(budget::Column::Id.lt(cursor));
+            }
+            let rows = query.order_by_desc(budget::Column::Id).limit(limit + 1).all(&scoped.db).await?;
+            Ok(Page::from_rows(rows, limit, |b| b.id, |b| view(b, &currency)))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": data})))
+    Ok(HttpResponse::Ok().json(result))
 }
 
 /// `GET /api/v1/budgets/{id}`.

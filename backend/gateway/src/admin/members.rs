@@ -5,13 +5,14 @@ use super::audit;
 use super::auth::normalize_email;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
+use super::pagination::{Page, PageQuery};
 use super::roles::{Action, Role};
 use crate::identity::password;
 use crate::store::Scoped;
 use crate::store::entities::{membership, user};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -65,29 +66,35 @@ fn view(m: membership::Model, u: user::Model) -> MemberView {
     operation_id = "members_list",
     tag = "members",
     summary = "List the tenant's members",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every member, oldest first", body = super::openapi::DataList<MemberView>),
+        (status = 200, description = "One page of members, newest first", body = Page<MemberView>),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
-    let members = admin
+    let page = page.into_inner();
+    let limit = page.limit()?;
+    let result = admin
         .run(async move {
-            let rows = scoped.memberships().order_by_asc(membership::Column::CreatedAt).all(&scoped.db).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for m in rows {
-                if let Some(u) = user::Entity::find_by_id(m.user_id).one(&scoped.db).await? {
-                    out.push(view(m, u));
-                }
+            let mut query = scoped.memberships();
+            if let Some(cursor) = page.cursor()? {
+                query = query.filter(membership::Column::Id.lt(cursor));
             }
-            Ok(out)
+            let rows = query.order_by_desc(membership::Column::Id).limit(limit + 1).all(&scoped.db).await?;
+            let mut with_users = Vec::with_capacity(rows.len());
+            for m in rows {
+                let u = user::Entity::find_by_id(m.user_id).one(&scoped.db).await?.ok_or(ApiError::NotFound("member"))?;
+                with_users.push((m, u));
+            }
+            Ok(Page::from_rows(with_users, limit, |(m, _)| m.id, |(m, u)| view(m, u)))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": members})))
+    Ok(HttpResponse::Ok().json(result))
 }
 
 /// `POST /api/v1/members`.

@@ -5,15 +5,17 @@
 use super::audit;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
+use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use crate::catalog::{ProviderKind, provider_key_context};
 use crate::crypto::mask;
 use crate::money::PricePerMTok;
 use crate::state::Invalidation;
 use crate::store::entities::{deployment, provider, region};
-use actix_web::{HttpResponse, web};
+use super::versioning::{check_if_match, etag_of};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Select, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -108,19 +110,30 @@ fn validate_api_key(key: &str) -> Result<(), ApiError> {
     operation_id = "providers_list",
     tag = "providers",
     summary = "List providers",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every provider, by name", body = super::openapi::DataList<ProviderView>),
+        (status = 200, description = "One page of providers, newest first", body = Page<ProviderView>),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersRead)?;
     let db = admin.repo.db().clone();
-    let rows = admin.run(async move { Ok(providers(session.tenant_id).order_by_asc(provider::Column::Name).all(&db).await?) }).await?;
-    let data: Vec<ProviderView> = rows.into_iter().map(ProviderView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data})))
+    let page = page.into_inner();
+    let limit = page.limit()?;
+    let result = admin
+        .run(async move {
+            let mut query = providers(session.tenant_id);
+            if let Some(cursor) = page.cursor()? {
+                query = query.filter(provider::Column::Id.lt(cursor));
+            }
+            let rows = query.order_by_desc(provider::Column::Id).limit(limit + 1).all(&db).await?;
+            Ok(Page::from_rows(rows, limit, |p| p.id, ProviderView::from))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
 }
 
 /// `POST /api/v1/providers`.
@@ -174,7 +187,7 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Created().insert_header(("etag", etag_of(view.updated_at))).json(view))
 }
 
 /// `PATCH /api/v1/providers/{id}`.
@@ -184,7 +197,7 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     operation_id = "providers_update",
     tag = "providers",
     summary = "Update a provider",
-    params(("id" = Uuid, Path, description = "The provider id")),
+    params(("id" = Uuid, Path, description = "The provider id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
     request_body = UpdateProvider,
     responses(
         (status = 200, description = "The updated provider", body = ProviderView),
@@ -196,9 +209,10 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn update(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>, body: web::Json<UpdateProvider>) -> Result<HttpResponse, ApiError> {
+pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpRequest, path: web::Path<Uuid>, body: web::Json<UpdateProvider>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
+    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let name = body.name.as_deref().map(validate_provider_name).transpose()?;
     let base_url = body.base_url.as_deref().map(validate_base_url).transpose()?;
     let new_key = match &body.api_key {
@@ -215,6 +229,7 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, path: web::P
     let view = admin
         .run(async move {
             let row = providers(tenant_id).filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
+            check_if_match(if_match.as_deref(), row.updated_at)?;
             let before = json!(ProviderView::from(row.clone()));
             let mut active = row.into_active_model();
             if let Some(name) = name {
@@ -239,7 +254,7 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, path: web::P
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(view.updated_at))).json(view))
 }
 
 /// `DELETE /api/v1/providers/{id}`: refused while deployments use it.
@@ -367,21 +382,30 @@ async fn check_region(db: &DatabaseConnection, code: &str) -> Result<(), ApiErro
     operation_id = "providers_list_deployments",
     tag = "deployments",
     summary = "List deployments",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every deployment", body = super::openapi::DataList<DeploymentView>),
+        (status = 200, description = "One page of deployments, newest first", body = Page<DeploymentView>),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list_deployments(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn list_deployments(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersRead)?;
     let db = admin.repo.db().clone();
-    let rows = admin
-        .run(async move { Ok(deployments(session.tenant_id).order_by_asc(deployment::Column::PublicModel).all(&db).await?) })
+    let page = page.into_inner();
+    let limit = page.limit()?;
+    let result = admin
+        .run(async move {
+            let mut query = deployments(session.tenant_id);
+            if let Some(cursor) = page.cursor()? {
+                query = query.filter(deployment::Column::Id.lt(cursor));
+            }
+            let rows = query.order_by_desc(deployment::Column::Id).limit(limit + 1).all(&db).await?;
+            Ok(Page::from_rows(rows, limit, |d| d.id, DeploymentView::from))
+        })
         .await?;
-    let data: Vec<DeploymentView> = rows.into_iter().map(DeploymentView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data})))
+    Ok(HttpResponse::Ok().json(result))
 }
 
 /// `POST /api/v1/deployments`.
@@ -439,7 +463,7 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Created().insert_header(("etag", etag_of(view.updated_at))).json(view))
 }
 
 /// `PATCH /api/v1/deployments/{id}`. A price change applies to calls from now on; past usage keeps its cost.
@@ -449,7 +473,7 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
     operation_id = "providers_update_deployment",
     tag = "deployments",
     summary = "Update a deployment",
-    params(("id" = Uuid, Path, description = "The deployment id")),
+    params(("id" = Uuid, Path, description = "The deployment id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
     request_body = UpdateDeployment,
     responses(
         (status = 200, description = "The updated deployment", body = DeploymentView),
@@ -461,9 +485,10 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>, body: web::Json<UpdateDeployment>) -> Result<HttpResponse, ApiError> {
+pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, req: HttpRequest, path: web::Path<Uuid>, body: web::Json<UpdateDeployment>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
+    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let upstream_model = body.upstream_model.as_deref().map(|m| non_empty("upstream_model", m)).transpose()?;
     let input = body.input_price.as_deref().map(|p| price("input_price", p)).transpose()?;
     let output = body.output_price.as_deref().map(|p| price("output_price", p)).transpose()?;
@@ -478,6 +503,7 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, p
     let view = admin
         .run(async move {
             let row = deployments(tenant_id).filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            check_if_match(if_match.as_deref(), row.updated_at)?;
             if let Some(region) = &body.region {
                 check_region(&db, region).await?;
             }
@@ -506,7 +532,7 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, p
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(view.updated_at))).json(view))
 }
 
 /// `DELETE /api/v1/deployments/{id}`.

@@ -272,3 +272,33 @@ async fn budgets_store_exact_limits_thresholds_and_a_webhook_secret_shown_once()
     json_of(app.admin(&dev, Method::GET, "/budgets", None).await, 403).await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_pages_with_a_cursor_and_provider_edits_honour_if_match() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    for n in 0..3 {
+        json_of(app.admin(&token, Method::POST, "/budgets", Some(json!({"name": format!("b{n}"), "scope_type": "tenant", "period": "daily", "limit": "1"}))).await, 201).await;
+    }
+    let first = json_of(app.admin(&token, Method::GET, "/budgets?limit=2", None).await, 200).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("more pages").to_owned();
+    let second = json_of(app.admin(&token, Method::GET, &format!("/budgets?limit=2&cursor={cursor}"), None).await, 200).await;
+    assert_eq!((second["data"].as_array().unwrap().len(), second["next_cursor"].is_null()), (1, true));
+    assert_eq!(second["data"][0]["name"], "b0", "newest first, the oldest last");
+    for list in ["/members?limit=1", "/providers?limit=1", "/deployments?limit=1"] {
+        let page = json_of(app.admin(&token, Method::GET, list, None).await, 200).await;
+        assert!(page["data"].as_array().unwrap().len() <= 1 && page.get("next_cursor").is_some(), "{list}: {page}");
+    }
+    json_of(app.admin(&token, Method::GET, "/members?limit=500", None).await, 400).await;
+
+    let created = app.admin(&token, Method::POST, "/providers", Some(json!({"name": "p", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"}))).await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let id = json_of(created, 201).await["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/api/v1/providers/{id}", app.address);
+    let ok = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "p2"})).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let stale = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "p3"})).send().await.unwrap();
+    assert_eq!(stale.status(), 412);
+    app.shutdown().await;
+}
