@@ -15,7 +15,7 @@ use crate::store::entities::{deployment, provider, region};
 use super::versioning::{check_if_match, etag_of};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -70,16 +70,6 @@ pub struct UpdateProvider {
     pub api_key_env: Option<Option<String>>,
 }
 
-/// The tenant's providers (the only way this module reads them: tenant scoping).
-fn providers(tenant_id: Uuid) -> Select<provider::Entity> {
-    provider::Entity::find().filter(provider::Column::TenantId.eq(tenant_id))
-}
-
-/// The tenant's deployments.
-fn deployments(tenant_id: Uuid) -> Select<deployment::Entity> {
-    deployment::Entity::find().filter(deployment::Column::TenantId.eq(tenant_id))
-}
-
 fn validate_base_url(url: &str) -> Result<String, ApiError> {
     let url = url.trim().trim_end_matches('/');
     match reqwest::Url::parse(url) {
@@ -125,7 +115,7 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = providers(session.tenant_id);
+            let mut query = crate::store::Scoped::new(db.clone(), session.tenant_id).providers();
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(provider::Column::Id.lt(cursor));
             }
@@ -172,7 +162,7 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            if providers(tenant_id).filter(provider::Column::Name.eq(&name)).one(&db).await?.is_some() {
+            if crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Name.eq(&name)).one(&db).await?.is_some() {
                 return Err(ApiError::Conflict(format!("a provider named `{name}` already exists")));
             }
             let now = Utc::now();
@@ -228,7 +218,7 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpReq
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            let row = providers(tenant_id).filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             let before = json!(ProviderView::from(row.clone()));
             let mut active = row.into_active_model();
@@ -282,8 +272,8 @@ pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::P
     let actor = session.user_id;
     admin
         .run(async move {
-            let row = providers(tenant_id).filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
-            let used = deployments(tenant_id).filter(deployment::Column::ProviderId.eq(id)).count(&db).await?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
+            let used = crate::store::Scoped::new(db.clone(), tenant_id).deployments().filter(deployment::Column::ProviderId.eq(id)).count(&db).await?;
             if used > 0 {
                 return Err(ApiError::Conflict(format!("{used} deployments use this provider; delete them first")));
             }
@@ -397,7 +387,7 @@ pub async fn list_deployments(admin: web::Data<AdminState>, session: Session, pa
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = deployments(session.tenant_id);
+            let mut query = crate::store::Scoped::new(db.clone(), session.tenant_id).deployments();
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(deployment::Column::Id.lt(cursor));
             }
@@ -437,7 +427,7 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            providers(tenant_id).filter(provider::Column::Id.eq(body.provider_id)).one(&db).await?.ok_or_else(|| ApiError::validation("provider_id", "no such provider"))?;
+            crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Id.eq(body.provider_id)).one(&db).await?.ok_or_else(|| ApiError::validation("provider_id", "no such provider"))?;
             check_region(&db, &body.region).await?;
             let now = Utc::now();
             let row = deployment::Model {
@@ -502,7 +492,7 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, r
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            let row = deployments(tenant_id).filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id).deployments().filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             if let Some(region) = &body.region {
                 check_region(&db, region).await?;
@@ -559,7 +549,7 @@ pub async fn delete_deployment(admin: web::Data<AdminState>, session: Session, p
     let actor = session.user_id;
     admin
         .run(async move {
-            let row = deployments(tenant_id).filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id).deployments().filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
             let before = json!(DeploymentView::from(row));
             deployment::Entity::delete_by_id(id).exec(&db).await?;
             let scoped = crate::store::Scoped::new(db, tenant_id);

@@ -1,7 +1,7 @@
 //! Tenant scoping in one layer. Admin code reaches tenant-owned rows only through `Scoped`, whose queries all
 //! start filtered by the caller's tenant: an id of another tenant simply is not found.
 
-use super::entities::{api_key, audit_entry, budget, membership, team, team_member, tenant};
+use super::entities::{api_key, audit_entry, budget, deployment, membership, provider, team, team_member, tenant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
@@ -41,6 +41,16 @@ impl Scoped {
     /// The tenant's API keys.
     pub fn keys(&self) -> Select<api_key::Entity> {
         api_key::Entity::find().filter(api_key::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's providers.
+    pub fn providers(&self) -> Select<provider::Entity> {
+        provider::Entity::find().filter(provider::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's deployments.
+    pub fn deployments(&self) -> Select<deployment::Entity> {
+        deployment::Entity::find().filter(deployment::Column::TenantId.eq(self.tenant_id))
     }
 
     /// The tenant's budgets.

@@ -302,3 +302,46 @@ async fn every_list_pages_with_a_cursor_and_provider_edits_honour_if_match() {
     assert_eq!(stale.status(), 412);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_and_removals_guard_what_still_depends_on_them() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let (dev_id, _) = app.token_for("dev@example.com", "developer").await;
+
+    // A team with a member and an active key cannot go; without the key it can.
+    let team = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "temp", "name": "Temp"}))).await, 201).await;
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    json_of(app.admin(&token, Method::PUT, &format!("/teams/{team_id}/members/{dev_id}"), None).await, 204).await;
+    let listed = json_of(app.admin(&token, Method::GET, &format!("/teams/{team_id}/members"), None).await, 200).await;
+    assert_eq!(listed["data"][0]["user_id"], dev_id.to_string());
+    json_of(app.admin(&token, Method::DELETE, &format!("/teams/{team_id}/members/{dev_id}"), None).await, 204).await;
+    let key = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": team_id}))).await, 201).await;
+    json_of(app.admin(&token, Method::DELETE, &format!("/teams/{team_id}"), None).await, 409).await;
+    json_of(app.admin(&token, Method::POST, &format!("/keys/{}/revoke", key["id"].as_str().unwrap()), None).await, 200).await;
+    json_of(app.admin(&token, Method::DELETE, &format!("/teams/{team_id}"), None).await, 204).await;
+    json_of(app.admin(&token, Method::GET, &format!("/teams/{team_id}"), None).await, 404).await;
+
+    // A provider goes once its deployments have; a deployment edit changes prices for calls from then on.
+    let provider = json_of(app.admin(&token, Method::POST, "/providers", Some(json!({"name": "p", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "P_KEY"}))).await, 201).await;
+    let pid = provider["id"].as_str().unwrap().to_owned();
+    let deployment = json_of(app.admin(&token, Method::POST, "/deployments", Some(json!({"model": "m", "provider_id": pid, "upstream_model": "u", "region": "us", "input_price": "1", "output_price": "2"}))).await, 201).await;
+    let did = deployment["id"].as_str().unwrap().to_owned();
+    let edited = json_of(app.admin(&token, Method::PATCH, &format!("/deployments/{did}"), Some(json!({"input_price": "1.5", "cached_input_price": "0.75"}))).await, 200).await;
+    assert_eq!((edited["input_price"].as_str(), edited["cached_input_price"].as_str()), (Some("1.5"), Some("0.75")));
+    json_of(app.admin(&token, Method::PATCH, &format!("/deployments/{did}"), Some(json!({"region": "mars"}))).await, 400).await;
+    json_of(app.admin(&token, Method::DELETE, &format!("/providers/{pid}"), None).await, 409).await;
+    json_of(app.admin(&token, Method::DELETE, &format!("/deployments/{did}"), None).await, 204).await;
+    json_of(app.admin(&token, Method::DELETE, &format!("/providers/{pid}"), None).await, 204).await;
+
+    let budget = json_of(app.admin(&token, Method::POST, "/budgets", Some(json!({"name": "b", "scope_type": "tag", "tag_key": "env", "tag_value": "prod", "period": "total", "limit": "5"}))).await, 201).await;
+    let bid = budget["id"].as_str().unwrap().to_owned();
+    json_of(app.admin(&token, Method::DELETE, &format!("/budgets/{bid}"), None).await, 204).await;
+    json_of(app.admin(&token, Method::GET, &format!("/budgets/{bid}"), None).await, 404).await;
+    let audit = json_of(app.admin(&token, Method::GET, "/audit?limit=200", None).await, 200).await;
+    let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in ["team.delete", "team.member_add", "team.member_remove", "provider.delete", "deployment.update", "deployment.delete", "budget.delete"] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    app.shutdown().await;
+}
