@@ -26,6 +26,8 @@ pub struct MemberView {
     #[schema(value_type = Role)]
     pub role: String,
     pub joined_at: DateTime<Utc>,
+    /// When the role last changed; the membership's ETag is derived from it.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// `POST /members` body.
@@ -56,7 +58,7 @@ pub struct ChangeRole {
 }
 
 fn view(m: membership::Model, u: user::Model) -> MemberView {
-    MemberView { user_id: u.id, email: u.email, name: u.name, role: m.role, joined_at: m.created_at }
+    MemberView { user_id: u.id, email: u.email, name: u.name, role: m.role, joined_at: m.created_at, updated_at: m.updated_at }
 }
 
 /// `GET /api/v1/members`.
@@ -185,7 +187,7 @@ async fn hash(password: String) -> Result<String, ApiError> {
     operation_id = "members_change_role",
     tag = "members",
     summary = "Change a member's role",
-    params(("user_id" = Uuid, Path, description = "The user id")),
+    params(("user_id" = Uuid, Path, description = "The user id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read (computed from the membership's `updated_at`); the edit is refused with 412 if the membership changed since")),
     request_body = ChangeRole,
     responses(
         (status = 200, description = "The member with the new role", body = MemberView),
@@ -194,22 +196,26 @@ async fn hash(password: String) -> Result<String, ApiError> {
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
         (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
         (status = 409, description = "The tenant would lose its last owner (`conflict`)", body = super::error::ApiErrorBody),
+        (status = 412, description = "`If-Match` did not match (`precondition_failed`)", body = super::error::ApiErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub async fn change_role(
     admin: web::Data<AdminState>,
     session: Session,
+    req: actix_web::HttpRequest,
     path: web::Path<Uuid>,
     body: web::Json<ChangeRole>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let (user_id, role) = (path.into_inner(), body.into_inner().role);
+    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let caller = session.clone();
     let member = admin
         .run(async move {
             let m = find(&scoped, user_id).await?;
+            super::versioning::check_if_match(if_match.as_deref(), m.updated_at)?;
             let current = Role::parse(&m.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
             if (current == Role::Owner || role == Role::Owner) && caller.role != Role::Owner {
                 return Err(ApiError::Forbidden);

@@ -59,6 +59,18 @@ async fn members_are_invited_with_a_one_time_password_and_the_last_owner_stays()
 
     let promoted = json_of(app.admin(&token, Method::PATCH, &format!("/members/{fin_id}"), Some(json!({"role": "admin"}))).await, 200).await;
     assert_eq!(promoted["role"], "admin");
+    // A role change based on a stale read is refused.
+    let stale_at: chrono::DateTime<chrono::Utc> = invited["updated_at"].as_str().unwrap().parse().unwrap();
+    let stale = app
+        .client
+        .patch(format!("{}/api/v1/members/{fin_id}", app.address))
+        .bearer_auth(&token)
+        .header("if-match", format!("\"{}\"", stale_at.timestamp_micros()))
+        .json(&json!({"role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
     // An admin may not grant ownership; nobody may demote the last owner.
     let admin_token = app.login("fin@example.com", &otp).await["access_token"].as_str().unwrap().to_owned();
     json_of(app.admin(&admin_token, Method::PATCH, &format!("/members/{owner_id}"), Some(json!({"role": "viewer"}))).await, 403).await;
