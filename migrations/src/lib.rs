@@ -12,6 +12,7 @@ mod m20261130_000001_foundation;
 mod m20261130_000002_identity;
 mod m20261130_000003_provider_credentials;
 mod m20261130_000004_budgets;
+mod schema_helpers;
 
 /// The ordered list of all migrations.
 pub struct Migrator;

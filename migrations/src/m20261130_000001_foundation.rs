@@ -1,5 +1,6 @@
 //! Tenants, teams, API keys, providers, deployments and usage events.
 
+use crate::schema_helpers::{fk, index};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, json_binary, json_binary_null, string,
@@ -42,7 +43,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "teams", &["tenant_id", "slug"]).await?;
+        index(manager, "teams", &["tenant_id", "slug"], true).await?;
 
         manager
             .create_table(
@@ -68,7 +69,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "api_keys", &["tenant_id", "prefix"]).await?;
+        index(manager, "api_keys", &["tenant_id", "prefix"], false).await?;
 
         manager
             .create_table(
@@ -88,7 +89,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        unique_index(manager, "providers", &["tenant_id", "name"]).await?;
+        index(manager, "providers", &["tenant_id", "name"], true).await?;
 
         manager
             .create_table(
@@ -111,7 +112,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "deployments", &["tenant_id", "public_model"]).await?;
+        index(manager, "deployments", &["tenant_id", "public_model"], false).await?;
 
         // Usage events carry copies of names, not foreign keys: they are the financial record and must
         // outlive (and be insertable regardless of) the configuration rows they refer to.
@@ -150,7 +151,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "usage_events", &["tenant_id", "created_at"]).await?;
+        index(manager, "usage_events", &["tenant_id", "created_at"], false).await?;
         Ok(())
     }
 
@@ -169,47 +170,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
-
-fn fk(from: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{from}_{column}"))
-        .from(from, column)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    columns: &[&'static str],
-) -> Result<(), DbErr> {
-    create_index(manager, table, columns, false).await
-}
-
-async fn unique_index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    columns: &[&'static str],
-) -> Result<(), DbErr> {
-    create_index(manager, table, columns, true).await
-}
-
-async fn create_index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    columns: &[&'static str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut stmt = Index::create();
-    stmt.name(format!("idx_{table}_{}", columns.join("_")))
-        .table(table);
-    for column in columns {
-        stmt.col(*column);
-    }
-    if unique {
-        stmt.unique();
-    }
-    manager.create_index(stmt.to_owned()).await
 }

@@ -1,6 +1,7 @@
 //! People and their access: users, tenant memberships with roles, team members, refresh-token sessions, the
 //! residency region catalog, the audit log, and the API-key attributes the admin API manages.
 
+use crate::schema_helpers::{add_column, fk, index};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer_null, boolean, json_binary_null, string, string_null, timestamp_with_time_zone,
@@ -165,35 +166,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
-
-fn fk(from: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{from}_{column}"))
-        .from(from, column)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-/// One column per statement: SQLite cannot alter several at once.
-async fn add_column(manager: &SchemaManager<'_>, table: &'static str, mut column: ColumnDef) -> Result<(), DbErr> {
-    manager.alter_table(Table::alter().table(table).add_column(&mut column).to_owned()).await
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    columns: &[&'static str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut stmt = Index::create();
-    stmt.name(format!("idx_{table}_{}", columns.join("_"))).table(table);
-    for column in columns {
-        stmt.col(*column);
-    }
-    if unique {
-        stmt.unique();
-    }
-    manager.create_index(stmt.to_owned()).await
 }

@@ -410,7 +410,7 @@ pub async fn update(
     if body.expires_at.flatten().is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::validation("expires_at", "must be in the future"));
     }
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
     let actor = session.user_id;

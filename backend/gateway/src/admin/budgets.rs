@@ -354,7 +354,7 @@ pub async fn update(
     if let Some(Some(url)) = &body.webhook_url {
         validate_webhook(url)?;
     }
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
     let actor = session.user_id;

@@ -210,7 +210,7 @@ pub async fn change_role(
     session.require(Action::MembersManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let (user_id, role) = (path.into_inner(), body.into_inner().role);
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     let caller = session.clone();
     let member = admin
         .run(async move {

@@ -202,7 +202,7 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
 pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpRequest, path: web::Path<Uuid>, body: web::Json<UpdateProvider>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     let name = body.name.as_deref().map(validate_provider_name).transpose()?;
     let base_url = body.base_url.as_deref().map(validate_base_url).transpose()?;
     let new_key = match &body.api_key {
@@ -478,7 +478,7 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
 pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, req: HttpRequest, path: web::Path<Uuid>, body: web::Json<UpdateDeployment>) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     let upstream_model = body.upstream_model.as_deref().map(|m| non_empty("upstream_model", m)).transpose()?;
     let input = body.input_price.as_deref().map(|p| price("input_price", p)).transpose()?;
     let output = body.output_price.as_deref().map(|p| price("output_price", p)).transpose()?;

@@ -142,7 +142,7 @@ pub async fn update_tenant(
     session.require(Action::TenantUpdate)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let body = body.into_inner();
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     if let Some(name) = &body.name
         && (name.trim().is_empty() || name.chars().count() > 100) {
             return Err(ApiError::validation("name", "must be 1 to 100 characters"));

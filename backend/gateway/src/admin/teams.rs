@@ -238,7 +238,7 @@ pub async fn update(
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);
     let (id, body) = (path.into_inner(), body.into_inner());
-    let if_match = req.headers().get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = super::versioning::if_match(&req);
     let name = body.name.as_deref().map(validate_name).transpose()?;
     let actor = session.user_id;
     let (etag, view) = admin

@@ -4,6 +4,11 @@
 use super::error::ApiError;
 use chrono::{DateTime, Utc};
 
+/// The request's `If-Match` header, if any.
+pub fn if_match(req: &actix_web::HttpRequest) -> Option<String> {
+    req.headers().get(actix_web::http::header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
 /// The entity tag of a version.
 pub fn etag_of(updated_at: DateTime<Utc>) -> String {
     format!("\"{}\"", updated_at.timestamp_micros())
