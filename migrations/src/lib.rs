@@ -20,7 +20,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261130_000001_foundation::Migration), Box::new(m20261130_000002_identity::Migration),
+        vec![
+            Box::new(m20261130_000001_foundation::Migration),
+            Box::new(m20261130_000002_identity::Migration),
             Box::new(m20261130_000003_provider_credentials::Migration),
             Box::new(m20261130_000004_budgets::Migration),
         ]

@@ -112,7 +112,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "deployments", &["tenant_id", "public_model"], false).await?;
+        index(
+            manager,
+            "deployments",
+            &["tenant_id", "public_model"],
+            false,
+        )
+        .await?;
 
         // Usage events carry copies of names, not foreign keys: they are the financial record and must
         // outlive (and be insertable regardless of) the configuration rows they refer to.

@@ -161,8 +161,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["audit_log", "regions", "refresh_tokens", "team_members", "memberships", "users"] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        for table in [
+            "audit_log",
+            "regions",
+            "refresh_tokens",
+            "team_members",
+            "memberships",
+            "users",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -11,13 +11,41 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // `v1:<key id>:<nonce>:<ciphertext>`, bound to the provider id; never returned by the API.
-        manager.alter_table(Table::alter().table("providers").add_column(text_null("api_key_ciphertext")).to_owned()).await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("providers")
+                    .add_column(text_null("api_key_ciphertext"))
+                    .to_owned(),
+            )
+            .await?;
         // e.g. `sk-…abcd`, for lists.
-        manager.alter_table(Table::alter().table("providers").add_column(string_null("api_key_hint")).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("providers")
+                    .add_column(string_null("api_key_hint"))
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table("providers").drop_column("api_key_hint").to_owned()).await?;
-        manager.alter_table(Table::alter().table("providers").drop_column("api_key_ciphertext").to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("providers")
+                    .drop_column("api_key_hint")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("providers")
+                    .drop_column("api_key_ciphertext")
+                    .to_owned(),
+            )
+            .await
     }
 }

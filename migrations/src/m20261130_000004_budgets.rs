@@ -2,7 +2,10 @@
 //! notify a signed webhook and an optional hard stop. Enforcement on the proxy comes with spend control.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, boolean, json_binary, string, string_null, text_null, timestamp_with_time_zone, uuid, uuid_null};
+use sea_orm_migration::schema::{
+    big_integer, boolean, json_binary, string, string_null, text_null, timestamp_with_time_zone,
+    uuid, uuid_null,
+};
 
 /// The `budgets` table.
 #[derive(DeriveMigrationName)]
@@ -47,11 +50,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_budgets_tenant_id_scope_type").table("budgets").col("tenant_id").col("scope_type").to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_budgets_tenant_id_scope_type")
+                    .table("budgets")
+                    .col("tenant_id")
+                    .col("scope_type")
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("budgets").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("budgets").to_owned())
+            .await
     }
 }

@@ -14,9 +14,15 @@ pub fn fk(from: &'static str, column: &'static str, to: &'static str) -> Foreign
 }
 
 /// An index named `idx_<table>_<columns>`.
-pub async fn index(manager: &SchemaManager<'_>, table: &'static str, columns: &[&'static str], unique: bool) -> Result<(), DbErr> {
+pub async fn index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    columns: &[&'static str],
+    unique: bool,
+) -> Result<(), DbErr> {
     let mut stmt = Index::create();
-    stmt.name(format!("idx_{table}_{}", columns.join("_"))).table(table);
+    stmt.name(format!("idx_{table}_{}", columns.join("_")))
+        .table(table);
     for column in columns {
         stmt.col(*column);
     }
@@ -27,6 +33,17 @@ pub async fn index(manager: &SchemaManager<'_>, table: &'static str, columns: &[
 }
 
 /// Adds one column; one per statement because SQLite cannot alter several at once.
-pub async fn add_column(manager: &SchemaManager<'_>, table: &'static str, mut column: ColumnDef) -> Result<(), DbErr> {
-    manager.alter_table(Table::alter().table(table).add_column(&mut column).to_owned()).await
+pub async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    mut column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(table)
+                .add_column(&mut column)
+                .to_owned(),
+        )
+        .await
 }

@@ -312,7 +312,8 @@ async fn load(
             let mut pacing = rate.map(|r| {
                 let period = Duration::from_secs_f64(concurrency as f64 / r as f64);
                 // Stagger the clients over one period so the rate is smooth, not bursts of `concurrency`.
-                let first = tokio::time::Instant::now() + period.mul_f64(i as f64 / concurrency as f64);
+                let first =
+                    tokio::time::Instant::now() + period.mul_f64(i as f64 / concurrency as f64);
                 let mut interval = tokio::time::interval_at(first, period);
                 interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 interval

@@ -47,17 +47,33 @@ impl AuthenticatedKey {
 
     /// True when calls may go to a deployment in `region`.
     pub fn allows_region(&self, region: &str) -> bool {
-        self.allowed_regions.as_ref().is_none_or(|allowed| allowed.contains(region))
+        self.allowed_regions
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(region))
     }
 
-    fn from_row(row: api_key::Model, tenant_regions: Option<Json>, team_regions: Option<Json>) -> Self {
+    fn from_row(
+        row: api_key::Model,
+        tenant_regions: Option<Json>,
+        team_regions: Option<Json>,
+    ) -> Self {
         let set_of = |json: Option<Json>| -> Option<HashSet<String>> {
-            json.and_then(|j| j.as_array().map(|v| v.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect()))
+            json.and_then(|j| {
+                j.as_array().map(|v| {
+                    v.iter()
+                        .filter_map(|m| m.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
         };
         // Each level can only narrow the one above it.
         let mut allowed_regions: Option<HashSet<String>> = None;
         let mut region_policy = Vec::new();
-        let levels = [("tenant", set_of(tenant_regions)), ("team", set_of(team_regions)), ("key", set_of(row.allowed_regions))];
+        let levels = [
+            ("tenant", set_of(tenant_regions)),
+            ("team", set_of(team_regions)),
+            ("key", set_of(row.allowed_regions)),
+        ];
         for (level, regions) in levels {
             if let Some(regions) = regions {
                 region_policy.push(level);
@@ -174,7 +190,9 @@ impl KeyResolver {
             Some(entry) if entry.fetched.elapsed() < self.ttl => entry.key,
             stale => match self.lookup(hash.clone()).await {
                 Ok(row) => {
-                    let key = row.map(|(r, tenant, team)| Arc::new(AuthenticatedKey::from_row(r, tenant, team)));
+                    let key = row.map(|(r, tenant, team)| {
+                        Arc::new(AuthenticatedKey::from_row(r, tenant, team))
+                    });
                     self.cache.insert(
                         hash,
                         Entry {

@@ -65,7 +65,7 @@ pub async fn ensure_demo(
     let new_key = keys::generate();
     let name = format!("demo-{}", now.format("%Y%m%d-%H%M%S"));
     repo.insert_api_key(keys::new_row(tenant.id, team.id, name, &new_key, None))
-    .await?;
+        .await?;
     Ok(new_key.secret)
 }
 

@@ -256,7 +256,8 @@ impl Catalog {
         // its older snapshot after a newer one.
         let _serialized = self.reloading.lock().await;
         let rows = self.repo.load_catalog().await?;
-        self.snapshot.store(Arc::new(Snapshot::build(rows, &self.master_keys)));
+        self.snapshot
+            .store(Arc::new(Snapshot::build(rows, &self.master_keys)));
         Ok(())
     }
 

@@ -11,7 +11,14 @@ use std::time::Duration;
 
 /// Environment variables with the `SWITCHYARD_` prefix that are not settings of this struct (read elsewhere).
 /// `SWITCHYARD_TEST_*` variables belong to the test suite.
-const NON_SETTING_ENV: &[&str] = &["config", "cache_dir", "admin_email", "admin_password", "master_key", "master_key_previous"];
+const NON_SETTING_ENV: &[&str] = &[
+    "config",
+    "cache_dir",
+    "admin_email",
+    "admin_password",
+    "master_key",
+    "master_key_previous",
+];
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -283,14 +290,27 @@ impl Settings {
                 "must not exceed upstream.total_timeout",
             );
         }
-        if self.admin.jwt_secret.as_ref().is_some_and(|s| s.0.len() < 32) {
+        if self
+            .admin
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.0.len() < 32)
+        {
             return invalid("admin.jwt_secret", "must be at least 32 bytes");
         }
-        if self.admin.access_token_ttl.is_zero() || self.admin.refresh_token_ttl <= self.admin.access_token_ttl {
-            return invalid("admin.refresh_token_ttl", "must be longer than a non-zero admin.access_token_ttl");
+        if self.admin.access_token_ttl.is_zero()
+            || self.admin.refresh_token_ttl <= self.admin.access_token_ttl
+        {
+            return invalid(
+                "admin.refresh_token_ttl",
+                "must be longer than a non-zero admin.access_token_ttl",
+            );
         }
         if self.admin.login_attempts == 0 || self.admin.login_window.is_zero() {
-            return invalid("admin.login_attempts", "login_attempts and login_window must be greater than 0");
+            return invalid(
+                "admin.login_attempts",
+                "login_attempts and login_window must be greater than 0",
+            );
         }
         if !(1..=10_000).contains(&self.usage.batch_size) {
             return invalid("usage.batch_size", "must be between 1 and 10000");

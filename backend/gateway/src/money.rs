@@ -91,15 +91,20 @@ impl FromStr for Picos {
 
     /// Parses an exact amount of currency such as `250` or `0.005`; at most 12 decimal places.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let value = Decimal::from_str(s.trim()).map_err(|_| PriceError::NotANumber(s.to_owned()))?;
+        let value =
+            Decimal::from_str(s.trim()).map_err(|_| PriceError::NotANumber(s.to_owned()))?;
         if value.is_sign_negative() && !value.is_zero() {
             return Err(PriceError::Negative(s.to_owned()));
         }
-        let picos = value.checked_mul(Decimal::from(PICOS_PER_UNIT)).ok_or_else(|| PriceError::TooLarge(s.to_owned()))?;
+        let picos = value
+            .checked_mul(Decimal::from(PICOS_PER_UNIT))
+            .ok_or_else(|| PriceError::TooLarge(s.to_owned()))?;
         if picos.fract() != Decimal::ZERO {
             return Err(PriceError::TooPrecise(s.to_owned()));
         }
-        i64::try_from(picos).map(Picos).map_err(|_| PriceError::TooLarge(s.to_owned()))
+        i64::try_from(picos)
+            .map(Picos)
+            .map_err(|_| PriceError::TooLarge(s.to_owned()))
     }
 }
 

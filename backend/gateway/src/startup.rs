@@ -3,12 +3,12 @@
 
 use crate::admin::{self, context::AdminState};
 use crate::auth::KeyResolver;
-use crate::crypto::{CryptoError, MasterKeys};
-use crate::identity::tokens::TokenSigner;
 use crate::catalog::Catalog;
 use crate::config::Settings;
+use crate::crypto::{CryptoError, MasterKeys};
 use crate::error::ProxyError;
 use crate::health::{self, HealthState};
+use crate::identity::tokens::TokenSigner;
 use crate::proxy::{self, ProxyParts};
 use crate::state::{MemoryState, RedisState, SharedState};
 use crate::store::entities::{team, tenant};
@@ -71,8 +71,11 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let (repo, state) = open_storage(&settings).await?;
         let (default_tenant, default_team) = repo.ensure_default_tenant().await?;
-        crate::admin::bootstrap::ensure_first_owner(&repo, &default_tenant).await.context("creating the first owner")?;
-        let signer = TokenSigner::new(&jwt_secret(&settings)?, settings.admin.access_token_ttl).context("admin.jwt_secret")?;
+        crate::admin::bootstrap::ensure_first_owner(&repo, &default_tenant)
+            .await
+            .context("creating the first owner")?;
+        let signer = TokenSigner::new(&jwt_secret(&settings)?, settings.admin.access_token_ttl)
+            .context("admin.jwt_secret")?;
         let master_keys = Arc::new(master_keys(&settings)?);
         let admin_state = web::Data::new(AdminState {
             repo: repo.clone(),
@@ -189,7 +192,9 @@ fn master_keys(settings: &Settings) -> anyhow::Result<MasterKeys> {
         Ok(keys) => Ok(keys),
         Err(CryptoError::MissingKey(_)) => {
             if settings.redis_url.is_some() {
-                tracing::warn!("SWITCHYARD_MASTER_KEY is not set: this replica keeps its own key file; replicas must share one key");
+                tracing::warn!(
+                    "SWITCHYARD_MASTER_KEY is not set: this replica keeps its own key file; replicas must share one key"
+                );
             }
             Ok(MasterKeys::ephemeral_for_embedded(&settings.data_dir)?)
         }
@@ -205,19 +210,24 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     }
     let path = settings.data_dir.join("jwt.secret");
     if let Ok(existing) = std::fs::read(&path)
-        && existing.len() >= 32 {
-            return Ok(existing);
-        }
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
+        && existing.len() >= 32
+    {
+        return Ok(existing);
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let secret = crate::keys::generate().secret.into_bytes();
     std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("securing {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("securing {}", path.display()))?;
     }
     if settings.redis_url.is_some() {
-        tracing::warn!("admin.jwt_secret is not set: each replica signs sessions with its own secret; set SWITCHYARD_ADMIN__JWT_SECRET");
+        tracing::warn!(
+            "admin.jwt_secret is not set: each replica signs sessions with its own secret; set SWITCHYARD_ADMIN__JWT_SECRET"
+        );
     }
     Ok(secret)
 }

@@ -16,7 +16,10 @@ use crate::store::Scoped;
 use crate::store::entities::{api_key, membership, team, team_member};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -168,7 +171,10 @@ fn validate_names(field: &str, values: &[String]) -> Result<(), ApiError> {
     }
     for (i, v) in values.iter().enumerate() {
         if v.trim().is_empty() || v.len() > 200 {
-            return Err(ApiError::validation(format!("{field}[{i}]"), "must be 1 to 200 characters"));
+            return Err(ApiError::validation(
+                format!("{field}[{i}]"),
+                "must be 1 to 200 characters",
+            ));
         }
     }
     Ok(())
@@ -176,7 +182,10 @@ fn validate_names(field: &str, values: &[String]) -> Result<(), ApiError> {
 
 fn validate_limit(field: &str, value: Option<i64>) -> Result<(), ApiError> {
     match value {
-        Some(n) if n <= 0 => Err(ApiError::validation(field, "must be greater than 0 (or null for no limit)")),
+        Some(n) if n <= 0 => Err(ApiError::validation(
+            field,
+            "must be greater than 0 (or null for no limit)",
+        )),
         _ => Ok(()),
     }
 }
@@ -187,14 +196,21 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError
     }
     for (k, v) in metadata {
         if k.is_empty() || k.chars().count() > 64 || v.chars().count() > 512 {
-            return Err(ApiError::validation(format!("metadata.{k}"), "keys 1 to 64 characters, values at most 512"));
+            return Err(ApiError::validation(
+                format!("metadata.{k}"),
+                "keys 1 to 64 characters, values at most 512",
+            ));
         }
     }
     Ok(())
 }
 
 /// The keys a session may see: all of the tenant's, or only those it owns in teams it still belongs to.
-async fn visible(scoped: &Scoped, session: &Session, scope: Scope) -> Result<Select<api_key::Entity>, ApiError> {
+async fn visible(
+    scoped: &Scoped,
+    session: &Session,
+    scope: Scope,
+) -> Result<Select<api_key::Entity>, ApiError> {
     Ok(match scope {
         Scope::Own => {
             let teams: Vec<Uuid> = scoped
@@ -205,14 +221,27 @@ async fn visible(scoped: &Scoped, session: &Session, scope: Scope) -> Result<Sel
                 .into_iter()
                 .map(|m| m.team_id)
                 .collect();
-            scoped.keys().filter(api_key::Column::OwnerUserId.eq(session.user_id)).filter(api_key::Column::TeamId.is_in(teams))
+            scoped
+                .keys()
+                .filter(api_key::Column::OwnerUserId.eq(session.user_id))
+                .filter(api_key::Column::TeamId.is_in(teams))
         }
         Scope::All | Scope::None => scoped.keys(),
     })
 }
 
-async fn find(scoped: &Scoped, session: &Session, scope: Scope, id: Uuid) -> Result<api_key::Model, ApiError> {
-    visible(scoped, session, scope).await?.filter(api_key::Column::Id.eq(id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("key"))
+async fn find(
+    scoped: &Scoped,
+    session: &Session,
+    scope: Scope,
+    id: Uuid,
+) -> Result<api_key::Model, ApiError> {
+    visible(scoped, session, scope)
+        .await?
+        .filter(api_key::Column::Id.eq(id))
+        .one(&scoped.db)
+        .await?
+        .ok_or(ApiError::NotFound("key"))
 }
 
 async fn is_team_member(scoped: &Scoped, team_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
@@ -263,7 +292,11 @@ pub async fn list(
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(api_key::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(api_key::Column::Id).limit(limit + 1).all(&scoped.db).await?;
+            let rows = query
+                .order_by_desc(api_key::Column::Id)
+                .limit(limit + 1)
+                .all(&scoped.db)
+                .await?;
             Ok(Page::from_rows(rows, limit, |k| k.id, KeyView::from))
         })
         .await?;
@@ -286,11 +319,18 @@ pub async fn list(
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateKey>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<CreateKey>,
+) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysManage)?;
     let body = body.into_inner();
     let name = validate_name(&body.name)?;
-    for (field, values) in [("allowed_models", &body.allowed_models), ("allowed_tools", &body.allowed_tools)] {
+    for (field, values) in [
+        ("allowed_models", &body.allowed_models),
+        ("allowed_tools", &body.allowed_tools),
+    ] {
         if let Some(values) = values {
             validate_names(field, values)?;
         }
@@ -305,7 +345,10 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     }
     let owner = match (scope, body.owner_user_id) {
         (Scope::Own, Some(owner)) if owner != session.user_id => {
-            return Err(ApiError::validation("owner_user_id", "developers create keys for themselves only"));
+            return Err(ApiError::validation(
+                "owner_user_id",
+                "developers create keys for themselves only",
+            ));
         }
         (_, owner) => owner.unwrap_or(session.user_id),
     };
@@ -315,17 +358,37 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            scoped.teams().filter(team::Column::Id.eq(body.team_id)).one(&scoped.db).await?.ok_or_else(|| ApiError::validation("team_id", "no such team"))?;
+            scoped
+                .teams()
+                .filter(team::Column::Id.eq(body.team_id))
+                .one(&scoped.db)
+                .await?
+                .ok_or_else(|| ApiError::validation("team_id", "no such team"))?;
             if scope == Scope::Own && !is_team_member(&scoped, body.team_id, actor).await? {
                 return Err(ApiError::Forbidden);
             }
             if let Some(regions) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
             }
-            if scoped.memberships().filter(membership::Column::UserId.eq(owner)).one(&scoped.db).await?.is_none() {
-                return Err(ApiError::validation("owner_user_id", "is not a member of this tenant"));
+            if scoped
+                .memberships()
+                .filter(membership::Column::UserId.eq(owner))
+                .one(&scoped.db)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::validation(
+                    "owner_user_id",
+                    "is not a member of this tenant",
+                ));
             }
-            let mut row = keys::new_row(scoped.tenant_id, body.team_id, name, &new_key, body.allowed_models);
+            let mut row = keys::new_row(
+                scoped.tenant_id,
+                body.team_id,
+                name,
+                &new_key,
+                body.allowed_models,
+            );
             row.application = body.application;
             row.owner_user_id = Some(owner);
             row.allowed_regions = body.allowed_regions.map(|r| json!(r));
@@ -336,11 +399,22 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
             row.metadata = body.metadata.map(|m| json!(m));
             let row = row.into_active_model().insert(&scoped.db).await?;
             let view = KeyView::from(row);
-            audit::record(&scoped, Some(actor), "api_key.create", "api_key", Some(view.id.to_string()), None, Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "api_key.create",
+                "api_key",
+                Some(view.id.to_string()),
+                None,
+                Some(json!(view)),
+            )
+            .await?;
             Ok(view)
         })
         .await?;
-    Ok(HttpResponse::Created().insert_header(("cache-control", "no-store")).json(CreatedKey { key: view, secret }))
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(CreatedKey { key: view, secret }))
 }
 
 /// `GET /api/v1/keys/{id}`.
@@ -359,12 +433,20 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
-    let row = admin.run(async move { find(&scoped, &session, scope, id).await }).await?;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(row.updated_at))).json(KeyView::from(row)))
+    let row = admin
+        .run(async move { find(&scoped, &session, scope, id).await })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag_of(row.updated_at)))
+        .json(KeyView::from(row)))
 }
 
 /// `PATCH /api/v1/keys/{id}`; honours `If-Match`.
@@ -397,7 +479,10 @@ pub async fn update(
     let scope = session.require(Action::KeysManage)?;
     let body = body.into_inner();
     let name = body.name.as_deref().map(validate_name).transpose()?;
-    for (field, values) in [("allowed_models", &body.allowed_models), ("allowed_tools", &body.allowed_tools)] {
+    for (field, values) in [
+        ("allowed_models", &body.allowed_models),
+        ("allowed_tools", &body.allowed_tools),
+    ] {
         if let Some(Some(values)) = values {
             validate_names(field, values)?;
         }
@@ -419,7 +504,9 @@ pub async fn update(
             let row = find(&scoped, &session, scope, id).await?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             if row.revoked_at.is_some() || row.replaced_by.is_some() {
-                return Err(ApiError::Conflict("a revoked or rotated key cannot be edited".into()));
+                return Err(ApiError::Conflict(
+                    "a revoked or rotated key cannot be edited".into(),
+                ));
             }
             if let Some(Some(regions)) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
@@ -456,12 +543,23 @@ pub async fn update(
             }
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;
-            audit::record(&scoped, Some(actor), "api_key.update", "api_key", Some(id.to_string()), Some(before), Some(json!(KeyView::from(row.clone())))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "api_key.update",
+                "api_key",
+                Some(id.to_string()),
+                Some(before),
+                Some(json!(KeyView::from(row.clone()))),
+            )
+            .await?;
             Ok((row, hash))
         })
         .await?;
     invalidate(&admin, hash).await;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(row.updated_at))).json(KeyView::from(row)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag_of(row.updated_at)))
+        .json(KeyView::from(row)))
 }
 
 /// `POST /api/v1/keys/{id}/revoke`: the key stops working on every replica at once.
@@ -480,7 +578,11 @@ pub async fn update(
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn revoke(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::KeysManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
@@ -497,7 +599,16 @@ pub async fn revoke(admin: web::Data<AdminState>, session: Session, path: web::P
             active.revoked_at = Set(Some(now));
             active.updated_at = Set(now);
             let row = active.update(&scoped.db).await?;
-            audit::record(&scoped, Some(actor), "api_key.revoke", "api_key", Some(id.to_string()), Some(before), Some(json!(KeyView::from(row.clone())))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "api_key.revoke",
+                "api_key",
+                Some(id.to_string()),
+                Some(before),
+                Some(json!(KeyView::from(row.clone()))),
+            )
+            .await?;
             Ok(row)
         })
         .await?;
@@ -536,10 +647,15 @@ pub async fn rotate(
     let grace = if body.iter().all(u8::is_ascii_whitespace) {
         0
     } else {
-        serde_json::from_slice::<RotateKey>(&body).map_err(|e| ApiError::validation("body", e.to_string()))?.grace_seconds
+        serde_json::from_slice::<RotateKey>(&body)
+            .map_err(|e| ApiError::validation("body", e.to_string()))?
+            .grace_seconds
     };
     if grace > MAX_GRACE_SECONDS {
-        return Err(ApiError::validation("grace_seconds", format!("at most {MAX_GRACE_SECONDS} (7 days)")));
+        return Err(ApiError::validation(
+            "grace_seconds",
+            format!("at most {MAX_GRACE_SECONDS} (7 days)"),
+        ));
     }
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
@@ -550,12 +666,22 @@ pub async fn rotate(
         .run(async move {
             let old = find(&scoped, &session, scope, id).await?;
             if old.revoked_at.is_some() || old.replaced_by.is_some() {
-                return Err(ApiError::Conflict("this key is revoked or already rotated".into()));
+                return Err(ApiError::Conflict(
+                    "this key is revoked or already rotated".into(),
+                ));
             }
             if old.expires_at.is_some_and(|at| at <= Utc::now()) {
-                return Err(ApiError::Conflict("this key has expired; create a new one".into()));
+                return Err(ApiError::Conflict(
+                    "this key has expired; create a new one".into(),
+                ));
             }
-            let mut row = keys::new_row(scoped.tenant_id, old.team_id, old.name.clone(), &new_key, None);
+            let mut row = keys::new_row(
+                scoped.tenant_id,
+                old.team_id,
+                old.name.clone(),
+                &new_key,
+                None,
+            );
             row.allowed_models = old.allowed_models.clone();
             row.application = old.application.clone();
             row.owner_user_id = old.owner_user_id;
@@ -575,12 +701,23 @@ pub async fn rotate(
             active.updated_at = Set(now);
             active.update(&scoped.db).await?;
             let view = KeyView::from(new_row);
-            audit::record(&scoped, Some(actor), "api_key.rotate", "api_key", Some(id.to_string()), None, Some(json!({"replaced_by": view.id, "old_key_expires_at": grace_end}))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "api_key.rotate",
+                "api_key",
+                Some(id.to_string()),
+                None,
+                Some(json!({"replaced_by": view.id, "old_key_expires_at": grace_end})),
+            )
+            .await?;
             Ok((view, old_hash))
         })
         .await?;
     invalidate(&admin, old_hash).await;
-    Ok(HttpResponse::Created().insert_header(("cache-control", "no-store")).json(CreatedKey { key: view, secret }))
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(CreatedKey { key: view, secret }))
 }
 
 async fn invalidate(admin: &AdminState, key_hash: String) {

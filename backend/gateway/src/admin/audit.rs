@@ -9,7 +9,10 @@ use crate::store::Scoped;
 use crate::store::entities::{audit_entry, user};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -25,7 +28,10 @@ pub async fn record(
     after: Option<Value>,
 ) -> Result<(), ApiError> {
     let actor = match actor_user_id {
-        Some(id) => user::Entity::find_by_id(id).one(&scoped.db).await?.map_or_else(|| id.to_string(), |u| u.email),
+        Some(id) => user::Entity::find_by_id(id)
+            .one(&scoped.db)
+            .await?
+            .map_or_else(|| id.to_string(), |u| u.email),
         None => "system".to_owned(),
     };
     audit_entry::Model {
@@ -122,18 +128,27 @@ pub async fn list(
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(audit_entry::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(audit_entry::Column::Id).limit(limit + 1).all(&scoped.db).await?;
-            Ok(Page::from_rows(rows, limit, |r| r.id, |r| AuditView {
-                id: r.id,
-                actor: r.actor,
-                actor_user_id: r.actor_user_id,
-                action: r.action,
-                target_type: r.target_type,
-                target_id: r.target_id,
-                before: r.before,
-                after: r.after,
-                created_at: r.created_at,
-            }))
+            let rows = query
+                .order_by_desc(audit_entry::Column::Id)
+                .limit(limit + 1)
+                .all(&scoped.db)
+                .await?;
+            Ok(Page::from_rows(
+                rows,
+                limit,
+                |r| r.id,
+                |r| AuditView {
+                    id: r.id,
+                    actor: r.actor,
+                    actor_user_id: r.actor_user_id,
+                    action: r.action,
+                    target_type: r.target_type,
+                    target_id: r.target_id,
+                    before: r.before,
+                    after: r.after,
+                    created_at: r.created_at,
+                },
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))

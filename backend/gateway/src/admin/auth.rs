@@ -16,7 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -74,11 +75,17 @@ pub struct TenantRef {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::Unauthenticated { code: "invalid_credentials", message: "wrong email or password".into() }
+    ApiError::Unauthenticated {
+        code: "invalid_credentials",
+        message: "wrong email or password".into(),
+    }
 }
 
 fn refresh_rejected(code: &'static str, message: &str) -> ApiError {
-    ApiError::Unauthenticated { code, message: message.to_owned() }
+    ApiError::Unauthenticated {
+        code,
+        message: message.to_owned(),
+    }
 }
 
 /// Normalises an email for lookup and uniqueness.
@@ -111,33 +118,49 @@ pub async fn login(
     if email.is_empty() {
         return Err(ApiError::validation("email", "is required"));
     }
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let limits = [format!("login:email:{email}"), format!("login:ip:{peer}")];
     for key in &limits {
         check_attempts(&admin, key).await?;
     }
     let db = admin.repo.db().clone();
     let lookup_email = email.clone();
-    let found = admin.run(async move { Ok(user::Entity::find().filter(user::Column::Email.eq(lookup_email)).one(&db).await?) }).await?;
+    let found = admin
+        .run(async move {
+            Ok(user::Entity::find()
+                .filter(user::Column::Email.eq(lookup_email))
+                .one(&db)
+                .await?)
+        })
+        .await?;
     let candidate = body.password;
     let verified = match found {
         Some(user) => {
             let hash = user.password_hash.clone();
-            let ok = tokio::task::spawn_blocking(move || password::verify_password(&candidate, &hash))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
+            let ok =
+                tokio::task::spawn_blocking(move || password::verify_password(&candidate, &hash))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)?;
             ok.then_some(user)
         }
         None => {
             // Same work as a real check, so response time does not reveal which emails exist.
-            tokio::task::spawn_blocking(move || password::dummy_verify(&candidate)).await.map_err(ApiError::internal)?;
+            tokio::task::spawn_blocking(move || password::dummy_verify(&candidate))
+                .await
+                .map_err(ApiError::internal)?;
             None
         }
     };
     let Some(user) = verified else {
         for key in &limits {
-            let _ = admin.state.incr_window(key, 1, admin.settings.login_window).await;
+            let _ = admin
+                .state
+                .incr_window(key, 1, admin.settings.login_window)
+                .await;
         }
         return Err(invalid_credentials());
     };
@@ -152,22 +175,32 @@ pub async fn login(
                 .all(&db)
                 .await?;
             for m in memberships {
-                let Some(t) = tenant::Entity::find_by_id(m.tenant_id).one(&db).await? else { continue };
+                let Some(t) = tenant::Entity::find_by_id(m.tenant_id).one(&db).await? else {
+                    continue;
+                };
                 if tenant_slug.as_deref().is_none_or(|slug| slug == t.slug) {
                     return Ok((m, t));
                 }
             }
-            Err(ApiError::Unauthenticated { code: "no_membership", message: "this user has no access to that tenant".into() })
+            Err(ApiError::Unauthenticated {
+                code: "no_membership",
+                message: "this user has no access to that tenant".into(),
+            })
         })
         .await?;
-    let role = Role::parse(&membership.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+    let role = Role::parse(&membership.role)
+        .ok_or_else(|| ApiError::internal("stored role is unknown"))?;
     let family = Uuid::now_v7();
     let tokens = start_session(&admin, &user, &tenant, role, family).await?;
     Ok(with_cookies(&admin, HttpResponse::Ok(), &tokens))
 }
 
 pub(super) async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
-    let failures = admin.state.incr_window(key, 0, admin.settings.login_window).await.unwrap_or(0);
+    let failures = admin
+        .state
+        .incr_window(key, 0, admin.settings.login_window)
+        .await
+        .unwrap_or(0);
     if failures >= i64::from(admin.settings.login_attempts) {
         return Err(ApiError::TooManyRequests {
             message: "too many failed sign-in attempts; wait before trying again".into(),
@@ -187,7 +220,9 @@ pub(super) async fn start_session(
 ) -> Result<TokenResponse, ApiError> {
     let (refresh_secret, refresh_hash) = new_refresh_token();
     let now = Utc::now();
-    let refresh_expires_at = now + chrono::Duration::from_std(admin.settings.refresh_token_ttl).map_err(ApiError::internal)?;
+    let refresh_expires_at = now
+        + chrono::Duration::from_std(admin.settings.refresh_token_ttl)
+            .map_err(ApiError::internal)?;
     let row = refresh_token::Model {
         id: Uuid::now_v7(),
         user_id: user.id,
@@ -200,8 +235,13 @@ pub(super) async fn start_session(
         revoked_at: None,
     };
     let db = admin.repo.db().clone();
-    admin.run(async move { Ok(row.into_active_model().insert(&db).await.map(|_| ())?) }).await?;
-    let (access_token, expires_at) = admin.signer.issue(user.id, tenant.id, role.as_str(), family).map_err(ApiError::internal)?;
+    admin
+        .run(async move { Ok(row.into_active_model().insert(&db).await.map(|_| ())?) })
+        .await?;
+    let (access_token, expires_at) = admin
+        .signer
+        .issue(user.id, tenant.id, role.as_str(), family)
+        .map_err(ApiError::internal)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -209,13 +249,27 @@ pub(super) async fn start_session(
         expires_in: (expires_at - now).num_seconds(),
         refresh_token: refresh_secret,
         refresh_expires_at,
-        user: UserView { id: user.id, email: user.email.clone(), name: user.name.clone() },
-        tenant: TenantRef { id: tenant.id, slug: tenant.slug.clone(), name: tenant.name.clone() },
+        user: UserView {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+        },
+        tenant: TenantRef {
+            id: tenant.id,
+            slug: tenant.slug.clone(),
+            name: tenant.name.clone(),
+        },
         role,
     })
 }
 
-fn cookie(admin: &AdminState, name: &'static str, value: String, path: &'static str, max_age_secs: i64) -> Cookie<'static> {
+fn cookie(
+    admin: &AdminState,
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build(name, value)
         .path(path)
         .http_only(true)
@@ -225,11 +279,27 @@ fn cookie(admin: &AdminState, name: &'static str, value: String, path: &'static 
         .finish()
 }
 
-pub(super) fn with_cookies(admin: &AdminState, mut builder: actix_web::HttpResponseBuilder, tokens: &TokenResponse) -> HttpResponse {
+pub(super) fn with_cookies(
+    admin: &AdminState,
+    mut builder: actix_web::HttpResponseBuilder,
+    tokens: &TokenResponse,
+) -> HttpResponse {
     let refresh_age = (tokens.refresh_expires_at - Utc::now()).num_seconds();
     builder
-        .cookie(cookie(admin, ACCESS_COOKIE, tokens.access_token.clone(), "/api", tokens.expires_in))
-        .cookie(cookie(admin, REFRESH_COOKIE, tokens.refresh_token.clone(), "/api/v1/auth", refresh_age))
+        .cookie(cookie(
+            admin,
+            ACCESS_COOKIE,
+            tokens.access_token.clone(),
+            "/api",
+            tokens.expires_in,
+        ))
+        .cookie(cookie(
+            admin,
+            REFRESH_COOKIE,
+            tokens.refresh_token.clone(),
+            "/api/v1/auth",
+            refresh_age,
+        ))
         .insert_header(("cache-control", "no-store"))
         .json(tokens)
 }
@@ -256,7 +326,12 @@ pub async fn refresh(
     let presented = body
         .and_then(|b| b.into_inner().refresh_token)
         .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
-        .ok_or_else(|| ApiError::validation("refresh_token", "is required (in the body or the sy_refresh cookie)"))?;
+        .ok_or_else(|| {
+            ApiError::validation(
+                "refresh_token",
+                "is required (in the body or the sy_refresh cookie)",
+            )
+        })?;
     let hash = hash_refresh_token(&presented);
     let db = admin.repo.db().clone();
     let (user, tenant, role, family) = admin
@@ -322,9 +397,14 @@ pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> Result<(), 
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn logout(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    admin: web::Data<AdminState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
     let db = admin.repo.db().clone();
-    admin.run(async move { revoke_family(&db, session.session_id).await }).await?;
+    admin
+        .run(async move { revoke_family(&db, session.session_id).await })
+        .await?;
     let mut response = HttpResponse::NoContent();
     for (name, path) in [(ACCESS_COOKIE, "/api"), (REFRESH_COOKIE, "/api/v1/auth")] {
         let mut expired = cookie(&admin, name, String::new(), path, 0);
@@ -356,17 +436,24 @@ pub async fn change_password(
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    password::validate_new_password(&body.new_password).map_err(|e| ApiError::validation("new_password", e.to_string()))?;
+    password::validate_new_password(&body.new_password)
+        .map_err(|e| ApiError::validation("new_password", e.to_string()))?;
     let db = admin.repo.db().clone();
     let user_id = session.user_id;
-    let user = admin.run(async move { Ok(user::Entity::find_by_id(user_id).one(&db).await?) }).await?.ok_or(ApiError::NotFound("user"))?;
+    let user = admin
+        .run(async move { Ok(user::Entity::find_by_id(user_id).one(&db).await?) })
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     let (current, hash) = (body.current_password, user.password_hash.clone());
     let ok = tokio::task::spawn_blocking(move || password::verify_password(&current, &hash))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     if !ok {
-        return Err(ApiError::validation("current_password", "is not your current password"));
+        return Err(ApiError::validation(
+            "current_password",
+            "is not your current password",
+        ));
     }
     let new_password = body.new_password;
     let new_hash = tokio::task::spawn_blocking(move || password::hash_password(&new_password))
@@ -419,11 +506,25 @@ pub async fn me(admin: web::Data<AdminState>, session: Session) -> Result<HttpRe
     let db = admin.repo.db().clone();
     let me = admin
         .run(async move {
-            let user = user::Entity::find_by_id(session.user_id).one(&db).await?.ok_or(ApiError::NotFound("user"))?;
-            let tenant = tenant::Entity::find_by_id(session.tenant_id).one(&db).await?.ok_or(ApiError::NotFound("tenant"))?;
+            let user = user::Entity::find_by_id(session.user_id)
+                .one(&db)
+                .await?
+                .ok_or(ApiError::NotFound("user"))?;
+            let tenant = tenant::Entity::find_by_id(session.tenant_id)
+                .one(&db)
+                .await?
+                .ok_or(ApiError::NotFound("tenant"))?;
             Ok(Me {
-                user: UserView { id: user.id, email: user.email, name: user.name },
-                tenant: TenantRef { id: tenant.id, slug: tenant.slug, name: tenant.name },
+                user: UserView {
+                    id: user.id,
+                    email: user.email,
+                    name: user.name,
+                },
+                tenant: TenantRef {
+                    id: tenant.id,
+                    slug: tenant.slug,
+                    name: tenant.name,
+                },
                 role: session.role,
             })
         })

@@ -13,14 +13,20 @@ use uuid::Uuid;
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
 
 /// Creates the first owner if there is no user yet; returns its email when one was created.
-pub async fn ensure_first_owner(repo: &Repo, tenant: &tenant::Model) -> anyhow::Result<Option<String>> {
+pub async fn ensure_first_owner(
+    repo: &Repo,
+    tenant: &tenant::Model,
+) -> anyhow::Result<Option<String>> {
     if user::Entity::find().count(repo.db()).await? > 0 {
         return Ok(None);
     }
-    let email = std::env::var("SWITCHYARD_ADMIN_EMAIL").map(|e| e.trim().to_lowercase()).unwrap_or_else(|_| DEFAULT_ADMIN_EMAIL.into());
+    let email = std::env::var("SWITCHYARD_ADMIN_EMAIL")
+        .map(|e| e.trim().to_lowercase())
+        .unwrap_or_else(|_| DEFAULT_ADMIN_EMAIL.into());
     let (secret, printed) = match std::env::var("SWITCHYARD_ADMIN_PASSWORD") {
         Ok(p) => {
-            password::validate_new_password(&p).map_err(|e| anyhow::anyhow!("SWITCHYARD_ADMIN_PASSWORD: {e}"))?;
+            password::validate_new_password(&p)
+                .map_err(|e| anyhow::anyhow!("SWITCHYARD_ADMIN_PASSWORD: {e}"))?;
             (p, false)
         }
         Err(_) => (password::generate_one_time_password(), true),
@@ -42,10 +48,17 @@ pub async fn ensure_first_owner(repo: &Repo, tenant: &tenant::Model) -> anyhow::
     .into_active_model()
     .insert(repo.db())
     .await?;
-    membership::Model { id: Uuid::now_v7(), tenant_id: tenant.id, user_id: owner.id, role: "owner".into(), created_at: now, updated_at: now }
-        .into_active_model()
-        .insert(repo.db())
-        .await?;
+    membership::Model {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        user_id: owner.id,
+        role: "owner".into(),
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(repo.db())
+    .await?;
     if printed {
         // Deliberately not through the log pipeline: shown once to the operator, not shipped to log storage.
         let mut stderr = std::io::stderr().lock();

@@ -13,7 +13,10 @@ use crate::store::Scoped;
 use crate::store::entities::{api_key, budget, team};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -39,7 +42,10 @@ pub enum Period {
 }
 
 fn name_of<T: Serialize>(value: T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// A budget as the API shows it (the webhook secret never).
@@ -128,7 +134,9 @@ pub struct CreatedBudget {
 }
 
 fn validate_limit(limit: &str) -> Result<i64, ApiError> {
-    let amount: Picos = limit.parse().map_err(|e: crate::money::PriceError| ApiError::validation("limit", e.to_string()))?;
+    let amount: Picos = limit
+        .parse()
+        .map_err(|e: crate::money::PriceError| ApiError::validation("limit", e.to_string()))?;
     if amount.0 == 0 {
         return Err(ApiError::validation("limit", "must be greater than 0"));
     }
@@ -139,8 +147,14 @@ fn validate_thresholds(thresholds: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut sorted = thresholds.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    if sorted.len() != thresholds.len() || sorted.iter().any(|t| !(1..=100).contains(t)) || sorted.len() > 10 {
-        return Err(ApiError::validation("soft_thresholds", "up to 10 distinct percentages between 1 and 100"));
+    if sorted.len() != thresholds.len()
+        || sorted.iter().any(|t| !(1..=100).contains(t))
+        || sorted.len() > 10
+    {
+        return Err(ApiError::validation(
+            "soft_thresholds",
+            "up to 10 distinct percentages between 1 and 100",
+        ));
     }
     Ok(sorted)
 }
@@ -148,7 +162,10 @@ fn validate_thresholds(thresholds: &[u8]) -> Result<Vec<u8>, ApiError> {
 fn validate_webhook(url: &str) -> Result<(), ApiError> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
-        _ => Err(ApiError::validation("webhook_url", "must be an http(s) URL")),
+        _ => Err(ApiError::validation(
+            "webhook_url",
+            "must be an http(s) URL",
+        )),
     }
 }
 
@@ -161,7 +178,11 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
 }
 
 async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
-    Ok(scoped.tenant().one(&scoped.db).await?.map_or_else(|| "USD".to_owned(), |t| t.currency))
+    Ok(scoped
+        .tenant()
+        .one(&scoped.db)
+        .await?
+        .map_or_else(|| "USD".to_owned(), |t| t.currency))
 }
 
 /// `GET /api/v1/budgets`.
@@ -179,7 +200,11 @@ async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    admin: web::Data<AdminState>,
+    session: Session,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let page = page.into_inner();
@@ -191,8 +216,17 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(budget::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(budget::Column::Id).limit(limit + 1).all(&scoped.db).await?;
-            Ok(Page::from_rows(rows, limit, |b| b.id, |b| view(b, &currency)))
+            let rows = query
+                .order_by_desc(budget::Column::Id)
+                .limit(limit + 1)
+                .all(&scoped.db)
+                .await?;
+            Ok(Page::from_rows(
+                rows,
+                limit,
+                |b| b.id,
+                |b| view(b, &currency),
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -214,21 +248,33 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
     let (etag, view) = admin
         .run(async move {
             let row = find(&scoped, id).await?;
-            Ok((etag_of(row.updated_at), view(row, &currency(&scoped).await?)))
+            Ok((
+                etag_of(row.updated_at),
+                view(row, &currency(&scoped).await?),
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
 }
 
 async fn find(scoped: &Scoped, id: Uuid) -> Result<budget::Model, ApiError> {
-    scoped.budgets().filter(budget::Column::Id.eq(id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("budget"))
+    scoped
+        .budgets()
+        .filter(budget::Column::Id.eq(id))
+        .one(&scoped.db)
+        .await?
+        .ok_or(ApiError::NotFound("budget"))
 }
 
 /// `POST /api/v1/budgets`.
@@ -248,7 +294,11 @@ async fn find(scoped: &Scoped, id: Uuid) -> Result<budget::Model, ApiError> {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateBudget>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<CreateBudget>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsManage)?;
     let body = body.into_inner();
     let name = validate_name(&body.name)?;
@@ -259,21 +309,39 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     }
     match body.scope_type {
         ScopeType::Tenant if body.scope_id.is_some() || body.tag_key.is_some() => {
-            return Err(ApiError::validation("scope_id", "a tenant budget has no scope_id or tag"));
+            return Err(ApiError::validation(
+                "scope_id",
+                "a tenant budget has no scope_id or tag",
+            ));
         }
         ScopeType::Team | ScopeType::Key if body.scope_id.is_none() => {
-            return Err(ApiError::validation("scope_id", "is required for team and key budgets"));
+            return Err(ApiError::validation(
+                "scope_id",
+                "is required for team and key budgets",
+            ));
         }
-        ScopeType::Tag if body.tag_key.as_deref().is_none_or(str::is_empty) || body.tag_value.as_deref().is_none_or(str::is_empty) => {
-            return Err(ApiError::validation("tag_key", "tag budgets need tag_key and tag_value"));
+        ScopeType::Tag
+            if body.tag_key.as_deref().is_none_or(str::is_empty)
+                || body.tag_value.as_deref().is_none_or(str::is_empty) =>
+        {
+            return Err(ApiError::validation(
+                "tag_key",
+                "tag budgets need tag_key and tag_value",
+            ));
         }
         _ => {}
     }
     let id = Uuid::now_v7();
     let (secret, sealed) = match &body.webhook_url {
         Some(_) => {
-            let secret = format!("whsec_{}", &crate::keys::generate().secret[crate::keys::KEY_PREFIX.len()..]);
-            let sealed = admin.master_keys.encrypt(&secret, &format!("budget:{id}:webhook_secret")).map_err(ApiError::internal)?;
+            let secret = format!(
+                "whsec_{}",
+                &crate::keys::generate().secret[crate::keys::KEY_PREFIX.len()..]
+            );
+            let sealed = admin
+                .master_keys
+                .encrypt(&secret, &format!("budget:{id}:webhook_secret"))
+                .map_err(ApiError::internal)?;
             (Some(secret), Some(sealed))
         }
         None => (None, None),
@@ -284,10 +352,20 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
         .run(async move {
             match body.scope_type {
                 ScopeType::Team => {
-                    scoped.teams().filter(team::Column::Id.eq(body.scope_id)).one(&scoped.db).await?.ok_or_else(|| ApiError::validation("scope_id", "no such team"))?;
+                    scoped
+                        .teams()
+                        .filter(team::Column::Id.eq(body.scope_id))
+                        .one(&scoped.db)
+                        .await?
+                        .ok_or_else(|| ApiError::validation("scope_id", "no such team"))?;
                 }
                 ScopeType::Key => {
-                    scoped.keys().filter(api_key::Column::Id.eq(body.scope_id)).one(&scoped.db).await?.ok_or_else(|| ApiError::validation("scope_id", "no such key"))?;
+                    scoped
+                        .keys()
+                        .filter(api_key::Column::Id.eq(body.scope_id))
+                        .one(&scoped.db)
+                        .await?
+                        .ok_or_else(|| ApiError::validation("scope_id", "no such key"))?;
                 }
                 ScopeType::Tenant | ScopeType::Tag => {}
             }
@@ -313,11 +391,25 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
             .insert(&scoped.db)
             .await?;
             let view = view(row, &currency(&scoped).await?);
-            audit::record(&scoped, Some(actor), "budget.create", "budget", Some(id.to_string()), None, Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "budget.create",
+                "budget",
+                Some(id.to_string()),
+                None,
+                Some(json!(view)),
+            )
+            .await?;
             Ok(view)
         })
         .await?;
-    Ok(HttpResponse::Created().insert_header(("cache-control", "no-store")).json(CreatedBudget { budget, webhook_signing_secret: secret }))
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(CreatedBudget {
+            budget,
+            webhook_signing_secret: secret,
+        }))
 }
 
 /// `PATCH /api/v1/budgets/{id}`; honours `If-Match`.
@@ -350,7 +442,11 @@ pub async fn update(
     let body = body.into_inner();
     let name = body.name.as_deref().map(validate_name).transpose()?;
     let limit = body.limit.as_deref().map(validate_limit).transpose()?;
-    let thresholds = body.soft_thresholds.as_deref().map(validate_thresholds).transpose()?;
+    let thresholds = body
+        .soft_thresholds
+        .as_deref()
+        .map(validate_thresholds)
+        .transpose()?;
     if let Some(Some(url)) = &body.webhook_url {
         validate_webhook(url)?;
     }
@@ -386,16 +482,31 @@ pub async fn update(
                 if url.is_some() && !had_secret {
                     // A webhook needs a signing secret; it can be read back only by rotating it (a later
                     // endpoint), so the budget is created with one when the URL is first set.
-                    let secret = format!("whsec_{}", &crate::keys::generate().secret[crate::keys::KEY_PREFIX.len()..]);
-                    active.webhook_secret_ciphertext =
-                        Set(Some(master_keys.encrypt(&secret, &format!("budget:{id}:webhook_secret")).map_err(ApiError::internal)?));
+                    let secret = format!(
+                        "whsec_{}",
+                        &crate::keys::generate().secret[crate::keys::KEY_PREFIX.len()..]
+                    );
+                    active.webhook_secret_ciphertext = Set(Some(
+                        master_keys
+                            .encrypt(&secret, &format!("budget:{id}:webhook_secret"))
+                            .map_err(ApiError::internal)?,
+                    ));
                 }
                 active.webhook_url = Set(url);
             }
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;
             let view = view(row.clone(), &currency);
-            audit::record(&scoped, Some(actor), "budget.update", "budget", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "budget.update",
+                "budget",
+                Some(id.to_string()),
+                Some(before),
+                Some(json!(view)),
+            )
+            .await?;
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
@@ -418,7 +529,11 @@ pub async fn update(
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
@@ -428,7 +543,16 @@ pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::P
             let row = find(&scoped, id).await?;
             let before = json!(view(row, &currency(&scoped).await?));
             budget::Entity::delete_by_id(id).exec(&scoped.db).await?;
-            audit::record(&scoped, Some(actor), "budget.delete", "budget", Some(id.to_string()), Some(before), None).await
+            audit::record(
+                &scoped,
+                Some(actor),
+                "budget.delete",
+                "budget",
+                Some(id.to_string()),
+                Some(before),
+                None,
+            )
+            .await
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

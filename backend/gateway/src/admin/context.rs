@@ -38,7 +38,10 @@ impl AdminState {
         F: Future<Output = Result<T, ApiError>> + Send + 'static,
         T: Send + 'static,
     {
-        self.storage_runtime.spawn(work).await.map_err(ApiError::internal)?
+        self.storage_runtime
+            .spawn(work)
+            .await
+            .map_err(ApiError::internal)?
     }
 }
 
@@ -72,7 +75,10 @@ impl FromRequest for Session {
 }
 
 fn session_of(req: &HttpRequest) -> Result<Session, ApiError> {
-    let unauthenticated = |code, message: &str| ApiError::Unauthenticated { code, message: message.to_owned() };
+    let unauthenticated = |code, message: &str| ApiError::Unauthenticated {
+        code,
+        message: message.to_owned(),
+    };
     let admin = req
         .app_data::<web::Data<AdminState>>()
         .ok_or_else(|| ApiError::internal("admin state missing"))?;
@@ -84,11 +90,24 @@ fn session_of(req: &HttpRequest) -> Result<Session, ApiError> {
         .map(str::to_owned);
     let token = bearer
         .or_else(|| req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned()))
-        .ok_or_else(|| unauthenticated("missing_token", "sign in first: send `Authorization: Bearer <access token>`"))?;
+        .ok_or_else(|| {
+            unauthenticated(
+                "missing_token",
+                "sign in first: send `Authorization: Bearer <access token>`",
+            )
+        })?;
     let claims = admin.signer.verify(&token).map_err(|e| match e {
-        TokenError::Expired => unauthenticated("token_expired", "the access token has expired; refresh it"),
+        TokenError::Expired => {
+            unauthenticated("token_expired", "the access token has expired; refresh it")
+        }
         _ => unauthenticated("invalid_token", "the access token is invalid"),
     })?;
-    let role = Role::parse(&claims.role).ok_or_else(|| unauthenticated("invalid_token", "the access token is invalid"))?;
-    Ok(Session { user_id: claims.sub, tenant_id: claims.tid, role, session_id: claims.sid })
+    let role = Role::parse(&claims.role)
+        .ok_or_else(|| unauthenticated("invalid_token", "the access token is invalid"))?;
+    Ok(Session {
+        user_id: claims.sub,
+        tenant_id: claims.tid,
+        role,
+        session_id: claims.sid,
+    })
 }

@@ -28,7 +28,10 @@ pub enum ApiError {
     PreconditionFailed,
     /// Too many attempts.
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Something on our side; details are logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -37,7 +40,10 @@ pub enum ApiError {
 impl ApiError {
     /// A validation error naming `field`.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation { field: field.into(), message: message.into() }
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Wraps an unexpected failure, keeping its text for the log only.
@@ -61,7 +67,9 @@ impl ApiError {
     fn details(&self) -> Value {
         match self {
             Self::Validation { field, .. } => json!({"field": field}),
-            Self::TooManyRequests { retry_after_secs, .. } => json!({"retry_after_seconds": retry_after_secs}),
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => json!({"retry_after_seconds": retry_after_secs}),
             _ => Value::Null,
         }
     }
@@ -79,7 +87,9 @@ impl From<crate::store::StoreError> for ApiError {
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
         match error.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict("a resource with these values already exists".into()),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                Self::Conflict("a resource with these values already exists".into())
+            }
             _ => Self::internal(error),
         }
     }
@@ -105,7 +115,10 @@ impl ResponseError for ApiError {
             tracing::error!(detail = %detail, "admin API internal error");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::TooManyRequests { retry_after_secs, .. } = self {
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
             response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
         }
         response.json(json!({"error": {"code": self.code(), "message": self.to_string(), "details": self.details()}}))
@@ -129,4 +142,3 @@ pub struct ApiErrorDetail {
     /// `{"field": …}` for validation errors, `{"retry_after_seconds": …}` for rate limits, otherwise `null`.
     pub details: Option<Value>,
 }
-

@@ -12,7 +12,10 @@ use crate::store::Scoped;
 use crate::store::entities::{membership, user};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -58,7 +61,14 @@ pub struct ChangeRole {
 }
 
 fn view(m: membership::Model, u: user::Model) -> MemberView {
-    MemberView { user_id: u.id, email: u.email, name: u.name, role: m.role, joined_at: m.created_at, updated_at: m.updated_at }
+    MemberView {
+        user_id: u.id,
+        email: u.email,
+        name: u.name,
+        role: m.role,
+        joined_at: m.created_at,
+        updated_at: m.updated_at,
+    }
 }
 
 /// `GET /api/v1/members`.
@@ -76,7 +86,11 @@ fn view(m: membership::Model, u: user::Model) -> MemberView {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    admin: web::Data<AdminState>,
+    session: Session,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let page = page.into_inner();
@@ -87,13 +101,25 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(membership::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(membership::Column::Id).limit(limit + 1).all(&scoped.db).await?;
+            let rows = query
+                .order_by_desc(membership::Column::Id)
+                .limit(limit + 1)
+                .all(&scoped.db)
+                .await?;
             let mut with_users = Vec::with_capacity(rows.len());
             for m in rows {
-                let u = user::Entity::find_by_id(m.user_id).one(&scoped.db).await?.ok_or(ApiError::NotFound("member"))?;
+                let u = user::Entity::find_by_id(m.user_id)
+                    .one(&scoped.db)
+                    .await?
+                    .ok_or(ApiError::NotFound("member"))?;
                 with_users.push((m, u));
             }
-            Ok(Page::from_rows(with_users, limit, |(m, _)| m.id, |(m, u)| view(m, u)))
+            Ok(Page::from_rows(
+                with_users,
+                limit,
+                |(m, _)| m.id,
+                |(m, u)| view(m, u),
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -116,7 +142,11 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn add(admin: web::Data<AdminState>, session: Session, body: web::Json<AddMember>) -> Result<HttpResponse, ApiError> {
+pub async fn add(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<AddMember>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersManage)?;
     let body = body.into_inner();
     if body.role == Role::Owner && session.role != Role::Owner {
@@ -127,11 +157,19 @@ pub async fn add(admin: web::Data<AdminState>, session: Session, body: web::Json
         return Err(ApiError::validation("email", "is not an email address"));
     }
     if let Some(p) = &body.password {
-        password::validate_new_password(p).map_err(|e| ApiError::validation("password", e.to_string()))?;
+        password::validate_new_password(p)
+            .map_err(|e| ApiError::validation("password", e.to_string()))?;
     }
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let lookup = (scoped.clone(), email.clone());
-    let existing = admin.run(async move { Ok(user::Entity::find().filter(user::Column::Email.eq(lookup.1)).one(&lookup.0.db).await?) }).await?;
+    let existing = admin
+        .run(async move {
+            Ok(user::Entity::find()
+                .filter(user::Column::Email.eq(lookup.1))
+                .one(&lookup.0.db)
+                .await?)
+        })
+        .await?;
     let (new_hash, one_time) = match (&existing, body.password) {
         (Some(_), _) => (None, None),
         (None, Some(p)) => (Some(hash(p).await?), None),
@@ -140,7 +178,9 @@ pub async fn add(admin: web::Data<AdminState>, session: Session, body: web::Json
             (Some(hash(otp.clone()).await?), Some(otp))
         }
     };
-    let name = body.name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let name = body
+        .name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let role = body.role;
     let actor = session.user_id;
     let member = admin
@@ -148,36 +188,69 @@ pub async fn add(admin: web::Data<AdminState>, session: Session, body: web::Json
             let now = Utc::now();
             let user = match existing {
                 Some(u) => u,
-                None => user::Model {
-                    id: Uuid::now_v7(),
-                    email,
-                    name,
-                    password_hash: new_hash.unwrap_or_default(),
-                    is_platform_admin: false,
-                    created_at: now,
-                    updated_at: now,
+                None => {
+                    user::Model {
+                        id: Uuid::now_v7(),
+                        email,
+                        name,
+                        password_hash: new_hash.unwrap_or_default(),
+                        is_platform_admin: false,
+                        created_at: now,
+                        updated_at: now,
+                    }
+                    .into_active_model()
+                    .insert(&scoped.db)
+                    .await?
                 }
-                .into_active_model()
-                .insert(&scoped.db)
-                .await?,
             };
-            if scoped.memberships().filter(membership::Column::UserId.eq(user.id)).one(&scoped.db).await?.is_some() {
-                return Err(ApiError::Conflict(format!("{} is already a member", user.email)));
+            if scoped
+                .memberships()
+                .filter(membership::Column::UserId.eq(user.id))
+                .one(&scoped.db)
+                .await?
+                .is_some()
+            {
+                return Err(ApiError::Conflict(format!(
+                    "{} is already a member",
+                    user.email
+                )));
             }
-            let m = membership::Model { id: Uuid::now_v7(), tenant_id: scoped.tenant_id, user_id: user.id, role: role.as_str().into(), created_at: now, updated_at: now }
-                .into_active_model()
-                .insert(&scoped.db)
-                .await?;
+            let m = membership::Model {
+                id: Uuid::now_v7(),
+                tenant_id: scoped.tenant_id,
+                user_id: user.id,
+                role: role.as_str().into(),
+                created_at: now,
+                updated_at: now,
+            }
+            .into_active_model()
+            .insert(&scoped.db)
+            .await?;
             let member = view(m, user);
-            audit::record(&scoped, Some(actor), "member.add", "user", Some(member.user_id.to_string()), None, Some(json!(member))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "member.add",
+                "user",
+                Some(member.user_id.to_string()),
+                None,
+                Some(json!(member)),
+            )
+            .await?;
             Ok(member)
         })
         .await?;
-    Ok(HttpResponse::Created().json(AddedMember { member, one_time_password: one_time }))
+    Ok(HttpResponse::Created().json(AddedMember {
+        member,
+        one_time_password: one_time,
+    }))
 }
 
 async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash_password(&password)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+    tokio::task::spawn_blocking(move || password::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 /// `PATCH /api/v1/members/{user_id}`: changes a role (owner changes only by an owner; never the last owner).
@@ -216,7 +289,8 @@ pub async fn change_role(
         .run(async move {
             let m = find(&scoped, user_id).await?;
             super::versioning::check_if_match(if_match.as_deref(), m.updated_at)?;
-            let current = Role::parse(&m.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+            let current =
+                Role::parse(&m.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
             if (current == Role::Owner || role == Role::Owner) && caller.role != Role::Owner {
                 return Err(ApiError::Forbidden);
             }
@@ -228,8 +302,20 @@ pub async fn change_role(
             active.role = Set(role.as_str().into());
             active.updated_at = Set(Utc::now());
             let m = active.update(&scoped.db).await?;
-            let u = user::Entity::find_by_id(user_id).one(&scoped.db).await?.ok_or(ApiError::NotFound("member"))?;
-            audit::record(&scoped, Some(caller.user_id), "member.role_change", "user", Some(user_id.to_string()), Some(before), Some(json!({"role": m.role}))).await?;
+            let u = user::Entity::find_by_id(user_id)
+                .one(&scoped.db)
+                .await?
+                .ok_or(ApiError::NotFound("member"))?;
+            audit::record(
+                &scoped,
+                Some(caller.user_id),
+                "member.role_change",
+                "user",
+                Some(user_id.to_string()),
+                Some(before),
+                Some(json!({"role": m.role})),
+            )
+            .await?;
             Ok(view(m, u))
         })
         .await?;
@@ -253,7 +339,11 @@ pub async fn change_role(
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn remove(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn remove(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::MembersManage)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let user_id = path.into_inner();
@@ -267,8 +357,19 @@ pub async fn remove(admin: web::Data<AdminState>, session: Session, path: web::P
                 }
                 ensure_not_last_owner(&scoped).await?;
             }
-            membership::Entity::delete_by_id(m.id).exec(&scoped.db).await?;
-            audit::record(&scoped, Some(caller.user_id), "member.remove", "user", Some(user_id.to_string()), Some(json!({"role": m.role})), None).await?;
+            membership::Entity::delete_by_id(m.id)
+                .exec(&scoped.db)
+                .await?;
+            audit::record(
+                &scoped,
+                Some(caller.user_id),
+                "member.remove",
+                "user",
+                Some(user_id.to_string()),
+                Some(json!({"role": m.role})),
+                None,
+            )
+            .await?;
             Ok(())
         })
         .await?;
@@ -276,13 +377,24 @@ pub async fn remove(admin: web::Data<AdminState>, session: Session, path: web::P
 }
 
 async fn find(scoped: &Scoped, user_id: Uuid) -> Result<membership::Model, ApiError> {
-    scoped.memberships().filter(membership::Column::UserId.eq(user_id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("member"))
+    scoped
+        .memberships()
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(&scoped.db)
+        .await?
+        .ok_or(ApiError::NotFound("member"))
 }
 
 async fn ensure_not_last_owner(scoped: &Scoped) -> Result<(), ApiError> {
-    let owners = scoped.memberships().filter(membership::Column::Role.eq(Role::Owner.as_str())).count(&scoped.db).await?;
+    let owners = scoped
+        .memberships()
+        .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .count(&scoped.db)
+        .await?;
     if owners <= 1 {
-        return Err(ApiError::Conflict("a tenant must keep at least one owner".into()));
+        return Err(ApiError::Conflict(
+            "a tenant must keep at least one owner".into(),
+        ));
     }
     Ok(())
 }

@@ -27,16 +27,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/docs", web::get().to(openapi::reference_page));
     cfg.service(
         web::scope("/api/v1")
-            .app_data(web::JsonConfig::default().limit(1024 * 1024).error_handler(|e, _| {
-                let message = e.to_string();
-                actix_web::error::InternalError::from_response(e, ApiError::validation("body", message).error_response()).into()
-            }))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(1024 * 1024)
+                    .error_handler(|e, _| {
+                        let message = e.to_string();
+                        actix_web::error::InternalError::from_response(
+                            e,
+                            ApiError::validation("body", message).error_response(),
+                        )
+                        .into()
+                    }),
+            )
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 let message = e.to_string();
-                actix_web::error::InternalError::from_response(e, ApiError::validation("query", message).error_response()).into()
+                actix_web::error::InternalError::from_response(
+                    e,
+                    ApiError::validation("query", message).error_response(),
+                )
+                .into()
             }))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
-                actix_web::error::InternalError::from_response(e, ApiError::NotFound("resource").error_response()).into()
+                actix_web::error::InternalError::from_response(
+                    e,
+                    ApiError::NotFound("resource").error_response(),
+                )
+                .into()
             }))
             .route("/auth/login", web::post().to(auth::login))
             .route("/auth/refresh", web::post().to(auth::refresh))
@@ -59,8 +75,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/teams/{id}", web::patch().to(teams::update))
             .route("/teams/{id}", web::delete().to(teams::delete))
             .route("/teams/{id}/members", web::get().to(teams::members))
-            .route("/teams/{id}/members/{user_id}", web::put().to(teams::add_member))
-            .route("/teams/{id}/members/{user_id}", web::delete().to(teams::remove_member))
+            .route(
+                "/teams/{id}/members/{user_id}",
+                web::put().to(teams::add_member),
+            )
+            .route(
+                "/teams/{id}/members/{user_id}",
+                web::delete().to(teams::remove_member),
+            )
             .route("/keys", web::get().to(api_keys::list))
             .route("/keys", web::post().to(api_keys::create))
             .route("/keys/{id}", web::get().to(api_keys::get))
@@ -73,8 +95,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/providers/{id}", web::delete().to(providers::delete))
             .route("/deployments", web::get().to(providers::list_deployments))
             .route("/deployments", web::post().to(providers::create_deployment))
-            .route("/deployments/{id}", web::patch().to(providers::update_deployment))
-            .route("/deployments/{id}", web::delete().to(providers::delete_deployment))
+            .route(
+                "/deployments/{id}",
+                web::patch().to(providers::update_deployment),
+            )
+            .route(
+                "/deployments/{id}",
+                web::delete().to(providers::delete_deployment),
+            )
             .route("/budgets", web::get().to(budgets::list))
             .route("/budgets", web::post().to(budgets::create))
             .route("/budgets/{id}", web::get().to(budgets::get))

@@ -69,7 +69,9 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("The `access_token` from `POST /api/v1/auth/login` or `/auth/refresh`."))
+                    .description(Some(
+                        "The `access_token` from `POST /api/v1/auth/login` or `/auth/refresh`.",
+                    ))
                     .build(),
             ),
         );
@@ -86,14 +88,18 @@ impl Modify for SecuritySchemes {
 /// `GET /api/openapi.json`.
 pub async fn document() -> HttpResponse {
     match AdminApiDoc::openapi().to_json() {
-        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
+        Ok(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json),
         Err(e) => super::error::ApiError::internal(e).error_response(),
     }
 }
 
 /// `GET /api/docs`.
 pub async fn reference_page() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(REFERENCE_PAGE)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(REFERENCE_PAGE)
 }
 
 /// Named so that `cargo nextest run admin_openapi` runs them with the integration tests.
@@ -139,6 +145,9 @@ mod admin_openapi_schemas {
                 details: Some(json!({"field": "name"})),
             },
         };
-        assert_eq!(written, serde_json::to_value(&documented).unwrap_or(Value::Null));
+        assert_eq!(
+            written,
+            serde_json::to_value(&documented).unwrap_or(Value::Null)
+        );
     }
 }

@@ -23,7 +23,10 @@ impl PageQuery {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::validation("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+            Some(_) => Err(ApiError::validation(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            )),
         }
     }
 
@@ -31,7 +34,11 @@ impl PageQuery {
     pub fn cursor(&self) -> Result<Option<Uuid>, ApiError> {
         self.cursor
             .as_deref()
-            .map(|c| Uuid::parse_str(c).map_err(|_| ApiError::validation("cursor", "not a cursor returned by this API")))
+            .map(|c| {
+                Uuid::parse_str(c).map_err(|_| {
+                    ApiError::validation("cursor", "not a cursor returned by this API")
+                })
+            })
             .transpose()
     }
 }
@@ -46,11 +53,23 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from `limit + 1` fetched rows (the extra one only says whether more exist).
-    pub fn from_rows<R>(mut rows: Vec<R>, limit: u64, id: impl Fn(&R) -> Uuid, view: impl Fn(R) -> T) -> Self {
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        limit: u64,
+        id: impl Fn(&R) -> Uuid,
+        view: impl Fn(R) -> T,
+    ) -> Self {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let next_cursor = if more { rows.last().map(|r| id(r).to_string()) } else { None };
-        Self { data: rows.into_iter().map(view).collect(), next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| id(r).to_string())
+        } else {
+            None
+        };
+        Self {
+            data: rows.into_iter().map(view).collect(),
+            next_cursor,
+        }
     }
 }

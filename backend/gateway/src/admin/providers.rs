@@ -7,15 +7,18 @@ use super::context::{AdminState, Session};
 use super::error::ApiError;
 use super::pagination::{Page, PageQuery};
 use super::roles::Action;
+use super::versioning::{check_if_match, etag_of};
 use crate::catalog::{ProviderKind, provider_key_context};
 use crate::crypto::mask;
 use crate::money::PricePerMTok;
 use crate::state::Invalidation;
 use crate::store::entities::{deployment, provider, region};
-use super::versioning::{check_if_match, etag_of};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -37,7 +40,16 @@ pub struct ProviderView {
 
 impl From<provider::Model> for ProviderView {
     fn from(p: provider::Model) -> Self {
-        Self { id: p.id, name: p.name, kind: p.kind, base_url: p.base_url, api_key_hint: p.api_key_hint, api_key_env: p.api_key_env, created_at: p.created_at, updated_at: p.updated_at }
+        Self {
+            id: p.id,
+            name: p.name,
+            kind: p.kind,
+            base_url: p.base_url,
+            api_key_hint: p.api_key_hint,
+            api_key_env: p.api_key_env,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
     }
 }
 
@@ -74,21 +86,30 @@ fn validate_base_url(url: &str) -> Result<String, ApiError> {
     let url = url.trim().trim_end_matches('/');
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(url.to_owned()),
-        _ => Err(ApiError::validation("base_url", "must be an http:// or https:// URL, e.g. https://api.openai.com/v1")),
+        _ => Err(ApiError::validation(
+            "base_url",
+            "must be an http:// or https:// URL, e.g. https://api.openai.com/v1",
+        )),
     }
 }
 
 fn validate_provider_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
-        return Err(ApiError::validation("name", "1 to 64 characters without spaces"));
+        return Err(ApiError::validation(
+            "name",
+            "1 to 64 characters without spaces",
+        ));
     }
     Ok(name.to_owned())
 }
 
 fn validate_api_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > 4096 || key.chars().any(char::is_control) {
-        return Err(ApiError::validation("api_key", "must be 1 to 4096 printable characters"));
+        return Err(ApiError::validation(
+            "api_key",
+            "must be 1 to 4096 printable characters",
+        ));
     }
     Ok(())
 }
@@ -108,7 +129,11 @@ fn validate_api_key(key: &str) -> Result<(), ApiError> {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    admin: web::Data<AdminState>,
+    session: Session,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersRead)?;
     let db = admin.repo.db().clone();
     let page = page.into_inner();
@@ -119,7 +144,11 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(provider::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(provider::Column::Id).limit(limit + 1).all(&db).await?;
+            let rows = query
+                .order_by_desc(provider::Column::Id)
+                .limit(limit + 1)
+                .all(&db)
+                .await?;
             Ok(Page::from_rows(rows, limit, |p| p.id, ProviderView::from))
         })
         .await?;
@@ -143,41 +172,83 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateProvider>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<CreateProvider>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let body = body.into_inner();
     let name = validate_provider_name(&body.name)?;
     if ProviderKind::parse(&body.kind).is_none() {
-        return Err(ApiError::validation("kind", "unknown provider kind; supported: openai"));
+        return Err(ApiError::validation(
+            "kind",
+            "unknown provider kind; supported: openai",
+        ));
     }
     let base_url = validate_base_url(&body.base_url)?;
     if let Some(key) = &body.api_key {
         validate_api_key(key)?;
     }
     let id = Uuid::now_v7();
-    let sealed = body.api_key.as_deref().map(|k| admin.master_keys.encrypt(k, &provider_key_context(id))).transpose().map_err(ApiError::internal)?;
+    let sealed = body
+        .api_key
+        .as_deref()
+        .map(|k| admin.master_keys.encrypt(k, &provider_key_context(id)))
+        .transpose()
+        .map_err(ApiError::internal)?;
     let hint = body.api_key.as_deref().map(mask);
     let db = admin.repo.db().clone();
     let tenant_id = session.tenant_id;
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            if crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Name.eq(&name)).one(&db).await?.is_some() {
-                return Err(ApiError::Conflict(format!("a provider named `{name}` already exists")));
+            if crate::store::Scoped::new(db.clone(), tenant_id)
+                .providers()
+                .filter(provider::Column::Name.eq(&name))
+                .one(&db)
+                .await?
+                .is_some()
+            {
+                return Err(ApiError::Conflict(format!(
+                    "a provider named `{name}` already exists"
+                )));
             }
             let now = Utc::now();
-            let row = provider::Model { id, tenant_id, name, kind: body.kind, base_url, api_key_env: body.api_key_env, created_at: now, updated_at: now, api_key_ciphertext: sealed, api_key_hint: hint }
-                .into_active_model()
-                .insert(&db)
-                .await?;
+            let row = provider::Model {
+                id,
+                tenant_id,
+                name,
+                kind: body.kind,
+                base_url,
+                api_key_env: body.api_key_env,
+                created_at: now,
+                updated_at: now,
+                api_key_ciphertext: sealed,
+                api_key_hint: hint,
+            }
+            .into_active_model()
+            .insert(&db)
+            .await?;
             let view = ProviderView::from(row);
             let scoped = crate::store::Scoped::new(db, tenant_id);
-            audit::record(&scoped, Some(actor), "provider.create", "provider", Some(view.id.to_string()), None, Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "provider.create",
+                "provider",
+                Some(view.id.to_string()),
+                None,
+                Some(json!(view)),
+            )
+            .await?;
             Ok(view)
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Created().insert_header(("etag", etag_of(view.updated_at))).json(view))
+    Ok(HttpResponse::Created()
+        .insert_header(("etag", etag_of(view.updated_at)))
+        .json(view))
 }
 
 /// `PATCH /api/v1/providers/{id}`.
@@ -199,16 +270,36 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpRequest, path: web::Path<Uuid>, body: web::Json<UpdateProvider>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    admin: web::Data<AdminState>,
+    session: Session,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: web::Json<UpdateProvider>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
     let if_match = super::versioning::if_match(&req);
-    let name = body.name.as_deref().map(validate_provider_name).transpose()?;
-    let base_url = body.base_url.as_deref().map(validate_base_url).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(validate_provider_name)
+        .transpose()?;
+    let base_url = body
+        .base_url
+        .as_deref()
+        .map(validate_base_url)
+        .transpose()?;
     let new_key = match &body.api_key {
         Some(Some(key)) => {
             validate_api_key(key)?;
-            Some(Some((admin.master_keys.encrypt(key, &provider_key_context(id)).map_err(ApiError::internal)?, mask(key))))
+            Some(Some((
+                admin
+                    .master_keys
+                    .encrypt(key, &provider_key_context(id))
+                    .map_err(ApiError::internal)?,
+                mask(key),
+            )))
         }
         Some(None) => Some(None),
         None => None,
@@ -218,7 +309,12 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpReq
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            let row = crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id)
+                .providers()
+                .filter(provider::Column::Id.eq(id))
+                .one(&db)
+                .await?
+                .ok_or(ApiError::NotFound("provider"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             let before = json!(ProviderView::from(row.clone()));
             let mut active = row.into_active_model();
@@ -239,12 +335,23 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpReq
             active.updated_at = Set(Utc::now());
             let view = ProviderView::from(active.update(&db).await?);
             let scoped = crate::store::Scoped::new(db, tenant_id);
-            audit::record(&scoped, Some(actor), "provider.update", "provider", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "provider.update",
+                "provider",
+                Some(id.to_string()),
+                Some(before),
+                Some(json!(view)),
+            )
+            .await?;
             Ok(view)
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(view.updated_at))).json(view))
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag_of(view.updated_at)))
+        .json(view))
 }
 
 /// `DELETE /api/v1/providers/{id}`: refused while deployments use it.
@@ -264,7 +371,11 @@ pub async fn update(admin: web::Data<AdminState>, session: Session, req: HttpReq
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let id = path.into_inner();
     let db = admin.repo.db().clone();
@@ -272,15 +383,35 @@ pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::P
     let actor = session.user_id;
     admin
         .run(async move {
-            let row = crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("provider"))?;
-            let used = crate::store::Scoped::new(db.clone(), tenant_id).deployments().filter(deployment::Column::ProviderId.eq(id)).count(&db).await?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id)
+                .providers()
+                .filter(provider::Column::Id.eq(id))
+                .one(&db)
+                .await?
+                .ok_or(ApiError::NotFound("provider"))?;
+            let used = crate::store::Scoped::new(db.clone(), tenant_id)
+                .deployments()
+                .filter(deployment::Column::ProviderId.eq(id))
+                .count(&db)
+                .await?;
             if used > 0 {
-                return Err(ApiError::Conflict(format!("{used} deployments use this provider; delete them first")));
+                return Err(ApiError::Conflict(format!(
+                    "{used} deployments use this provider; delete them first"
+                )));
             }
             let before = json!(ProviderView::from(row));
             provider::Entity::delete_by_id(id).exec(&db).await?;
             let scoped = crate::store::Scoped::new(db, tenant_id);
-            audit::record(&scoped, Some(actor), "provider.delete", "provider", Some(id.to_string()), Some(before), None).await
+            audit::record(
+                &scoped,
+                Some(actor),
+                "provider.delete",
+                "provider",
+                Some(id.to_string()),
+                Some(before),
+                None,
+            )
+            .await
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
@@ -313,7 +444,9 @@ impl From<deployment::Model> for DeploymentView {
             region: d.region,
             input_price: PricePerMTok(d.input_price_micros).to_string(),
             output_price: PricePerMTok(d.output_price_micros).to_string(),
-            cached_input_price: d.cached_input_price_micros.map(|p| PricePerMTok(p).to_string()),
+            cached_input_price: d
+                .cached_input_price_micros
+                .map(|p| PricePerMTok(p).to_string()),
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -347,7 +480,10 @@ pub struct UpdateDeployment {
 }
 
 fn price(field: &str, value: &str) -> Result<i64, ApiError> {
-    value.parse::<PricePerMTok>().map(|p| p.0).map_err(|e| ApiError::validation(field, e.to_string()))
+    value
+        .parse::<PricePerMTok>()
+        .map(|p| p.0)
+        .map_err(|e| ApiError::validation(field, e.to_string()))
 }
 
 fn non_empty(field: &str, value: &str) -> Result<String, ApiError> {
@@ -359,8 +495,15 @@ fn non_empty(field: &str, value: &str) -> Result<String, ApiError> {
 }
 
 async fn check_region(db: &DatabaseConnection, code: &str) -> Result<(), ApiError> {
-    if region::Entity::find_by_id(code.to_owned()).one(db).await?.is_none() {
-        return Err(ApiError::validation("region", format!("unknown region `{code}` (see GET /api/v1/regions)")));
+    if region::Entity::find_by_id(code.to_owned())
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::validation(
+            "region",
+            format!("unknown region `{code}` (see GET /api/v1/regions)"),
+        ));
     }
     Ok(())
 }
@@ -380,7 +523,11 @@ async fn check_region(db: &DatabaseConnection, code: &str) -> Result<(), ApiErro
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list_deployments(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_deployments(
+    admin: web::Data<AdminState>,
+    session: Session,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersRead)?;
     let db = admin.repo.db().clone();
     let page = page.into_inner();
@@ -391,7 +538,11 @@ pub async fn list_deployments(admin: web::Data<AdminState>, session: Session, pa
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(deployment::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(deployment::Column::Id).limit(limit + 1).all(&db).await?;
+            let rows = query
+                .order_by_desc(deployment::Column::Id)
+                .limit(limit + 1)
+                .all(&db)
+                .await?;
             Ok(Page::from_rows(rows, limit, |d| d.id, DeploymentView::from))
         })
         .await?;
@@ -415,19 +566,35 @@ pub async fn list_deployments(admin: web::Data<AdminState>, session: Session, pa
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateDeployment>) -> Result<HttpResponse, ApiError> {
+pub async fn create_deployment(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<CreateDeployment>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let body = body.into_inner();
     let model = non_empty("model", &body.model)?;
     let upstream_model = non_empty("upstream_model", &body.upstream_model)?;
-    let (input, output) = (price("input_price", &body.input_price)?, price("output_price", &body.output_price)?);
-    let cached = body.cached_input_price.as_deref().map(|p| price("cached_input_price", p)).transpose()?;
+    let (input, output) = (
+        price("input_price", &body.input_price)?,
+        price("output_price", &body.output_price)?,
+    );
+    let cached = body
+        .cached_input_price
+        .as_deref()
+        .map(|p| price("cached_input_price", p))
+        .transpose()?;
     let db = admin.repo.db().clone();
     let tenant_id = session.tenant_id;
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            crate::store::Scoped::new(db.clone(), tenant_id).providers().filter(provider::Column::Id.eq(body.provider_id)).one(&db).await?.ok_or_else(|| ApiError::validation("provider_id", "no such provider"))?;
+            crate::store::Scoped::new(db.clone(), tenant_id)
+                .providers()
+                .filter(provider::Column::Id.eq(body.provider_id))
+                .one(&db)
+                .await?
+                .ok_or_else(|| ApiError::validation("provider_id", "no such provider"))?;
             check_region(&db, &body.region).await?;
             let now = Utc::now();
             let row = deployment::Model {
@@ -448,12 +615,23 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
             .await?;
             let view = DeploymentView::from(row);
             let scoped = crate::store::Scoped::new(db, tenant_id);
-            audit::record(&scoped, Some(actor), "deployment.create", "deployment", Some(view.id.to_string()), None, Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "deployment.create",
+                "deployment",
+                Some(view.id.to_string()),
+                None,
+                Some(json!(view)),
+            )
+            .await?;
             Ok(view)
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Created().insert_header(("etag", etag_of(view.updated_at))).json(view))
+    Ok(HttpResponse::Created()
+        .insert_header(("etag", etag_of(view.updated_at)))
+        .json(view))
 }
 
 /// `PATCH /api/v1/deployments/{id}`. A price change applies to calls from now on; past usage keeps its cost.
@@ -475,13 +653,31 @@ pub async fn create_deployment(admin: web::Data<AdminState>, session: Session, b
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, req: HttpRequest, path: web::Path<Uuid>, body: web::Json<UpdateDeployment>) -> Result<HttpResponse, ApiError> {
+pub async fn update_deployment(
+    admin: web::Data<AdminState>,
+    session: Session,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: web::Json<UpdateDeployment>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let (id, body) = (path.into_inner(), body.into_inner());
     let if_match = super::versioning::if_match(&req);
-    let upstream_model = body.upstream_model.as_deref().map(|m| non_empty("upstream_model", m)).transpose()?;
-    let input = body.input_price.as_deref().map(|p| price("input_price", p)).transpose()?;
-    let output = body.output_price.as_deref().map(|p| price("output_price", p)).transpose()?;
+    let upstream_model = body
+        .upstream_model
+        .as_deref()
+        .map(|m| non_empty("upstream_model", m))
+        .transpose()?;
+    let input = body
+        .input_price
+        .as_deref()
+        .map(|p| price("input_price", p))
+        .transpose()?;
+    let output = body
+        .output_price
+        .as_deref()
+        .map(|p| price("output_price", p))
+        .transpose()?;
     let cached = match &body.cached_input_price {
         Some(Some(p)) => Some(Some(price("cached_input_price", p)?)),
         Some(None) => Some(None),
@@ -492,7 +688,12 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, r
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            let row = crate::store::Scoped::new(db.clone(), tenant_id).deployments().filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id)
+                .deployments()
+                .filter(deployment::Column::Id.eq(id))
+                .one(&db)
+                .await?
+                .ok_or(ApiError::NotFound("deployment"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             if let Some(region) = &body.region {
                 check_region(&db, region).await?;
@@ -517,12 +718,23 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, r
             active.updated_at = Set(Utc::now());
             let view = DeploymentView::from(active.update(&db).await?);
             let scoped = crate::store::Scoped::new(db, tenant_id);
-            audit::record(&scoped, Some(actor), "deployment.update", "deployment", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "deployment.update",
+                "deployment",
+                Some(id.to_string()),
+                Some(before),
+                Some(json!(view)),
+            )
+            .await?;
             Ok(view)
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(view.updated_at))).json(view))
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag_of(view.updated_at)))
+        .json(view))
 }
 
 /// `DELETE /api/v1/deployments/{id}`.
@@ -541,7 +753,11 @@ pub async fn update_deployment(admin: web::Data<AdminState>, session: Session, r
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn delete_deployment(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_deployment(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::ProvidersManage)?;
     let id = path.into_inner();
     let db = admin.repo.db().clone();
@@ -549,11 +765,25 @@ pub async fn delete_deployment(admin: web::Data<AdminState>, session: Session, p
     let actor = session.user_id;
     admin
         .run(async move {
-            let row = crate::store::Scoped::new(db.clone(), tenant_id).deployments().filter(deployment::Column::Id.eq(id)).one(&db).await?.ok_or(ApiError::NotFound("deployment"))?;
+            let row = crate::store::Scoped::new(db.clone(), tenant_id)
+                .deployments()
+                .filter(deployment::Column::Id.eq(id))
+                .one(&db)
+                .await?
+                .ok_or(ApiError::NotFound("deployment"))?;
             let before = json!(DeploymentView::from(row));
             deployment::Entity::delete_by_id(id).exec(&db).await?;
             let scoped = crate::store::Scoped::new(db, tenant_id);
-            audit::record(&scoped, Some(actor), "deployment.delete", "deployment", Some(id.to_string()), Some(before), None).await
+            audit::record(
+                &scoped,
+                Some(actor),
+                "deployment.delete",
+                "deployment",
+                Some(id.to_string()),
+                Some(before),
+                None,
+            )
+            .await
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Catalog).await;

@@ -17,14 +17,29 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Checks that every code exists in the catalog (and is not repeated).
-pub async fn validate_regions(scoped: &Scoped, codes: &[String], field: &str) -> Result<(), ApiError> {
-    let known: Vec<String> = region::Entity::find().all(&scoped.db).await?.into_iter().map(|r| r.code).collect();
+pub async fn validate_regions(
+    scoped: &Scoped,
+    codes: &[String],
+    field: &str,
+) -> Result<(), ApiError> {
+    let known: Vec<String> = region::Entity::find()
+        .all(&scoped.db)
+        .await?
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
     for (i, code) in codes.iter().enumerate() {
         if !known.contains(code) {
-            return Err(ApiError::validation(format!("{field}[{i}]"), format!("unknown region `{code}`; known: {}", known.join(", "))));
+            return Err(ApiError::validation(
+                format!("{field}[{i}]"),
+                format!("unknown region `{code}`; known: {}", known.join(", ")),
+            ));
         }
         if codes[..i].contains(code) {
-            return Err(ApiError::validation(format!("{field}[{i}]"), format!("region `{code}` is listed twice")));
+            return Err(ApiError::validation(
+                format!("{field}[{i}]"),
+                format!("region `{code}` is listed twice"),
+            ));
         }
     }
     Ok(())
@@ -51,11 +66,27 @@ pub struct RegionView {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    admin: web::Data<AdminState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::RegionsRead)?;
     let db = admin.repo.db().clone();
-    let rows = admin.run(async move { Ok(region::Entity::find().order_by_asc(region::Column::Code).all(&db).await?) }).await?;
-    let data: Vec<RegionView> = rows.into_iter().map(|r| RegionView { code: r.code, name: r.name }).collect();
+    let rows = admin
+        .run(async move {
+            Ok(region::Entity::find()
+                .order_by_asc(region::Column::Code)
+                .all(&db)
+                .await?)
+        })
+        .await?;
+    let data: Vec<RegionView> = rows
+        .into_iter()
+        .map(|r| RegionView {
+            code: r.code,
+            name: r.name,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
 
@@ -77,7 +108,9 @@ impl From<tenant::Model> for TenantView {
             slug: t.slug,
             name: t.name,
             currency: t.currency,
-            allowed_regions: t.allowed_regions.and_then(|v| serde_json::from_value(v).ok()),
+            allowed_regions: t
+                .allowed_regions
+                .and_then(|v| serde_json::from_value(v).ok()),
         }
     }
 }
@@ -107,11 +140,24 @@ pub struct UpdateTenant {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn get_tenant(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn get_tenant(
+    admin: web::Data<AdminState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TenantRead)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
-    let row = admin.run(async move { scoped.tenant().one(&scoped.db).await?.ok_or(ApiError::NotFound("tenant")) }).await?;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(row.updated_at))).json(TenantView::from(row)))
+    let row = admin
+        .run(async move {
+            scoped
+                .tenant()
+                .one(&scoped.db)
+                .await?
+                .ok_or(ApiError::NotFound("tenant"))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag_of(row.updated_at)))
+        .json(TenantView::from(row)))
 }
 
 /// `PATCH /api/v1/tenant`; honours `If-Match`.
@@ -144,13 +190,18 @@ pub async fn update_tenant(
     let body = body.into_inner();
     let if_match = super::versioning::if_match(&req);
     if let Some(name) = &body.name
-        && (name.trim().is_empty() || name.chars().count() > 100) {
-            return Err(ApiError::validation("name", "must be 1 to 100 characters"));
-        }
+        && (name.trim().is_empty() || name.chars().count() > 100)
+    {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
     let actor = session.user_id;
     let (etag, view) = admin
         .run(async move {
-            let row = scoped.tenant().one(&scoped.db).await?.ok_or(ApiError::NotFound("tenant"))?;
+            let row = scoped
+                .tenant()
+                .one(&scoped.db)
+                .await?
+                .ok_or(ApiError::NotFound("tenant"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             if let Some(Some(regions)) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
@@ -166,7 +217,16 @@ pub async fn update_tenant(
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;
             let view = TenantView::from(row.clone());
-            audit::record(&scoped, Some(actor), "tenant.update", "tenant", Some(row.id.to_string()), Some(before), Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "tenant.update",
+                "tenant",
+                Some(row.id.to_string()),
+                Some(before),
+                Some(json!(view)),
+            )
+            .await?;
             Ok((etag_of(row.updated_at), view))
         })
         .await?;

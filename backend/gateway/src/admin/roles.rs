@@ -16,7 +16,13 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order of the documented matrix.
-    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Finance, Role::Developer, Role::Viewer];
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Finance,
+        Role::Developer,
+        Role::Viewer,
+    ];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -122,13 +128,34 @@ pub fn permits(role: Role, action: Action) -> Scope {
     use Role::*;
     match (role, action) {
         (Owner | Admin, _) => Scope::All,
-        (Finance, TenantRead | MembersRead | TeamsRead | ProvidersRead | BudgetsRead | BudgetsManage | RegionsRead | AuditRead) => Scope::All,
-        (Finance, TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage | ProvidersManage) => Scope::None,
-        (Developer, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead) => Scope::All,
+        (
+            Finance,
+            TenantRead | MembersRead | TeamsRead | ProvidersRead | BudgetsRead | BudgetsManage
+            | RegionsRead | AuditRead,
+        ) => Scope::All,
+        (
+            Finance,
+            TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage | ProvidersManage,
+        ) => Scope::None,
+        (Developer, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead) => {
+            Scope::All
+        }
         (Developer, KeysRead | KeysManage) => Scope::Own,
-        (Developer, TenantUpdate | MembersManage | TeamsManage | ProvidersManage | BudgetsRead | BudgetsManage | AuditRead) => Scope::None,
-        (Viewer, TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | BudgetsRead | RegionsRead | AuditRead) => Scope::All,
-        (Viewer, TenantUpdate | MembersManage | TeamsManage | KeysManage | ProvidersManage | BudgetsManage) => Scope::None,
+        (
+            Developer,
+            TenantUpdate | MembersManage | TeamsManage | ProvidersManage | BudgetsRead
+            | BudgetsManage | AuditRead,
+        ) => Scope::None,
+        (
+            Viewer,
+            TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | BudgetsRead
+            | RegionsRead | AuditRead,
+        ) => Scope::All,
+        (
+            Viewer,
+            TenantUpdate | MembersManage | TeamsManage | KeysManage | ProvidersManage
+            | BudgetsManage,
+        ) => Scope::None,
     }
 }
 
@@ -142,7 +169,11 @@ mod tests {
         doc.lines()
             .filter(|l| l.starts_with("| `") && l.matches('|').count() == 7)
             .map(|l| {
-                let cells: Vec<String> = l.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect();
+                let cells: Vec<String> = l
+                    .trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().to_owned())
+                    .collect();
                 (cells[0].trim_matches('`').to_owned(), cells[1..=5].to_vec())
             })
             .collect()
@@ -151,14 +182,24 @@ mod tests {
     #[test]
     fn the_code_enforces_exactly_the_documented_matrix() {
         let documented = documented_matrix();
-        assert_eq!(documented.len(), Action::ALL.len(), "every action is documented once");
+        assert_eq!(
+            documented.len(),
+            Action::ALL.len(),
+            "every action is documented once"
+        );
         for action in Action::ALL {
             let (_, cells) = documented
                 .iter()
                 .find(|(name, _)| name == action.as_str())
                 .unwrap_or_else(|| panic!("{} missing from docs/roles.md", action.as_str()));
             for (role, cell) in Role::ALL.into_iter().zip(cells) {
-                assert_eq!(permits(role, action).symbol(), cell, "{} / {}", role.as_str(), action.as_str());
+                assert_eq!(
+                    permits(role, action).symbol(),
+                    cell,
+                    "{} / {}",
+                    role.as_str(),
+                    action.as_str()
+                );
             }
         }
     }

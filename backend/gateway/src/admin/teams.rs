@@ -11,7 +11,10 @@ use crate::store::Scoped;
 use crate::store::entities::{api_key, membership, team, team_member};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -33,7 +36,9 @@ impl From<team::Model> for TeamView {
             id: t.id,
             slug: t.slug,
             name: t.name,
-            allowed_regions: t.allowed_regions.and_then(|v| serde_json::from_value(v).ok()),
+            allowed_regions: t
+                .allowed_regions
+                .and_then(|v| serde_json::from_value(v).ok()),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -73,13 +78,21 @@ pub(crate) mod double_option {
     }
 }
 
-
 fn validate_slug(slug: &str) -> Result<(), ApiError> {
     let ok = (2..=48).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    if ok { Ok(()) } else { Err(ApiError::validation("slug", "2 to 48 lower-case letters, digits and inner hyphens")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "slug",
+            "2 to 48 lower-case letters, digits and inner hyphens",
+        ))
+    }
 }
 
 fn validate_name(name: &str) -> Result<String, ApiError> {
@@ -110,7 +123,11 @@ fn scoped(admin: &AdminState, session: &Session) -> Scoped {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    admin: web::Data<AdminState>,
+    session: Session,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsRead)?;
     let scoped = scoped(&admin, &session);
     let page = page.into_inner();
@@ -121,7 +138,11 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
             if let Some(cursor) = page.cursor()? {
                 query = query.filter(team::Column::Id.lt(cursor));
             }
-            let rows = query.order_by_desc(team::Column::Id).limit(limit + 1).all(&scoped.db).await?;
+            let rows = query
+                .order_by_desc(team::Column::Id)
+                .limit(limit + 1)
+                .all(&scoped.db)
+                .await?;
             Ok(Page::from_rows(rows, limit, |t| t.id, TeamView::from))
         })
         .await?;
@@ -145,7 +166,11 @@ pub async fn list(admin: web::Data<AdminState>, session: Session, page: web::Que
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateTeam>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<CreateTeam>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let body = body.into_inner();
     validate_slug(&body.slug)?;
@@ -157,8 +182,17 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
             if let Some(regions) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
             }
-            if scoped.teams().filter(team::Column::Slug.eq(&body.slug)).one(&scoped.db).await?.is_some() {
-                return Err(ApiError::Conflict(format!("a team with the slug `{}` already exists", body.slug)));
+            if scoped
+                .teams()
+                .filter(team::Column::Slug.eq(&body.slug))
+                .one(&scoped.db)
+                .await?
+                .is_some()
+            {
+                return Err(ApiError::Conflict(format!(
+                    "a team with the slug `{}` already exists",
+                    body.slug
+                )));
             }
             let now = Utc::now();
             let row = team::Model {
@@ -174,11 +208,22 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
             .insert(&scoped.db)
             .await?;
             let view = TeamView::from(row.clone());
-            audit::record(&scoped, Some(actor), "team.create", "team", Some(row.id.to_string()), None, Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "team.create",
+                "team",
+                Some(row.id.to_string()),
+                None,
+                Some(json!(view)),
+            )
+            .await?;
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
-    Ok(HttpResponse::Created().insert_header(("etag", created.0)).json(created.1))
+    Ok(HttpResponse::Created()
+        .insert_header(("etag", created.0))
+        .json(created.1))
 }
 
 /// `GET /api/v1/teams/{id}`.
@@ -197,16 +242,27 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn get(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsRead)?;
     let scoped = scoped(&admin, &session);
     let id = path.into_inner();
     let row = admin.run(async move { find(&scoped, id).await }).await?;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag_of(row.updated_at))).json(TeamView::from(row)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag_of(row.updated_at)))
+        .json(TeamView::from(row)))
 }
 
 async fn find(scoped: &Scoped, id: Uuid) -> Result<team::Model, ApiError> {
-    scoped.teams().filter(team::Column::Id.eq(id)).one(&scoped.db).await?.ok_or(ApiError::NotFound("team"))
+    scoped
+        .teams()
+        .filter(team::Column::Id.eq(id))
+        .one(&scoped.db)
+        .await?
+        .ok_or(ApiError::NotFound("team"))
 }
 
 /// `PATCH /api/v1/teams/{id}`; honours `If-Match`.
@@ -259,7 +315,16 @@ pub async fn update(
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;
             let view = TeamView::from(row.clone());
-            audit::record(&scoped, Some(actor), "team.update", "team", Some(id.to_string()), Some(before), Some(json!(view))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "team.update",
+                "team",
+                Some(id.to_string()),
+                Some(before),
+                Some(json!(view)),
+            )
+            .await?;
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
@@ -285,7 +350,11 @@ pub async fn update(
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);
     let id = path.into_inner();
@@ -300,11 +369,22 @@ pub async fn delete(admin: web::Data<AdminState>, session: Session, path: web::P
                 .count(&scoped.db)
                 .await?;
             if active_keys > 0 {
-                return Err(ApiError::Conflict(format!("the team still has {active_keys} active API keys; revoke them first")));
+                return Err(ApiError::Conflict(format!(
+                    "the team still has {active_keys} active API keys; revoke them first"
+                )));
             }
             let before = json!(TeamView::from(row.clone()));
             team::Entity::delete_by_id(row.id).exec(&scoped.db).await?;
-            audit::record(&scoped, Some(actor), "team.delete", "team", Some(id.to_string()), Some(before), None).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "team.delete",
+                "team",
+                Some(id.to_string()),
+                Some(before),
+                None,
+            )
+            .await?;
             Ok(())
         })
         .await?;
@@ -334,17 +414,31 @@ pub struct TeamMemberView {
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn members(admin: web::Data<AdminState>, session: Session, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn members(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsRead)?;
     let scoped = scoped(&admin, &session);
     let id = path.into_inner();
     let rows = admin
         .run(async move {
             find(&scoped, id).await?;
-            Ok(scoped.team_members().filter(team_member::Column::TeamId.eq(id)).all(&scoped.db).await?)
+            Ok(scoped
+                .team_members()
+                .filter(team_member::Column::TeamId.eq(id))
+                .all(&scoped.db)
+                .await?)
         })
         .await?;
-    let views: Vec<TeamMemberView> = rows.into_iter().map(|m| TeamMemberView { user_id: m.user_id, added_at: m.created_at }).collect();
+    let views: Vec<TeamMemberView> = rows
+        .into_iter()
+        .map(|m| TeamMemberView {
+            user_id: m.user_id,
+            added_at: m.created_at,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(json!({"data": views})))
 }
 
@@ -364,7 +458,11 @@ pub async fn members(admin: web::Data<AdminState>, session: Session, path: web::
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+pub async fn add_member(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);
     let (team_id, user_id) = path.into_inner();
@@ -372,7 +470,13 @@ pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: we
     admin
         .run(async move {
             find(&scoped, team_id).await?;
-            if scoped.memberships().filter(membership::Column::UserId.eq(user_id)).one(&scoped.db).await?.is_none() {
+            if scoped
+                .memberships()
+                .filter(membership::Column::UserId.eq(user_id))
+                .one(&scoped.db)
+                .await?
+                .is_none()
+            {
                 return Err(ApiError::NotFound("member"));
             }
             let existing = scoped
@@ -382,11 +486,26 @@ pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: we
                 .one(&scoped.db)
                 .await?;
             if existing.is_none() {
-                team_member::Model { id: Uuid::now_v7(), tenant_id: scoped.tenant_id, team_id, user_id, created_at: Utc::now() }
-                    .into_active_model()
-                    .insert(&scoped.db)
-                    .await?;
-                audit::record(&scoped, Some(actor), "team.member_add", "team", Some(team_id.to_string()), None, Some(json!({"user_id": user_id}))).await?;
+                team_member::Model {
+                    id: Uuid::now_v7(),
+                    tenant_id: scoped.tenant_id,
+                    team_id,
+                    user_id,
+                    created_at: Utc::now(),
+                }
+                .into_active_model()
+                .insert(&scoped.db)
+                .await?;
+                audit::record(
+                    &scoped,
+                    Some(actor),
+                    "team.member_add",
+                    "team",
+                    Some(team_id.to_string()),
+                    None,
+                    Some(json!({"user_id": user_id})),
+                )
+                .await?;
             }
             Ok(())
         })
@@ -410,7 +529,11 @@ pub async fn add_member(admin: web::Data<AdminState>, session: Session, path: we
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn remove_member(admin: web::Data<AdminState>, session: Session, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+pub async fn remove_member(
+    admin: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
     session.require(Action::TeamsManage)?;
     let scoped = scoped(&admin, &session);
     let (team_id, user_id) = path.into_inner();
@@ -425,8 +548,19 @@ pub async fn remove_member(admin: web::Data<AdminState>, session: Session, path:
                 .one(&scoped.db)
                 .await?
                 .ok_or(ApiError::NotFound("team member"))?;
-            team_member::Entity::delete_by_id(row.id).exec(&scoped.db).await?;
-            audit::record(&scoped, Some(actor), "team.member_remove", "team", Some(team_id.to_string()), Some(json!({"user_id": user_id})), None).await?;
+            team_member::Entity::delete_by_id(row.id)
+                .exec(&scoped.db)
+                .await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "team.member_remove",
+                "team",
+                Some(team_id.to_string()),
+                Some(json!({"user_id": user_id})),
+                None,
+            )
+            .await?;
             Ok(())
         })
         .await?;

@@ -13,7 +13,10 @@ use crate::store::Scoped;
 use crate::store::entities::{membership, team, tenant, user};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -85,40 +88,91 @@ fn slugify(text: &str) -> String {
 
 fn validate_slug(slug: &str) -> Result<(), ApiError> {
     let ok = (2..=48).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    if ok { Ok(()) } else { Err(ApiError::validation("slug", "2 to 48 lower-case letters, digits and inner hyphens")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "slug",
+            "2 to 48 lower-case letters, digits and inner hyphens",
+        ))
+    }
 }
 
 /// Creates a tenant with its default team; fails with 409 when the slug is taken.
-async fn insert_tenant(db: &DatabaseConnection, name: String, slug: String, currency: String) -> Result<tenant::Model, ApiError> {
-    if tenant::Entity::find().filter(tenant::Column::Slug.eq(&slug)).one(db).await?.is_some() {
-        return Err(ApiError::Conflict(format!("the tenant slug `{slug}` is taken")));
+async fn insert_tenant(
+    db: &DatabaseConnection,
+    name: String,
+    slug: String,
+    currency: String,
+) -> Result<tenant::Model, ApiError> {
+    if tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(&slug))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "the tenant slug `{slug}` is taken"
+        )));
     }
     let now = Utc::now();
-    let tenant = tenant::Model { id: Uuid::now_v7(), slug, name, currency, created_at: now, updated_at: now, allowed_regions: None }
-        .into_active_model()
-        .insert(db)
-        .await?;
-    team::Model { id: Uuid::now_v7(), tenant_id: tenant.id, slug: "default".into(), name: "Default".into(), created_at: now, updated_at: now, allowed_regions: None }
-        .into_active_model()
-        .insert(db)
-        .await?;
+    let tenant = tenant::Model {
+        id: Uuid::now_v7(),
+        slug,
+        name,
+        currency,
+        created_at: now,
+        updated_at: now,
+        allowed_regions: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
+    team::Model {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        slug: "default".into(),
+        name: "Default".into(),
+        created_at: now,
+        updated_at: now,
+        allowed_regions: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
     Ok(tenant)
 }
 
-async fn add_owner(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid) -> Result<(), ApiError> {
+async fn add_owner(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
     let now = Utc::now();
-    membership::Model { id: Uuid::now_v7(), tenant_id, user_id, role: Role::Owner.as_str().into(), created_at: now, updated_at: now }
-        .into_active_model()
-        .insert(db)
-        .await?;
+    membership::Model {
+        id: Uuid::now_v7(),
+        tenant_id,
+        user_id,
+        role: Role::Owner.as_str().into(),
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
     Ok(())
 }
 
 async fn hash(secret: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash_password(&secret)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+    tokio::task::spawn_blocking(move || password::hash_password(&secret))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 /// `POST /api/v1/auth/signup` (SaaS mode): a new organisation and its owner, signed in at once.
@@ -137,42 +191,82 @@ async fn hash(secret: String) -> Result<String, ApiError> {
         (status = 429, description = "Too many attempts from this address (`too_many_requests`)", body = super::error::ApiErrorBody),
     ),
 )]
-pub async fn sign_up(admin: web::Data<AdminState>, req: HttpRequest, body: web::Json<SignUp>) -> Result<HttpResponse, ApiError> {
+pub async fn sign_up(
+    admin: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Json<SignUp>,
+) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     let body = body.into_inner();
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let limit_key = format!("signup:ip:{peer}");
     check_attempts(&admin, &limit_key).await?;
-    let _ = admin.state.incr_window(&limit_key, 1, admin.settings.login_window).await;
+    let _ = admin
+        .state
+        .incr_window(&limit_key, 1, admin.settings.login_window)
+        .await;
     let email = normalize_email(&body.email);
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::validation("email", "is not an email address"));
     }
-    password::validate_new_password(&body.password).map_err(|e| ApiError::validation("password", e.to_string()))?;
+    password::validate_new_password(&body.password)
+        .map_err(|e| ApiError::validation("password", e.to_string()))?;
     let organisation = body.organisation.trim().to_owned();
     if organisation.is_empty() || organisation.chars().count() > 100 {
-        return Err(ApiError::validation("organisation", "must be 1 to 100 characters"));
+        return Err(ApiError::validation(
+            "organisation",
+            "must be 1 to 100 characters",
+        ));
     }
     let slug = body.slug.unwrap_or_else(|| slugify(&organisation));
     validate_slug(&slug)?;
     let password_hash = hash(body.password).await?;
-    let name = body.name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let name = body
+        .name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let db = admin.repo.db().clone();
     let (user, tenant) = admin
         .run(async move {
             // One response for a taken email, whoever owns it, so sign-up does not confirm who has an account.
-            if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&db).await?.is_some() {
-                return Err(ApiError::Conflict("this email cannot be used to sign up; sign in instead".into()));
+            if user::Entity::find()
+                .filter(user::Column::Email.eq(&email))
+                .one(&db)
+                .await?
+                .is_some()
+            {
+                return Err(ApiError::Conflict(
+                    "this email cannot be used to sign up; sign in instead".into(),
+                ));
             }
             let tenant = insert_tenant(&db, organisation, slug, usd()).await?;
             let now = Utc::now();
-            let user = user::Model { id: Uuid::now_v7(), email, name, password_hash, is_platform_admin: false, created_at: now, updated_at: now }
-                .into_active_model()
-                .insert(&db)
-                .await?;
+            let user = user::Model {
+                id: Uuid::now_v7(),
+                email,
+                name,
+                password_hash,
+                is_platform_admin: false,
+                created_at: now,
+                updated_at: now,
+            }
+            .into_active_model()
+            .insert(&db)
+            .await?;
             add_owner(&db, tenant.id, user.id).await?;
             let scoped = Scoped::new(db, tenant.id);
-            audit::record(&scoped, Some(user.id), "tenant.sign_up", "tenant", Some(tenant.id.to_string()), None, Some(json!({"slug": tenant.slug, "owner": user.email}))).await?;
+            audit::record(
+                &scoped,
+                Some(user.id),
+                "tenant.sign_up",
+                "tenant",
+                Some(tenant.id.to_string()),
+                None,
+                Some(json!({"slug": tenant.slug, "owner": user.email})),
+            )
+            .await?;
             Ok((user, tenant))
         })
         .await?;
@@ -183,8 +277,19 @@ pub async fn sign_up(admin: web::Data<AdminState>, req: HttpRequest, body: web::
 async fn require_platform_admin(admin: &AdminState, session: &Session) -> Result<(), ApiError> {
     let db = admin.repo.db().clone();
     let user_id = session.user_id;
-    let is_admin = admin.run(async move { Ok(user::Entity::find_by_id(user_id).one(&db).await?.is_some_and(|u| u.is_platform_admin)) }).await?;
-    if is_admin { Ok(()) } else { Err(ApiError::Forbidden) }
+    let is_admin = admin
+        .run(async move {
+            Ok(user::Entity::find_by_id(user_id)
+                .one(&db)
+                .await?
+                .is_some_and(|u| u.is_platform_admin))
+        })
+        .await?;
+    if is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }
 
 /// `GET /api/v1/platform/tenants` (SaaS mode, platform operators).
@@ -202,14 +307,30 @@ async fn require_platform_admin(admin: &AdminState, session: &Session) -> Result
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    admin: web::Data<AdminState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     require_platform_admin(&admin, &session).await?;
     let db = admin.repo.db().clone();
-    let rows = admin.run(async move { Ok(tenant::Entity::find().order_by_asc(tenant::Column::CreatedAt).all(&db).await?) }).await?;
+    let rows = admin
+        .run(async move {
+            Ok(tenant::Entity::find()
+                .order_by_asc(tenant::Column::CreatedAt)
+                .all(&db)
+                .await?)
+        })
+        .await?;
     let data: Vec<PlatformTenantView> = rows
         .into_iter()
-        .map(|t| PlatformTenantView { id: t.id, slug: t.slug, name: t.name, currency: t.currency, created_at: t.created_at })
+        .map(|t| PlatformTenantView {
+            id: t.id,
+            slug: t.slug,
+            name: t.name,
+            currency: t.currency,
+            created_at: t.created_at,
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
@@ -232,7 +353,11 @@ pub async fn list(admin: web::Data<AdminState>, session: Session) -> Result<Http
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::Json<CreateTenant>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    admin: web::Data<AdminState>,
+    session: Session,
+    body: web::Json<CreateTenant>,
+) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     require_platform_admin(&admin, &session).await?;
     let body = body.into_inner();
@@ -242,11 +367,17 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
     }
     if body.currency.len() != 3 || !body.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::validation("currency", "an ISO 4217 code such as USD or EUR"));
+        return Err(ApiError::validation(
+            "currency",
+            "an ISO 4217 code such as USD or EUR",
+        ));
     }
     let email = normalize_email(&body.owner_email);
     if !email.contains('@') {
-        return Err(ApiError::validation("owner_email", "is not an email address"));
+        return Err(ApiError::validation(
+            "owner_email",
+            "is not an email address",
+        ));
     }
     let one_time = password::generate_one_time_password();
     let one_time_hash = hash(one_time.clone()).await?;
@@ -255,30 +386,62 @@ pub async fn create(admin: web::Data<AdminState>, session: Session, body: web::J
     let created = admin
         .run(async move {
             let tenant = insert_tenant(&db, name, body.slug, body.currency).await?;
-            let existing = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&db).await?;
+            let existing = user::Entity::find()
+                .filter(user::Column::Email.eq(&email))
+                .one(&db)
+                .await?;
             let (owner, otp) = match existing {
                 Some(u) => (u, None),
                 None => {
                     let now = Utc::now();
                     let name = email.split('@').next().unwrap_or_default().to_owned();
-                    let u = user::Model { id: Uuid::now_v7(), email, name, password_hash: one_time_hash, is_platform_admin: false, created_at: now, updated_at: now }
-                        .into_active_model()
-                        .insert(&db)
-                        .await?;
+                    let u = user::Model {
+                        id: Uuid::now_v7(),
+                        email,
+                        name,
+                        password_hash: one_time_hash,
+                        is_platform_admin: false,
+                        created_at: now,
+                        updated_at: now,
+                    }
+                    .into_active_model()
+                    .insert(&db)
+                    .await?;
                     (u, Some(one_time))
                 }
             };
             add_owner(&db, tenant.id, owner.id).await?;
             let scoped = Scoped::new(db, tenant.id);
-            audit::record(&scoped, Some(actor), "tenant.create", "tenant", Some(tenant.id.to_string()), None, Some(json!({"slug": tenant.slug, "owner": owner.email}))).await?;
+            audit::record(
+                &scoped,
+                Some(actor),
+                "tenant.create",
+                "tenant",
+                Some(tenant.id.to_string()),
+                None,
+                Some(json!({"slug": tenant.slug, "owner": owner.email})),
+            )
+            .await?;
             Ok(CreatedTenant {
-                tenant: PlatformTenantView { id: tenant.id, slug: tenant.slug, name: tenant.name, currency: tenant.currency, created_at: tenant.created_at },
-                owner: UserView { id: owner.id, email: owner.email, name: owner.name },
+                tenant: PlatformTenantView {
+                    id: tenant.id,
+                    slug: tenant.slug,
+                    name: tenant.name,
+                    currency: tenant.currency,
+                    created_at: tenant.created_at,
+                },
+                owner: UserView {
+                    id: owner.id,
+                    email: owner.email,
+                    name: owner.name,
+                },
                 owner_one_time_password: otp,
             })
         })
         .await?;
-    Ok(HttpResponse::Created().insert_header(("cache-control", "no-store")).json(created))
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(created))
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 
 /// The request's `If-Match` header, if any.
 pub fn if_match(req: &actix_web::HttpRequest) -> Option<String> {
-    req.headers().get(actix_web::http::header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    req.headers()
+        .get(actix_web::http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The entity tag of a version.
@@ -18,7 +21,13 @@ pub fn etag_of(updated_at: DateTime<Utc>) -> String {
 pub fn check_if_match(if_match: Option<&str>, updated_at: DateTime<Utc>) -> Result<(), ApiError> {
     match if_match.map(str::trim) {
         None | Some("*") => Ok(()),
-        Some(tags) if tags.split(',').any(|t| t.trim().trim_start_matches("W/") == etag_of(updated_at)) => Ok(()),
+        Some(tags)
+            if tags
+                .split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag_of(updated_at)) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(ApiError::PreconditionFailed),
     }
 }

@@ -157,14 +157,26 @@ pub(super) fn route(
         .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
     // Residency first: a deployment outside the allowed regions is never a candidate.
     if key.allowed_regions.is_none() {
-        return state.catalog.pick(deployments).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()));
+        return state
+            .catalog
+            .pick(deployments)
+            .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()));
     }
-    let allowed: Vec<Arc<Deployment>> = deployments.iter().filter(|d| key.allows_region(&d.region)).cloned().collect();
+    let allowed: Vec<Arc<Deployment>> = deployments
+        .iter()
+        .filter(|d| key.allows_region(&d.region))
+        .cloned()
+        .collect();
     if allowed.is_empty() {
         let mut served: Vec<&str> = deployments.iter().map(|d| d.region.as_str()).collect();
         served.sort_unstable();
         served.dedup();
-        let mut permitted: Vec<&str> = key.allowed_regions.iter().flatten().map(String::as_str).collect();
+        let mut permitted: Vec<&str> = key
+            .allowed_regions
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         permitted.sort_unstable();
         return Err(ProxyError::RegionNotAllowed(format!(
             "the model `{model}` is served only in region(s) [{}], but the residency policy of this {} allows only [{}]",
@@ -173,7 +185,10 @@ pub(super) fn route(
             permitted.join(", ")
         )));
     }
-    state.catalog.pick(&allowed).ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
+    state
+        .catalog
+        .pick(&allowed)
+        .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
 }
 
 /// Records a call that failed after routing and answers with its error, carrying the routing headers so the

@@ -137,10 +137,25 @@ impl Repo {
     pub async fn find_key_with_regions(
         &self,
         key_hash: &str,
-    ) -> Result<Option<(api_key::Model, Option<serde_json::Value>, Option<serde_json::Value>)>, StoreError> {
-        let Some(key) = self.find_api_key_by_hash(key_hash).await? else { return Ok(None) };
-        let tenant_regions = tenant::Entity::find_by_id(key.tenant_id).one(&self.db).await?.and_then(|t| t.allowed_regions);
-        let team_regions = team::Entity::find_by_id(key.team_id).one(&self.db).await?.and_then(|t| t.allowed_regions);
+    ) -> Result<
+        Option<(
+            api_key::Model,
+            Option<serde_json::Value>,
+            Option<serde_json::Value>,
+        )>,
+        StoreError,
+    > {
+        let Some(key) = self.find_api_key_by_hash(key_hash).await? else {
+            return Ok(None);
+        };
+        let tenant_regions = tenant::Entity::find_by_id(key.tenant_id)
+            .one(&self.db)
+            .await?
+            .and_then(|t| t.allowed_regions);
+        let team_regions = team::Entity::find_by_id(key.team_id)
+            .one(&self.db)
+            .await?
+            .and_then(|t| t.allowed_regions);
         Ok(Some((key, tenant_regions, team_regions)))
     }
 

@@ -1,7 +1,9 @@
 //! Tenant scoping in one layer. Admin code reaches tenant-owned rows only through `Scoped`, whose queries all
 //! start filtered by the caller's tenant: an id of another tenant simply is not found.
 
-use super::entities::{api_key, audit_entry, budget, deployment, membership, provider, team, team_member, tenant};
+use super::entities::{
+    api_key, audit_entry, budget, deployment, membership, provider, team, team_member, tenant,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 

@@ -53,7 +53,11 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Routes that need no session.
-const PUBLIC_ROUTES: &[(&str, &str)] = &[("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/signup")];
+const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/signup"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_is_openapi_3_1_and_lists_every_admin_route() {
@@ -61,35 +65,82 @@ async fn the_document_is_openapi_3_1_and_lists_every_admin_route() {
     let app = spawn_app().await;
 
     // Act
-    let response = app.client.get(format!("{}/api/openapi.json", app.address)).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/api/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     assert_eq!(doc["info"]["title"], "Switchyard admin API");
     let paths = doc["paths"].as_object().unwrap();
     let missing: Vec<String> = DOCUMENTED_ROUTES
         .iter()
-        .filter(|(method, path)| paths.get(*path).and_then(|item| item.get(*method)).is_none())
+        .filter(|(method, path)| {
+            paths
+                .get(*path)
+                .and_then(|item| item.get(*method))
+                .is_none()
+        })
         .map(|(method, path)| format!("{} {path}", method.to_uppercase()))
         .collect();
-    assert!(missing.is_empty(), "routes missing from the document: {missing:?}");
-    let documented: usize = paths.values().map(|item| item.as_object().unwrap().len()).sum();
-    assert_eq!(documented, DOCUMENTED_ROUTES.len(), "the document has operations this test does not list");
+    assert!(
+        missing.is_empty(),
+        "routes missing from the document: {missing:?}"
+    );
+    let documented: usize = paths
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        DOCUMENTED_ROUTES.len(),
+        "the document has operations this test does not list"
+    );
     for (method, path) in DOCUMENTED_ROUTES {
         let op = &doc["paths"][path][method];
-        let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
-        assert_eq!(secured, !PUBLIC_ROUTES.contains(&(method, path)), "security of {method} {path}");
-        assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
+        let secured = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        assert_eq!(
+            secured,
+            !PUBLIC_ROUTES.contains(&(method, path)),
+            "security of {method} {path}"
+        );
+        assert!(
+            op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+            "{method} {path} has no tag"
+        );
     }
-    let mut operation_ids: Vec<&str> = paths.values().flat_map(|item| item.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+    let mut operation_ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
     operation_ids.sort_unstable();
     operation_ids.dedup();
-    assert_eq!(operation_ids.len(), DOCUMENTED_ROUTES.len(), "every operation has its own operationId");
+    assert_eq!(
+        operation_ids.len(),
+        DOCUMENTED_ROUTES.len(),
+        "every operation has its own operationId"
+    );
     let bearer = &doc["components"]["securitySchemes"]["bearer"];
-    assert_eq!((bearer["type"].as_str(), bearer["scheme"].as_str()), (Some("http"), Some("bearer")));
-    assert_eq!(doc["components"]["securitySchemes"]["cookie"]["name"], "sy_access");
+    assert_eq!(
+        (bearer["type"].as_str(), bearer["scheme"].as_str()),
+        (Some("http"), Some("bearer"))
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["cookie"]["name"],
+        "sy_access"
+    );
     app.shutdown().await;
 }
 
@@ -99,14 +150,25 @@ async fn the_reference_page_is_html_that_loads_nothing_from_elsewhere() {
     let app = spawn_app().await;
 
     // Act
-    let response = app.client.get(format!("{}/api/docs", app.address)).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/api/docs", app.address))
+        .send()
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     let body = response.text().await.unwrap();
     assert!(body.contains("openapi.json"), "the page loads the document");
-    assert!(!body.contains("://"), "the page must not reference any absolute URL");
+    assert!(
+        !body.contains("://"),
+        "the page must not reference any absolute URL"
+    );
     app.shutdown().await;
 }

@@ -17,28 +17,102 @@ async fn teams_are_created_edited_with_if_match_and_audited() {
     let app = spawn_app().await;
     let (_, token) = app.token_for("owner@example.com", "owner").await;
 
-    let created = app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "search", "name": "Search", "allowed_regions": ["eu"]}))).await;
+    let created = app
+        .admin(
+            &token,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "search", "name": "Search", "allowed_regions": ["eu"]})),
+        )
+        .await;
     let etag = created.headers()["etag"].to_str().unwrap().to_owned();
     let team = json_of(created, 201).await;
     let id = team["id"].as_str().unwrap().to_owned();
-    let duplicate = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "search", "name": "Again"}))).await, 409).await;
+    let duplicate = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "search", "name": "Again"})),
+        )
+        .await,
+        409,
+    )
+    .await;
     assert_eq!(duplicate["error"]["code"], "conflict");
-    let bad = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "Bad Slug", "name": "x"}))).await, 400).await;
+    let bad = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "Bad Slug", "name": "x"})),
+        )
+        .await,
+        400,
+    )
+    .await;
     assert_eq!(bad["error"]["details"]["field"], "slug");
-    let bad_region = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "x1", "name": "x", "allowed_regions": ["mars"]}))).await, 400).await;
-    assert_eq!(bad_region["error"]["details"]["field"], "allowed_regions[0]");
+    let bad_region = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "x1", "name": "x", "allowed_regions": ["mars"]})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        bad_region["error"]["details"]["field"],
+        "allowed_regions[0]"
+    );
 
     // An edit with the current ETag wins; a second edit with the same (now stale) ETag is refused.
     let url = format!("{}/api/v1/teams/{id}", app.address);
-    let first = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "Search & Ranking"})).send().await.unwrap();
+    let first = app
+        .client
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", &etag)
+        .json(&json!({"name": "Search & Ranking"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), 200);
-    let stale = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "Lost update"})).send().await.unwrap();
-    assert_eq!(json_of(stale, 412).await["error"]["code"], "precondition_failed");
-    let current = json_of(app.admin(&token, Method::GET, &format!("/teams/{id}"), None).await, 200).await;
+    let stale = app
+        .client
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", &etag)
+        .json(&json!({"name": "Lost update"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(stale, 412).await["error"]["code"],
+        "precondition_failed"
+    );
+    let current = json_of(
+        app.admin(&token, Method::GET, &format!("/teams/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(current["name"], "Search & Ranking");
 
-    let audit = json_of(app.admin(&token, Method::GET, "/audit?target_type=team", None).await, 200).await;
-    let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let audit = json_of(
+        app.admin(&token, Method::GET, "/audit?target_type=team", None)
+            .await,
+        200,
+    )
+    .await;
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, vec!["team.update", "team.create"]);
     assert_eq!(audit["data"][0]["before"]["name"], "Search");
     assert_eq!(audit["data"][0]["after"]["name"], "Search & Ranking");
@@ -51,16 +125,40 @@ async fn members_are_invited_with_a_one_time_password_and_the_last_owner_stays()
     let app = spawn_app().await;
     let (owner_id, token) = app.token_for("owner@example.com", "owner").await;
 
-    let invited = json_of(app.admin(&token, Method::POST, "/members", Some(json!({"email": "Fin@Example.com", "role": "finance"}))).await, 201).await;
-    let otp = invited["one_time_password"].as_str().expect("a one-time password for a new account").to_owned();
+    let invited = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/members",
+            Some(json!({"email": "Fin@Example.com", "role": "finance"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let otp = invited["one_time_password"]
+        .as_str()
+        .expect("a one-time password for a new account")
+        .to_owned();
     let login = app.login("fin@example.com", &otp).await;
     assert_eq!(login["role"], "finance");
     let fin_id = invited["user_id"].as_str().unwrap().to_owned();
 
-    let promoted = json_of(app.admin(&token, Method::PATCH, &format!("/members/{fin_id}"), Some(json!({"role": "admin"}))).await, 200).await;
+    let promoted = json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/members/{fin_id}"),
+            Some(json!({"role": "admin"})),
+        )
+        .await,
+        200,
+    )
+    .await;
     assert_eq!(promoted["role"], "admin");
     // A role change based on a stale read is refused.
-    let stale_at: chrono::DateTime<chrono::Utc> = invited["updated_at"].as_str().unwrap().parse().unwrap();
+    let stale_at: chrono::DateTime<chrono::Utc> =
+        invited["updated_at"].as_str().unwrap().parse().unwrap();
     let stale = app
         .client
         .patch(format!("{}/api/v1/members/{fin_id}", app.address))
@@ -72,18 +170,62 @@ async fn members_are_invited_with_a_one_time_password_and_the_last_owner_stays()
         .unwrap();
     assert_eq!(stale.status(), 412);
     // An admin may not grant ownership; nobody may demote the last owner.
-    let admin_token = app.login("fin@example.com", &otp).await["access_token"].as_str().unwrap().to_owned();
-    json_of(app.admin(&admin_token, Method::PATCH, &format!("/members/{owner_id}"), Some(json!({"role": "viewer"}))).await, 403).await;
-    let bootstrap_owner = json_of(app.admin(&token, Method::GET, "/members", None).await, 200).await["data"]
+    let admin_token = app.login("fin@example.com", &otp).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_of(
+        app.admin(
+            &admin_token,
+            Method::PATCH,
+            &format!("/members/{owner_id}"),
+            Some(json!({"role": "viewer"})),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let bootstrap_owner = json_of(app.admin(&token, Method::GET, "/members", None).await, 200)
+        .await["data"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["email"] == "admin@localhost")
         .map(|m| m["user_id"].as_str().unwrap().to_owned())
         .unwrap();
-    json_of(app.admin(&token, Method::DELETE, &format!("/members/{bootstrap_owner}"), None).await, 204).await;
-    json_of(app.admin(&token, Method::PATCH, &format!("/members/{owner_id}"), Some(json!({"role": "viewer"}))).await, 409).await;
-    json_of(app.admin(&token, Method::DELETE, &format!("/members/{owner_id}"), None).await, 409).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::DELETE,
+            &format!("/members/{bootstrap_owner}"),
+            None,
+        )
+        .await,
+        204,
+    )
+    .await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/members/{owner_id}"),
+            Some(json!({"role": "viewer"})),
+        )
+        .await,
+        409,
+    )
+    .await;
+    json_of(
+        app.admin(
+            &token,
+            Method::DELETE,
+            &format!("/members/{owner_id}"),
+            None,
+        )
+        .await,
+        409,
+    )
+    .await;
     app.shutdown().await;
 }
 
@@ -101,26 +243,94 @@ async fn keys_show_their_secret_once_work_on_the_proxy_revoke_and_rotate_with_gr
     let secret = created["secret"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
-    let listed = app.admin(&token, Method::GET, "/keys", None).await.text().await.unwrap();
-    assert!(!listed.contains(&secret) && !listed.contains(&switchyard::keys::hash(&secret)), "lists never show secrets or hashes");
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    let listed = app
+        .admin(&token, Method::GET, "/keys", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !listed.contains(&secret) && !listed.contains(&switchyard::keys::hash(&secret)),
+        "lists never show secrets or hashes"
+    );
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
 
     // Rotate with a grace period: both secrets work until it ends, then only the new one.
-    let rotated = json_of(app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), Some(json!({"grace_seconds": 2}))).await, 201).await;
+    let rotated = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            &format!("/keys/{id}/rotate"),
+            Some(json!({"grace_seconds": 2})),
+        )
+        .await,
+        201,
+    )
+    .await;
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert_eq!(rotated["application"], "checkout-svc");
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
-    assert_eq!(app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 401);
-    assert_eq!(app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
 
     // Revocation takes effect on the proxy at once.
     let new_id = rotated["id"].as_str().unwrap();
-    let revoked = json_of(app.admin(&token, Method::POST, &format!("/keys/{new_id}/revoke"), None).await, 200).await;
+    let revoked = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            &format!("/keys/{new_id}/revoke"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
     assert!(revoked["revoked_at"].is_string());
-    assert_eq!(app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false)).await.status(), 401);
-    let invalid = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "x", "team_id": team_id, "rpm_limit": 0}))).await, 400).await;
+    assert_eq!(
+        app.post_as(&new_secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        401
+    );
+    let invalid = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "x", "team_id": team_id, "rpm_limit": 0})),
+        )
+        .await,
+        400,
+    )
+    .await;
     assert_eq!(invalid["error"]["details"]["field"], "rpm_limit");
     app.shutdown().await;
 }
@@ -131,19 +341,69 @@ async fn a_developer_manages_only_their_own_keys_in_their_own_teams() {
     let (_, owner) = app.token_for("owner@example.com", "owner").await;
     let (dev_id, dev) = app.token_for("dev@example.com", "developer").await;
     let team_id = app.services.default_team.id;
-    let owners_key = json_of(app.admin(&owner, Method::POST, "/keys", Some(json!({"name": "owner's", "team_id": team_id}))).await, 201).await;
+    let owners_key = json_of(
+        app.admin(
+            &owner,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "owner's", "team_id": team_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
 
     // Not yet a member of the team: refused.
-    json_of(app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team_id}))).await, 403).await;
-    json_of(app.admin(&owner, Method::PUT, &format!("/teams/{team_id}/members/{dev_id}"), None).await, 204).await;
-    let mine = json_of(app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team_id}))).await, 201).await;
+    json_of(
+        app.admin(
+            &dev,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "mine", "team_id": team_id})),
+        )
+        .await,
+        403,
+    )
+    .await;
+    json_of(
+        app.admin(
+            &owner,
+            Method::PUT,
+            &format!("/teams/{team_id}/members/{dev_id}"),
+            None,
+        )
+        .await,
+        204,
+    )
+    .await;
+    let mine = json_of(
+        app.admin(
+            &dev,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "mine", "team_id": team_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
     assert_eq!(mine["owner_user_id"], dev_id.to_string());
 
     let visible = json_of(app.admin(&dev, Method::GET, "/keys", None).await, 200).await;
-    let names: Vec<&str> = visible["data"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = visible["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["mine"]);
     let other = owners_key["id"].as_str().unwrap();
-    json_of(app.admin(&dev, Method::POST, &format!("/keys/{other}/revoke"), None).await, 404).await;
+    json_of(
+        app.admin(&dev, Method::POST, &format!("/keys/{other}/revoke"), None)
+            .await,
+        404,
+    )
+    .await;
     let (_, finance) = app.token_for("fin@example.com", "finance").await;
     json_of(app.admin(&finance, Method::GET, "/keys", None).await, 403).await;
     let _ = TEST_PASSWORD;
@@ -156,30 +416,104 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
     let app = spawn_app().await;
     let (_, token) = app.token_for("owner@example.com", "owner").await;
     let team_id = app.services.default_team.id;
-    let key = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": team_id}))).await, 201).await;
+    let key = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "k", "team_id": team_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
     let secret = key["secret"].as_str().unwrap().to_owned();
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
 
     // The tenant allows eu and us; the team narrows to us: no eu deployment may serve this key any more.
-    json_of(app.admin(&token, Method::PATCH, "/tenant", Some(json!({"allowed_regions": ["eu", "us"]}))).await, 200).await;
-    json_of(app.admin(&token, Method::PATCH, &format!("/teams/{team_id}"), Some(json!({"allowed_regions": ["us"]}))).await, 200).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            "/tenant",
+            Some(json!({"allowed_regions": ["eu", "us"]})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/teams/{team_id}"),
+            Some(json!({"allowed_regions": ["us"]})),
+        )
+        .await,
+        200,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let refused = app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await;
+    let refused = app
+        .post_as(&secret, "/v1/chat/completions", &chat_body(false))
+        .await;
     assert_eq!(refused.status(), 403);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "region_not_allowed");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("[eu]") && message.contains("tenant and team") && message.contains("[us]"), "{message}");
+    assert!(
+        message.contains("[eu]") && message.contains("tenant and team") && message.contains("[us]"),
+        "{message}"
+    );
 
     // A key cannot widen what its team allows: eu on the key still leaves the intersection empty.
     let id = key["id"].as_str().unwrap();
-    json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"allowed_regions": ["eu"]}))).await, 200).await;
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 403);
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/keys/{id}"),
+            Some(json!({"allowed_regions": ["eu"]})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        403
+    );
     // Clearing the team's restriction brings eu back (tenant ∩ key = eu).
-    json_of(app.admin(&token, Method::PATCH, &format!("/teams/{team_id}"), Some(json!({"allowed_regions": null}))).await, 200).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/teams/{team_id}"),
+            Some(json!({"allowed_regions": null})),
+        )
+        .await,
+        200,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
-    assert_eq!(app.wait_for_usage(2, Duration::from_secs(5)).await, 2, "refused calls are not billed");
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.wait_for_usage(2, Duration::from_secs(5)).await,
+        2,
+        "refused calls are not billed"
+    );
     app.shutdown().await;
 }
 
@@ -200,21 +534,37 @@ async fn a_provider_key_is_stored_encrypted_never_returned_and_used_upstream() {
         201,
     )
     .await;
-    assert_eq!((deployment["input_price"].as_str(), deployment["output_price"].as_str()), (Some("0.075"), Some("0.3")));
+    assert_eq!(
+        (
+            deployment["input_price"].as_str(),
+            deployment["output_price"].as_str()
+        ),
+        (Some("0.075"), Some("0.3"))
+    );
     let bad_price = json_of(app.admin(&token, Method::POST, "/deployments", Some(json!({"model": "x", "provider_id": provider["id"], "upstream_model": "y", "region": "eu", "input_price": "0.0000001", "output_price": "1"}))).await, 400).await;
     assert_eq!(bad_price["error"]["details"]["field"], "input_price");
 
     // Nothing returns the key; the database holds only ciphertext.
     for path in ["/providers", "/deployments", "/audit"] {
-        let body = app.admin(&token, Method::GET, path, None).await.text().await.unwrap();
-        assert!(!body.contains(provider_secret), "{path} leaks the provider key");
+        let body = app
+            .admin(&token, Method::GET, path, None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !body.contains(provider_secret),
+            "{path} leaks the provider key"
+        );
     }
     use sea_orm::EntityTrait;
-    let row = switchyard::store::entities::provider::Entity::find_by_id(uuid::Uuid::parse_str(provider["id"].as_str().unwrap()).unwrap())
-        .one(app.services.repo.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let row = switchyard::store::entities::provider::Entity::find_by_id(
+        uuid::Uuid::parse_str(provider["id"].as_str().unwrap()).unwrap(),
+    )
+    .one(app.services.repo.db())
+    .await
+    .unwrap()
+    .unwrap();
     let sealed = row.api_key_ciphertext.unwrap();
     assert!(sealed.starts_with("v1:") && !sealed.contains(provider_secret));
 
@@ -224,9 +574,22 @@ async fn a_provider_key_is_stored_encrypted_never_returned_and_used_upstream() {
     body["model"] = json!("acme-chat");
     assert_eq!(app.post("/v1/chat/completions", &body).await.status(), 200);
     let seen = app.mock.received().pop().unwrap();
-    assert_eq!(seen.header("authorization"), Some(format!("Bearer {provider_secret}").as_str()));
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {provider_secret}").as_str())
+    );
     // In use by a deployment: cannot be deleted.
-    json_of(app.admin(&token, Method::DELETE, &format!("/providers/{}", provider["id"].as_str().unwrap()), None).await, 409).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::DELETE,
+            &format!("/providers/{}", provider["id"].as_str().unwrap()),
+            None,
+        )
+        .await,
+        409,
+    )
+    .await;
     app.shutdown().await;
 }
 
@@ -235,17 +598,75 @@ async fn key_edits_respect_the_keys_state_and_rotation_bodies_are_strict() {
     let app = spawn_app().await;
     let (_, token) = app.token_for("owner@example.com", "owner").await;
     let team_id = app.services.default_team.id;
-    let key = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": team_id}))).await, 201).await;
+    let key = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "k", "team_id": team_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
     let id = key["id"].as_str().unwrap().to_owned();
 
-    let typo = json_of(app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), Some(json!({"grace": 3600}))).await, 400).await;
-    assert!(typo["error"]["message"].as_str().unwrap().contains("grace"), "{typo}");
-    json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"expires_at": "2000-01-01T00:00:00Z"}))).await, 400).await;
-    let stranger = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k2", "team_id": team_id, "owner_user_id": uuid::Uuid::now_v7()}))).await, 400).await;
+    let typo = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            &format!("/keys/{id}/rotate"),
+            Some(json!({"grace": 3600})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        typo["error"]["message"].as_str().unwrap().contains("grace"),
+        "{typo}"
+    );
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/keys/{id}"),
+            Some(json!({"expires_at": "2000-01-01T00:00:00Z"})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    let stranger = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "k2", "team_id": team_id, "owner_user_id": uuid::Uuid::now_v7()})),
+        )
+        .await,
+        400,
+    )
+    .await;
     assert_eq!(stranger["error"]["details"]["field"], "owner_user_id");
-    json_of(app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), None).await, 201).await;
+    json_of(
+        app.admin(&token, Method::POST, &format!("/keys/{id}/rotate"), None)
+            .await,
+        201,
+    )
+    .await;
     // The replaced key cannot be revived by clearing its expiry.
-    json_of(app.admin(&token, Method::PATCH, &format!("/keys/{id}"), Some(json!({"expires_at": null}))).await, 409).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/keys/{id}"),
+            Some(json!({"expires_at": null})),
+        )
+        .await,
+        409,
+    )
+    .await;
     app.shutdown().await;
 }
 
@@ -263,23 +684,64 @@ async fn budgets_store_exact_limits_thresholds_and_a_webhook_secret_shown_once()
     assert_eq!(created["limit"], "1250.075");
     assert_eq!(created["currency"], "USD");
     assert_eq!(created["soft_thresholds"], json!([50, 80, 90]));
-    let secret = created["webhook_signing_secret"].as_str().expect("shown once").to_owned();
+    let secret = created["webhook_signing_secret"]
+        .as_str()
+        .expect("shown once")
+        .to_owned();
     assert!(secret.starts_with("whsec_"));
     let id = created["id"].as_str().unwrap().to_owned();
-    let fetched = app.admin(&finance, Method::GET, &format!("/budgets/{id}"), None).await.text().await.unwrap();
-    assert!(!fetched.contains(&secret), "the signing secret is never shown again");
+    let fetched = app
+        .admin(&finance, Method::GET, &format!("/budgets/{id}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !fetched.contains(&secret),
+        "the signing secret is never shown again"
+    );
 
     for (body, field) in [
-        (json!({"name": "x", "scope_type": "team", "period": "daily", "limit": "1"}), "scope_id"),
-        (json!({"name": "x", "scope_type": "tenant", "period": "daily", "limit": "0.0000000000001"}), "limit"),
-        (json!({"name": "x", "scope_type": "tenant", "period": "daily", "limit": "10", "soft_thresholds": [150]}), "soft_thresholds"),
-        (json!({"name": "x", "scope_type": "tag", "period": "daily", "limit": "10", "tag_key": "env"}), "tag_key"),
+        (
+            json!({"name": "x", "scope_type": "team", "period": "daily", "limit": "1"}),
+            "scope_id",
+        ),
+        (
+            json!({"name": "x", "scope_type": "tenant", "period": "daily", "limit": "0.0000000000001"}),
+            "limit",
+        ),
+        (
+            json!({"name": "x", "scope_type": "tenant", "period": "daily", "limit": "10", "soft_thresholds": [150]}),
+            "soft_thresholds",
+        ),
+        (
+            json!({"name": "x", "scope_type": "tag", "period": "daily", "limit": "10", "tag_key": "env"}),
+            "tag_key",
+        ),
     ] {
-        let error = json_of(app.admin(&finance, Method::POST, "/budgets", Some(body)).await, 400).await;
+        let error = json_of(
+            app.admin(&finance, Method::POST, "/budgets", Some(body))
+                .await,
+            400,
+        )
+        .await;
         assert_eq!(error["error"]["details"]["field"], field);
     }
-    let updated = json_of(app.admin(&finance, Method::PATCH, &format!("/budgets/{id}"), Some(json!({"limit": "2000", "hard_limit": false}))).await, 200).await;
-    assert_eq!((updated["limit"].as_str(), updated["hard_limit"].as_bool()), (Some("2000"), Some(false)));
+    let updated = json_of(
+        app.admin(
+            &finance,
+            Method::PATCH,
+            &format!("/budgets/{id}"),
+            Some(json!({"limit": "2000", "hard_limit": false})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (updated["limit"].as_str(), updated["hard_limit"].as_bool()),
+        (Some("2000"), Some(false))
+    );
     let (_, dev) = app.token_for("dev@example.com", "developer").await;
     json_of(app.admin(&dev, Method::GET, "/budgets", None).await, 403).await;
     app.shutdown().await;
@@ -292,25 +754,90 @@ async fn every_list_pages_with_a_cursor_and_provider_edits_honour_if_match() {
     for n in 0..3 {
         json_of(app.admin(&token, Method::POST, "/budgets", Some(json!({"name": format!("b{n}"), "scope_type": "tenant", "period": "daily", "limit": "1"}))).await, 201).await;
     }
-    let first = json_of(app.admin(&token, Method::GET, "/budgets?limit=2", None).await, 200).await;
+    let first = json_of(
+        app.admin(&token, Method::GET, "/budgets?limit=2", None)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(first["data"].as_array().unwrap().len(), 2);
-    let cursor = first["next_cursor"].as_str().expect("more pages").to_owned();
-    let second = json_of(app.admin(&token, Method::GET, &format!("/budgets?limit=2&cursor={cursor}"), None).await, 200).await;
-    assert_eq!((second["data"].as_array().unwrap().len(), second["next_cursor"].is_null()), (1, true));
-    assert_eq!(second["data"][0]["name"], "b0", "newest first, the oldest last");
-    for list in ["/members?limit=1", "/providers?limit=1", "/deployments?limit=1"] {
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("more pages")
+        .to_owned();
+    let second = json_of(
+        app.admin(
+            &token,
+            Method::GET,
+            &format!("/budgets?limit=2&cursor={cursor}"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (
+            second["data"].as_array().unwrap().len(),
+            second["next_cursor"].is_null()
+        ),
+        (1, true)
+    );
+    assert_eq!(
+        second["data"][0]["name"], "b0",
+        "newest first, the oldest last"
+    );
+    for list in [
+        "/members?limit=1",
+        "/providers?limit=1",
+        "/deployments?limit=1",
+    ] {
         let page = json_of(app.admin(&token, Method::GET, list, None).await, 200).await;
-        assert!(page["data"].as_array().unwrap().len() <= 1 && page.get("next_cursor").is_some(), "{list}: {page}");
+        assert!(
+            page["data"].as_array().unwrap().len() <= 1 && page.get("next_cursor").is_some(),
+            "{list}: {page}"
+        );
     }
-    json_of(app.admin(&token, Method::GET, "/members?limit=500", None).await, 400).await;
+    json_of(
+        app.admin(&token, Method::GET, "/members?limit=500", None)
+            .await,
+        400,
+    )
+    .await;
 
-    let created = app.admin(&token, Method::POST, "/providers", Some(json!({"name": "p", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"}))).await;
+    let created = app
+        .admin(
+            &token,
+            Method::POST,
+            "/providers",
+            Some(json!({"name": "p", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"})),
+        )
+        .await;
     let etag = created.headers()["etag"].to_str().unwrap().to_owned();
-    let id = json_of(created, 201).await["id"].as_str().unwrap().to_owned();
+    let id = json_of(created, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let url = format!("{}/api/v1/providers/{id}", app.address);
-    let ok = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "p2"})).send().await.unwrap();
+    let ok = app
+        .client
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", &etag)
+        .json(&json!({"name": "p2"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    let stale = app.client.patch(&url).bearer_auth(&token).header("if-match", &etag).json(&json!({"name": "p3"})).send().await.unwrap();
+    let stale = app
+        .client
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", &etag)
+        .json(&json!({"name": "p3"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 412);
     app.shutdown().await;
 }
@@ -322,38 +849,185 @@ async fn deletions_and_removals_guard_what_still_depends_on_them() {
     let (dev_id, _) = app.token_for("dev@example.com", "developer").await;
 
     // A team with a member and an active key cannot go; without the key it can.
-    let team = json_of(app.admin(&token, Method::POST, "/teams", Some(json!({"slug": "temp", "name": "Temp"}))).await, 201).await;
+    let team = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "temp", "name": "Temp"})),
+        )
+        .await,
+        201,
+    )
+    .await;
     let team_id = team["id"].as_str().unwrap().to_owned();
-    json_of(app.admin(&token, Method::PUT, &format!("/teams/{team_id}/members/{dev_id}"), None).await, 204).await;
-    let listed = json_of(app.admin(&token, Method::GET, &format!("/teams/{team_id}/members"), None).await, 200).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PUT,
+            &format!("/teams/{team_id}/members/{dev_id}"),
+            None,
+        )
+        .await,
+        204,
+    )
+    .await;
+    let listed = json_of(
+        app.admin(
+            &token,
+            Method::GET,
+            &format!("/teams/{team_id}/members"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
     assert_eq!(listed["data"][0]["user_id"], dev_id.to_string());
-    json_of(app.admin(&token, Method::DELETE, &format!("/teams/{team_id}/members/{dev_id}"), None).await, 204).await;
-    let key = json_of(app.admin(&token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": team_id}))).await, 201).await;
-    json_of(app.admin(&token, Method::DELETE, &format!("/teams/{team_id}"), None).await, 409).await;
-    json_of(app.admin(&token, Method::POST, &format!("/keys/{}/revoke", key["id"].as_str().unwrap()), None).await, 200).await;
-    json_of(app.admin(&token, Method::DELETE, &format!("/teams/{team_id}"), None).await, 204).await;
-    json_of(app.admin(&token, Method::GET, &format!("/teams/{team_id}"), None).await, 404).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::DELETE,
+            &format!("/teams/{team_id}/members/{dev_id}"),
+            None,
+        )
+        .await,
+        204,
+    )
+    .await;
+    let key = json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "k", "team_id": team_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::DELETE, &format!("/teams/{team_id}"), None)
+            .await,
+        409,
+    )
+    .await;
+    json_of(
+        app.admin(
+            &token,
+            Method::POST,
+            &format!("/keys/{}/revoke", key["id"].as_str().unwrap()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::DELETE, &format!("/teams/{team_id}"), None)
+            .await,
+        204,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::GET, &format!("/teams/{team_id}"), None)
+            .await,
+        404,
+    )
+    .await;
 
     // A provider goes once its deployments have; a deployment edit changes prices for calls from then on.
     let provider = json_of(app.admin(&token, Method::POST, "/providers", Some(json!({"name": "p", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "P_KEY"}))).await, 201).await;
     let pid = provider["id"].as_str().unwrap().to_owned();
     let deployment = json_of(app.admin(&token, Method::POST, "/deployments", Some(json!({"model": "m", "provider_id": pid, "upstream_model": "u", "region": "us", "input_price": "1", "output_price": "2"}))).await, 201).await;
     let did = deployment["id"].as_str().unwrap().to_owned();
-    let edited = json_of(app.admin(&token, Method::PATCH, &format!("/deployments/{did}"), Some(json!({"input_price": "1.5", "cached_input_price": "0.75"}))).await, 200).await;
-    assert_eq!((edited["input_price"].as_str(), edited["cached_input_price"].as_str()), (Some("1.5"), Some("0.75")));
-    json_of(app.admin(&token, Method::PATCH, &format!("/deployments/{did}"), Some(json!({"region": "mars"}))).await, 400).await;
-    json_of(app.admin(&token, Method::DELETE, &format!("/providers/{pid}"), None).await, 409).await;
-    json_of(app.admin(&token, Method::DELETE, &format!("/deployments/{did}"), None).await, 204).await;
-    json_of(app.admin(&token, Method::DELETE, &format!("/providers/{pid}"), None).await, 204).await;
+    let edited = json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/deployments/{did}"),
+            Some(json!({"input_price": "1.5", "cached_input_price": "0.75"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (
+            edited["input_price"].as_str(),
+            edited["cached_input_price"].as_str()
+        ),
+        (Some("1.5"), Some("0.75"))
+    );
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &format!("/deployments/{did}"),
+            Some(json!({"region": "mars"})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::DELETE, &format!("/providers/{pid}"), None)
+            .await,
+        409,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::DELETE, &format!("/deployments/{did}"), None)
+            .await,
+        204,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::DELETE, &format!("/providers/{pid}"), None)
+            .await,
+        204,
+    )
+    .await;
 
     let budget = json_of(app.admin(&token, Method::POST, "/budgets", Some(json!({"name": "b", "scope_type": "tag", "tag_key": "env", "tag_value": "prod", "period": "total", "limit": "5"}))).await, 201).await;
     let bid = budget["id"].as_str().unwrap().to_owned();
-    json_of(app.admin(&token, Method::DELETE, &format!("/budgets/{bid}"), None).await, 204).await;
-    json_of(app.admin(&token, Method::GET, &format!("/budgets/{bid}"), None).await, 404).await;
-    let audit = json_of(app.admin(&token, Method::GET, "/audit?limit=200", None).await, 200).await;
-    let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for expected in ["team.delete", "team.member_add", "team.member_remove", "provider.delete", "deployment.update", "deployment.delete", "budget.delete"] {
-        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    json_of(
+        app.admin(&token, Method::DELETE, &format!("/budgets/{bid}"), None)
+            .await,
+        204,
+    )
+    .await;
+    json_of(
+        app.admin(&token, Method::GET, &format!("/budgets/{bid}"), None)
+            .await,
+        404,
+    )
+    .await;
+    let audit = json_of(
+        app.admin(&token, Method::GET, "/audit?limit=200", None)
+            .await,
+        200,
+    )
+    .await;
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "team.delete",
+        "team.member_add",
+        "team.member_remove",
+        "provider.delete",
+        "deployment.update",
+        "deployment.delete",
+        "budget.delete",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
     }
     app.shutdown().await;
 }

@@ -8,7 +8,10 @@ use std::process::Command;
 async fn the_documented_walkthrough_runs() {
     let app = spawn_app().await;
     app.create_user("walker@example.com", "owner", None).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/admin-walkthrough.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/admin-walkthrough.sh"
+    );
     let address = app.address.clone();
 
     let output = tokio::task::spawn_blocking(move || {
@@ -25,8 +28,15 @@ async fn the_documented_walkthrough_runs() {
     .expect("bash runs");
 
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "walkthrough failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "walkthrough failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout.lines().last(), Some("WALKTHROUGH OK"), "{stdout}");
-    assert!(stdout.contains("Mock reply"), "the proxied call answered: {stdout}");
+    assert!(
+        stdout.contains("Mock reply"),
+        "the proxied call answered: {stdout}"
+    );
     app.shutdown().await;
 }

@@ -137,7 +137,9 @@ pub fn test_settings(db: &TestDatabase, mode: Mode) -> Settings {
         settings.redis_url = Some(redis_url());
         settings.redis_prefix = format!("sytest-{}", Uuid::now_v7().simple());
     }
-    settings.admin.jwt_secret = Some(switchyard::config::SecretValue("test-jwt-secret-that-is-long-enough-0123456789".into()));
+    settings.admin.jwt_secret = Some(switchyard::config::SecretValue(
+        "test-jwt-secret-that-is-long-enough-0123456789".into(),
+    ));
     settings.admin.secure_cookies = false;
     settings.usage.flush_interval = Duration::from_millis(20);
     settings.usage.replay_interval = Duration::from_millis(200);
@@ -265,10 +267,14 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
 /// Creates a key in the default team; returns its secret.
 pub async fn create_key(repo: &Repo, services: &Services, models: Option<Vec<String>>) -> String {
     let new_key = keys::generate();
-    let row = keys::new_row(services.default_tenant.id, services.default_team.id, "test".into(), &new_key, models);
-    repo.insert_api_key(row)
-    .await
-    .expect("insert key");
+    let row = keys::new_row(
+        services.default_tenant.id,
+        services.default_team.id,
+        "test".into(),
+        &new_key,
+        models,
+    );
+    repo.insert_api_key(row).await.expect("insert key");
     new_key.secret
 }
 
@@ -350,16 +356,26 @@ impl TestApp {
         use switchyard::store::entities::{membership, user};
         static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
         let hash = HASH
-            .get_or_init(|| async { switchyard::identity::password::hash_password(TEST_PASSWORD).expect("hash") })
+            .get_or_init(|| async {
+                switchyard::identity::password::hash_password(TEST_PASSWORD).expect("hash")
+            })
             .await
             .clone();
         let now = chrono::Utc::now();
         let db = self.services.repo.db();
-        let user = user::Model { id: Uuid::now_v7(), email: email.into(), name: email.into(), password_hash: hash, is_platform_admin: false, created_at: now, updated_at: now }
-            .into_active_model()
-            .insert(db)
-            .await
-            .expect("insert user");
+        let user = user::Model {
+            id: Uuid::now_v7(),
+            email: email.into(),
+            name: email.into(),
+            password_hash: hash,
+            is_platform_admin: false,
+            created_at: now,
+            updated_at: now,
+        }
+        .into_active_model()
+        .insert(db)
+        .await
+        .expect("insert user");
         membership::Model {
             id: Uuid::now_v7(),
             tenant_id: tenant_id.unwrap_or(self.services.default_tenant.id),
@@ -392,12 +408,27 @@ impl TestApp {
     pub async fn token_for(&self, email: &str, role: &str) -> (Uuid, String) {
         let id = self.create_user(email, role, None).await;
         let body = self.login(email, TEST_PASSWORD).await;
-        (id, body["access_token"].as_str().expect("access token").to_owned())
+        (
+            id,
+            body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+        )
     }
 
     /// Calls the admin API with a bearer token.
-    pub async fn admin(&self, token: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> reqwest::Response {
-        let mut request = self.client.request(method, format!("{}/api/v1{path}", self.address)).bearer_auth(token);
+    pub async fn admin(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.address))
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
