@@ -195,12 +195,16 @@ pub async fn login(
     Ok(with_cookies(&admin, HttpResponse::Ok(), &tokens))
 }
 
+/// Refuses with 429 once `key` has used up its failed attempts in the current window. When the shared state is
+/// unreachable the limit is skipped (logged): a Redis outage must not lock every administrator out.
 pub(super) async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
-    let failures = admin
-        .state
-        .incr_window(key, 0, admin.settings.login_window)
-        .await
-        .unwrap_or(0);
+    let failures = match admin.state.incr_window(key, 0, admin.settings.login_window).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in limiter unavailable; not limiting this attempt");
+            0
+        }
+    };
     if failures >= i64::from(admin.settings.login_attempts) {
         return Err(ApiError::TooManyRequests {
             message: "too many failed sign-in attempts; wait before trying again".into(),
@@ -246,7 +250,8 @@ pub(super) async fn start_session(
         access_token,
         token_type: "Bearer",
         expires_at,
-        expires_in: (expires_at - now).num_seconds(),
+        // The configured lifetime, not `expires_at - now`, which loses a second to the clock read in `issue`.
+        expires_in: i64::try_from(admin.settings.access_token_ttl.as_secs()).unwrap_or(i64::MAX),
         refresh_token: refresh_secret,
         refresh_expires_at,
         user: UserView {
