@@ -120,7 +120,8 @@ struct Gateway {
     child: Child,
     base: String,
     key: String,
-    database: Option<String>,
+    /// The admin URL and the name of the benchmark's own database, dropped afterwards.
+    database: Option<(String, String)>,
     data_dir: std::path::PathBuf,
 }
 
@@ -207,13 +208,13 @@ impl Gateway {
             .spawn()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::blocking_ready(&base);
-        assert!(client, "gateway did not become ready");
+        let ready = readiness::blocking_ready(&base);
+        assert!(ready, "gateway did not become ready");
         Self {
             child,
             base,
             key,
-            database: database.map(|(a, n)| format!("{a}|{n}")),
+            database,
             data_dir,
         }
     }
@@ -236,8 +237,7 @@ impl Drop for Gateway {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
-        if let Some(db) = &self.database {
-            let (admin, name) = db.split_once('|').unwrap();
+        if let Some((admin, name)) = &self.database {
             psql(
                 admin,
                 &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
@@ -257,7 +257,7 @@ fn psql(url: &str, sql: &str) {
 }
 
 /// Tiny synchronous readiness poll (std only, before the load runtime is busy).
-mod reqwest {
+mod readiness {
     pub fn blocking_ready(base: &str) -> bool {
         use std::io::{Read, Write};
         let addr = base.trim_start_matches("http://").to_owned();
@@ -289,7 +289,7 @@ struct Point {
 /// Runs `concurrency` clients for `seconds`; with `rate`, the clients together send that many requests per
 /// second (open loop), otherwise each sends as fast as answers come back (closed loop).
 async fn load(
-    client: &::reqwest::Client,
+    client: &reqwest::Client,
     url: &str,
     key: Option<&str>,
     model: &str,
@@ -373,7 +373,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn run(options: &Options, mock: &MockServer, gateway: &Gateway) {
-    let client = ::reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .tcp_nodelay(true)
         .build()
@@ -499,7 +499,7 @@ fn print_row(concurrency: usize, direct: &Point, through: &Point) {
     );
 }
 
-async fn soak(client: &::reqwest::Client, url: &str, gateway: &Gateway, seconds: u64) {
+async fn soak(client: &reqwest::Client, url: &str, gateway: &Gateway, seconds: u64) {
     println!("\nSoak: concurrency 16 for {seconds} s through the gateway; RSS sampled every 30 s");
     let start_rss = gateway.rss_kib();
     println!(

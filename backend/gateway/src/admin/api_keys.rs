@@ -16,10 +16,7 @@ use crate::store::Scoped;
 use crate::store::entities::{api_key, membership, team, team_member};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, Select, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -289,14 +286,7 @@ pub async fn list(
             if !filter.include_revoked {
                 query = query.filter(api_key::Column::RevokedAt.is_null());
             }
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(api_key::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(api_key::Column::Id)
-                .limit(limit + 1)
-                .all(&scoped.db)
-                .await?;
+            let rows = page.fetch(query, api_key::Column::Id, &scoped.db).await?;
             Ok(Page::from_rows(rows, limit, |k| k.id, KeyView::from))
         })
         .await?;

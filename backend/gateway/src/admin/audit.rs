@@ -9,10 +9,7 @@ use crate::store::Scoped;
 use crate::store::entities::{audit_entry, user};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -125,13 +122,8 @@ pub async fn list(
             if let Some(until) = filter.until {
                 query = query.filter(audit_entry::Column::CreatedAt.lt(until));
             }
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(audit_entry::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(audit_entry::Column::Id)
-                .limit(limit + 1)
-                .all(&scoped.db)
+            let rows = page
+                .fetch(query, audit_entry::Column::Id, &scoped.db)
                 .await?;
             Ok(Page::from_rows(
                 rows,

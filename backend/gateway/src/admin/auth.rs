@@ -198,7 +198,11 @@ pub async fn login(
 /// Refuses with 429 once `key` has used up its failed attempts in the current window. When the shared state is
 /// unreachable the limit is skipped (logged): a Redis outage must not lock every administrator out.
 pub(super) async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
-    let failures = match admin.state.incr_window(key, 0, admin.settings.login_window).await {
+    let failures = match admin
+        .state
+        .incr_window(key, 0, admin.settings.login_window)
+        .await
+    {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "sign-in limiter unavailable; not limiting this attempt");

@@ -13,10 +13,7 @@ use crate::store::Scoped;
 use crate::store::entities::{api_key, budget, team};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -212,15 +209,8 @@ pub async fn list(
     let result = admin
         .run(async move {
             let currency = currency(&scoped).await?;
-            let mut query = scoped.budgets();
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(budget::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(budget::Column::Id)
-                .limit(limit + 1)
-                .all(&scoped.db)
-                .await?;
+            let query = scoped.budgets();
+            let rows = page.fetch(query, budget::Column::Id, &scoped.db).await?;
             Ok(Page::from_rows(
                 rows,
                 limit,

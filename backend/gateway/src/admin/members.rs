@@ -13,8 +13,7 @@ use crate::store::entities::{membership, user};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -97,14 +96,9 @@ pub async fn list(
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = scoped.memberships();
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(membership::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(membership::Column::Id)
-                .limit(limit + 1)
-                .all(&scoped.db)
+            let query = scoped.memberships();
+            let rows = page
+                .fetch(query, membership::Column::Id, &scoped.db)
                 .await?;
             let mut with_users = Vec::with_capacity(rows.len());
             for m in rows {

@@ -2,6 +2,9 @@
 //! last id of the previous page. Stable under inserts, unlike offsets.
 
 use super::error::ApiError;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,6 +31,24 @@ impl PageQuery {
                 format!("must be between 1 and {MAX_LIMIT}"),
             )),
         }
+    }
+
+    /// Fetches one page of `query`, newest first by `id`: the rows after the cursor, one more than the page size
+    /// (`Page::from_rows` uses the extra row to know whether another page exists).
+    pub async fn fetch<E: EntityTrait>(
+        &self,
+        mut query: Select<E>,
+        id: E::Column,
+        db: &DatabaseConnection,
+    ) -> Result<Vec<E::Model>, ApiError> {
+        if let Some(cursor) = self.cursor()? {
+            query = query.filter(id.lt(cursor));
+        }
+        Ok(query
+            .order_by_desc(id)
+            .limit(self.limit()? + 1)
+            .all(db)
+            .await?)
     }
 
     /// The id after which the page starts.

@@ -17,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -140,15 +140,8 @@ pub async fn list(
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = crate::store::Scoped::new(db.clone(), session.tenant_id).providers();
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(provider::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(provider::Column::Id)
-                .limit(limit + 1)
-                .all(&db)
-                .await?;
+            let query = crate::store::Scoped::new(db.clone(), session.tenant_id).providers();
+            let rows = page.fetch(query, provider::Column::Id, &db).await?;
             Ok(Page::from_rows(rows, limit, |p| p.id, ProviderView::from))
         })
         .await?;
@@ -534,15 +527,8 @@ pub async fn list_deployments(
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = crate::store::Scoped::new(db.clone(), session.tenant_id).deployments();
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(deployment::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(deployment::Column::Id)
-                .limit(limit + 1)
-                .all(&db)
-                .await?;
+            let query = crate::store::Scoped::new(db.clone(), session.tenant_id).deployments();
+            let rows = page.fetch(query, deployment::Column::Id, &db).await?;
             Ok(Page::from_rows(rows, limit, |d| d.id, DeploymentView::from))
         })
         .await?;

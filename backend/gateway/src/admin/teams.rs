@@ -12,8 +12,7 @@ use crate::store::entities::{api_key, membership, team, team_member};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -134,15 +133,8 @@ pub async fn list(
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let mut query = scoped.teams();
-            if let Some(cursor) = page.cursor()? {
-                query = query.filter(team::Column::Id.lt(cursor));
-            }
-            let rows = query
-                .order_by_desc(team::Column::Id)
-                .limit(limit + 1)
-                .all(&scoped.db)
-                .await?;
+            let query = scoped.teams();
+            let rows = page.fetch(query, team::Column::Id, &scoped.db).await?;
             Ok(Page::from_rows(rows, limit, |t| t.id, TeamView::from))
         })
         .await?;

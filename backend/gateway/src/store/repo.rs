@@ -94,11 +94,6 @@ impl Repo {
         Ok((tenant, team))
     }
 
-    /// A tenant by id.
-    pub async fn find_tenant(&self, id: Uuid) -> Result<Option<tenant::Model>, StoreError> {
-        Ok(tenant::Entity::find_by_id(id).one(&self.db).await?)
-    }
-
     /// A team of the tenant by slug.
     pub async fn find_team(
         &self,
@@ -110,11 +105,6 @@ impl Repo {
             .filter(team::Column::Slug.eq(slug))
             .one(&self.db)
             .await?)
-    }
-
-    /// Creates a team.
-    pub async fn insert_team(&self, row: team::Model) -> Result<team::Model, StoreError> {
-        Ok(row.into_active_model().insert(&self.db).await?)
     }
 
     /// Stores a new API key row (the caller hashed the secret).

@@ -1,6 +1,6 @@
 //! Streaming: byte-for-byte pass-through, chunks relayed as they come, usage from every shape of stream.
 
-use crate::helpers::{MODEL, TestApp, TestOptions, chat_body, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestOptions, chat_body, spawn_app, spawn_app_with};
 use futures_util::StreamExt;
 use mock_provider::MockConfig;
 use serde_json::{Value, json};
@@ -238,6 +238,5 @@ async fn a_provider_breaking_off_mid_stream_ends_with_an_error_event_and_is_reco
     let row = app.usage_rows().await.remove(0);
     assert_eq!(row.outcome, "upstream_error");
     assert!(row.output_tokens > 0);
-    let _ = MODEL;
     app.shutdown().await;
 }
