@@ -12,6 +12,7 @@ mod m20261130_000001_foundation;
 mod m20261130_000002_identity;
 mod m20261130_000003_provider_credentials;
 mod m20261130_000004_budgets;
+mod m20261130_000005_attribution_and_limits;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_identity::Migration),
             Box::new(m20261130_000003_provider_credentials::Migration),
             Box::new(m20261130_000004_budgets::Migration),
+            Box::new(m20261130_000005_attribution_and_limits::Migration),
         ]
     }
 }

@@ -66,6 +66,7 @@ pub fn new_row(
         tpm_limit: None,
         metadata: None,
         replaced_by: None,
+        max_concurrency: None,
     }
 }
 

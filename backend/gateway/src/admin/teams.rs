@@ -195,6 +195,8 @@ pub async fn create(
                 created_at: now,
                 updated_at: now,
                 allowed_regions: body.allowed_regions.map(|r| json!(r)),
+                rpm_limit: None,
+                tpm_limit: None,
             }
             .into_active_model()
             .insert(&scoped.db)

@@ -129,6 +129,9 @@ async fn insert_tenant(
         created_at: now,
         updated_at: now,
         allowed_regions: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        limits_failure_mode: "open".into(),
     }
     .into_active_model()
     .insert(db)
@@ -141,6 +144,8 @@ async fn insert_tenant(
         created_at: now,
         updated_at: now,
         allowed_regions: None,
+        rpm_limit: None,
+        tpm_limit: None,
     }
     .into_active_model()
     .insert(db)

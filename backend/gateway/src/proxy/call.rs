@@ -117,6 +117,10 @@ impl CallRecord {
             end_user: self.attribution.end_user.clone(),
             tags: self.attribution.tags_json(),
             error_message: outcome.error,
+            application: None,
+            user_id: None,
+            session_id: None,
+            agent_id: None,
         };
         self.sink.record(event);
     }

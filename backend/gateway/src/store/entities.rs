@@ -16,6 +16,10 @@ pub mod tenant {
         pub updated_at: DateTimeUtc,
         /// JSON array of region codes; NULL: every region.
         pub allowed_regions: Option<Json>,
+        pub rpm_limit: Option<i64>,
+        pub tpm_limit: Option<i64>,
+        /// `open` or `closed`: what happens to calls while the shared counters are unreachable.
+        pub limits_failure_mode: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -40,6 +44,8 @@ pub mod team {
         pub updated_at: DateTimeUtc,
         /// JSON array of region codes, narrowing the tenant's; NULL: the tenant's.
         pub allowed_regions: Option<Json>,
+        pub rpm_limit: Option<i64>,
+        pub tpm_limit: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -77,6 +83,7 @@ pub mod api_key {
         /// Free-form string tags attached to every usage event of this key.
         pub metadata: Option<Json>,
         pub replaced_by: Option<Uuid>,
+        pub max_concurrency: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -175,6 +182,10 @@ pub mod usage_event {
         pub end_user: Option<String>,
         pub tags: Json,
         pub error_message: Option<String>,
+        pub application: Option<String>,
+        pub user_id: Option<Uuid>,
+        pub session_id: Option<String>,
+        pub agent_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -64,6 +64,9 @@ impl Repo {
                     created_at: now,
                     updated_at: now,
                     allowed_regions: None,
+                    rpm_limit: None,
+                    tpm_limit: None,
+                    limits_failure_mode: "open".into(),
                 };
                 insert_ignoring_race(&self.db, row.clone().into_active_model()).await?;
                 tenant::Entity::find()
@@ -84,6 +87,8 @@ impl Repo {
                     created_at: now,
                     updated_at: now,
                     allowed_regions: None,
+                    rpm_limit: None,
+                    tpm_limit: None,
                 };
                 insert_ignoring_race(&self.db, row.into_active_model()).await?;
                 self.find_team(tenant.id, DEFAULT_SLUG)

@@ -22,6 +22,9 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         created_at: now,
         updated_at: now,
         allowed_regions: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        limits_failure_mode: "open".into(),
     }
     .into_active_model()
     .insert(db)
@@ -35,6 +38,8 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         created_at: now,
         updated_at: now,
         allowed_regions: None,
+        rpm_limit: None,
+        tpm_limit: None,
     }
     .into_active_model()
     .insert(db)
