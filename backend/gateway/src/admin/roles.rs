@@ -58,11 +58,14 @@ pub enum Action {
     BudgetsManage,
     RegionsRead,
     AuditRead,
+    ReportsRead,
+    PricesRead,
+    PricesManage,
 }
 
 impl Action {
     /// Every action, in the order of the documented matrix.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 17] = [
         Action::TenantRead,
         Action::TenantUpdate,
         Action::MembersRead,
@@ -77,6 +80,9 @@ impl Action {
         Action::BudgetsManage,
         Action::RegionsRead,
         Action::AuditRead,
+        Action::ReportsRead,
+        Action::PricesRead,
+        Action::PricesManage,
     ];
 
     /// The name used in docs/roles.md.
@@ -96,6 +102,9 @@ impl Action {
             Self::BudgetsManage => "budgets.manage",
             Self::RegionsRead => "regions.read",
             Self::AuditRead => "audit.read",
+            Self::ReportsRead => "reports.read",
+            Self::PricesRead => "prices.read",
+            Self::PricesManage => "prices.manage",
         }
     }
 }
@@ -131,30 +140,31 @@ pub fn permits(role: Role, action: Action) -> Scope {
         (
             Finance,
             TenantRead | MembersRead | TeamsRead | ProvidersRead | BudgetsRead | BudgetsManage
-            | RegionsRead | AuditRead,
+            | RegionsRead | AuditRead | ReportsRead | PricesRead | PricesManage,
         ) => Scope::All,
         (
             Finance,
             TenantUpdate | MembersManage | TeamsManage | KeysRead | KeysManage | ProvidersManage,
         ) => Scope::None,
-        (Developer, TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead) => {
-            Scope::All
-        }
+        (
+            Developer,
+            TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead | PricesRead,
+        ) => Scope::All,
         (Developer, KeysRead | KeysManage) => Scope::Own,
         (
             Developer,
             TenantUpdate | MembersManage | TeamsManage | ProvidersManage | BudgetsRead
-            | BudgetsManage | AuditRead,
+            | BudgetsManage | AuditRead | ReportsRead | PricesManage,
         ) => Scope::None,
         (
             Viewer,
             TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | BudgetsRead
-            | RegionsRead | AuditRead,
+            | RegionsRead | AuditRead | PricesRead,
         ) => Scope::All,
         (
             Viewer,
             TenantUpdate | MembersManage | TeamsManage | KeysManage | ProvidersManage
-            | BudgetsManage,
+            | BudgetsManage | ReportsRead | PricesManage,
         ) => Scope::None,
     }
 }
