@@ -5,14 +5,15 @@
 
 use crate::keys;
 use crate::state::{Invalidation, SharedState};
-use crate::store::{Repo, StoreError, entities::api_key};
+use crate::store::entities::{api_key, team, tenant};
+use crate::store::{Repo, StoreError};
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 use serde_json::Value as Json;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-/// A key row with its tenant's and team's region restrictions.
-type KeyRows = (api_key::Model, Option<Json>, Option<Json>);
+/// A key row with its tenant and team (their region restrictions and limits apply to it).
+type KeyRows = (api_key::Model, tenant::Model, team::Model);
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -35,6 +36,26 @@ pub struct AuthenticatedKey {
     pub region_policy: Vec<&'static str>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// Attribution copied onto every usage event of the key.
+    pub application: Option<String>,
+    pub owner_user_id: Option<Uuid>,
+    /// The key's `metadata`: tags on every call, which the call's own tags override.
+    pub default_tags: BTreeMap<String, String>,
+    pub limits: KeyLimits,
+}
+
+/// The rate limits that apply to a key's calls, from the key, its team and its tenant.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeyLimits {
+    pub key_rpm: Option<i64>,
+    pub key_tpm: Option<i64>,
+    pub key_concurrency: Option<i64>,
+    pub team_rpm: Option<i64>,
+    pub team_tpm: Option<i64>,
+    pub tenant_rpm: Option<i64>,
+    pub tenant_tpm: Option<i64>,
+    /// Refuse calls (503) rather than serve them unmetered while the shared counters are unreachable.
+    pub fail_closed: bool,
 }
 
 impl AuthenticatedKey {
@@ -52,11 +73,7 @@ impl AuthenticatedKey {
             .is_none_or(|allowed| allowed.contains(region))
     }
 
-    fn from_row(
-        row: api_key::Model,
-        tenant_regions: Option<Json>,
-        team_regions: Option<Json>,
-    ) -> Self {
+    fn from_row(row: api_key::Model, tenant: tenant::Model, team: team::Model) -> Self {
         let set_of = |json: Option<Json>| -> Option<HashSet<String>> {
             json.and_then(|j| {
                 j.as_array().map(|v| {
@@ -70,8 +87,8 @@ impl AuthenticatedKey {
         let mut allowed_regions: Option<HashSet<String>> = None;
         let mut region_policy = Vec::new();
         let levels = [
-            ("tenant", set_of(tenant_regions)),
-            ("team", set_of(team_regions)),
+            ("tenant", set_of(tenant.allowed_regions)),
+            ("team", set_of(team.allowed_regions)),
             ("key", set_of(row.allowed_regions)),
         ];
         for (level, regions) in levels {
@@ -83,6 +100,17 @@ impl AuthenticatedKey {
                 });
             }
         }
+        let default_tags = row
+            .metadata
+            .as_ref()
+            .and_then(Json::as_object)
+            .map(|object| {
+                object
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
             id: row.id,
             tenant_id: row.tenant_id,
@@ -93,6 +121,19 @@ impl AuthenticatedKey {
             region_policy,
             expires_at: row.expires_at,
             revoked: row.revoked_at.is_some(),
+            application: row.application,
+            owner_user_id: row.owner_user_id,
+            default_tags,
+            limits: KeyLimits {
+                key_rpm: row.rpm_limit,
+                key_tpm: row.tpm_limit,
+                key_concurrency: row.max_concurrency,
+                team_rpm: team.rpm_limit,
+                team_tpm: team.tpm_limit,
+                tenant_rpm: tenant.rpm_limit,
+                tenant_tpm: tenant.tpm_limit,
+                fail_closed: tenant.limits_failure_mode == "closed",
+            },
         }
     }
 }
@@ -163,7 +204,7 @@ impl KeyResolver {
                     | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         resolver.cache.invalidate_all();
                     }
-                    Ok(Invalidation::Catalog) => {}
+                    Ok(Invalidation::Catalog | Invalidation::Budgets) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
             }
@@ -174,7 +215,7 @@ impl KeyResolver {
     async fn lookup(&self, hash: String) -> Result<Option<KeyRows>, StoreError> {
         let repo = self.repo.clone();
         self.storage_runtime
-            .spawn(async move { repo.find_key_with_regions(&hash).await })
+            .spawn(async move { repo.find_key_with_owners(&hash).await })
             .await
             .unwrap_or_else(|e| Err(StoreError::Io(format!("key lookup task failed: {e}"))))
     }

@@ -274,7 +274,7 @@ impl Catalog {
                     _ = ticker.tick() => {}
                     message = invalidations.recv() => match message {
                         Ok(Invalidation::Catalog | Invalidation::Everything) => {}
-                        Ok(Invalidation::ApiKey { .. }) => continue,
+                        Ok(Invalidation::ApiKey { .. } | Invalidation::Budgets) => continue,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     },

@@ -117,6 +117,8 @@ pub struct ProxySettings {
     /// How long a graceful shutdown waits for in-flight requests and streams.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Output tokens reserved against budgets and TPM limits for a call that sets no `max_tokens`.
+    pub default_max_output_tokens: u64,
 }
 
 /// Timeouts and pooling of upstream HTTP calls (defaults for every provider).
@@ -169,6 +171,7 @@ impl Default for Settings {
                 catalog_refresh: Duration::from_secs(30),
                 forward_headers: Vec::new(),
                 shutdown_grace: Duration::from_secs(30),
+                default_max_output_tokens: 4096,
             },
             upstream: UpstreamSettings {
                 connect_timeout: Duration::from_secs(5),

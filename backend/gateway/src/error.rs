@@ -2,6 +2,7 @@
 //! Internal details are logged, never returned.
 
 use crate::auth::AuthError;
+use crate::limits::Refusal;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
@@ -41,6 +42,9 @@ pub enum ProxyError {
     UpstreamTimeout(&'static str),
     #[error("no route for {0}")]
     RouteNotFound(String),
+    /// A rate limit, concurrency limit or budget refused the call, or could not be checked.
+    #[error("{}", limited_message(.0))]
+    Limited(Refusal),
     #[error("internal error")]
     Internal(String),
 }
@@ -67,6 +71,9 @@ impl ProxyError {
             Self::UpstreamFailed(_) => "upstream_error",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::RouteNotFound(_) => "route_not_found",
+            Self::Limited(Refusal::RateLimited { .. }) => "rate_limited",
+            Self::Limited(Refusal::BudgetExceeded { .. }) => "budget_exceeded",
+            Self::Limited(Refusal::Unavailable) => "limits_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -129,6 +136,16 @@ impl ProxyError {
             Self::RouteNotFound(_) => {
                 OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url"))
             }
+            Self::Limited(Refusal::RateLimited { kind, code, .. }) => {
+                OpenAiErrorBody::new(message, kind, None, Some(code))
+            }
+            // OpenAI's own "out of credit" answer is 429 `insufficient_quota`; the code says which.
+            Self::Limited(Refusal::BudgetExceeded { .. }) => {
+                OpenAiErrorBody::new(message, "insufficient_quota", None, Some("budget_exceeded"))
+            }
+            Self::Limited(Refusal::Unavailable) => {
+                OpenAiErrorBody::new(message, "server_error", None, Some("limits_unavailable"))
+            }
             Self::Internal(_) => OpenAiErrorBody::new(
                 "internal error",
                 "server_error",
@@ -152,6 +169,8 @@ impl ResponseError for ProxyError {
             Self::UpstreamRejected { status, .. } => *status,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Limited(Refusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -172,7 +191,38 @@ impl ResponseError for ProxyError {
         {
             response.insert_header((RETRY_AFTER, value.clone()));
         }
+        match self {
+            Self::Limited(Refusal::RateLimited {
+                retry_after_secs,
+                headers,
+                ..
+            }) => {
+                response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+                for pair in headers.pairs() {
+                    response.insert_header(pair);
+                }
+            }
+            Self::Limited(Refusal::BudgetExceeded {
+                retry_after_secs: Some(secs),
+                ..
+            }) => {
+                response.insert_header((RETRY_AFTER, secs.to_string()));
+            }
+            Self::Limited(Refusal::Unavailable) => {
+                response.insert_header((RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
         response.json(self.body())
+    }
+}
+
+fn limited_message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::RateLimited { message, .. } | Refusal::BudgetExceeded { message, .. } => {
+            message.clone()
+        }
+        Refusal::Unavailable => "spend limits cannot be checked right now and this tenant refuses unmetered calls; retry shortly".into(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Switchyard: a multi-tenant AI gateway.
 //!
-//! Dependencies point inward: `proxy` (HTTP) uses `auth`, `catalog`, `upstream` and `usage` (domain), which use
+//! Dependencies point inward: `proxy` (HTTP) uses `auth`, `catalog`, `limits`, `upstream` and `usage` (domain), which use
 //! `store` and `state` (storage). Only `startup` imports `proxy`. See ARCHITECTURE.md for the request path.
 
 pub mod admin;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod keys;
+pub mod limits;
 pub mod money;
 pub mod proxy;
 pub mod startup;

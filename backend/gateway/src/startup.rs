@@ -9,6 +9,7 @@ use crate::crypto::{CryptoError, MasterKeys};
 use crate::error::ProxyError;
 use crate::health::{self, HealthState};
 use crate::identity::tokens::TokenSigner;
+use crate::limits::{BudgetBook, Limits};
 use crate::proxy::{self, ProxyParts};
 use crate::state::{MemoryState, RedisState, SharedState};
 use crate::store::entities::{team, tenant};
@@ -30,6 +31,7 @@ pub struct Services {
     pub default_tenant: tenant::Model,
     pub default_team: team::Model,
     pub usage_stats: Arc<WriterStats>,
+    pub limits: Arc<Limits>,
 }
 
 /// A built, bound, not yet running application.
@@ -91,6 +93,18 @@ impl Application {
             .await
             .context("loading the provider catalog")?;
         catalog.spawn_refresher(Arc::clone(&state), settings.proxy.catalog_refresh);
+        let budgets = BudgetBook::load(repo.clone(), Arc::clone(&master_keys))
+            .await
+            .context("loading budgets")?;
+        budgets.spawn_refresher(&state, settings.proxy.catalog_refresh);
+        // A reservation or in-flight slot must outlive the longest call it covers.
+        let limits = Limits::new(
+            Arc::clone(&state),
+            budgets,
+            repo.clone(),
+            tokio::runtime::Handle::current(),
+            settings.upstream.total_timeout + std::time::Duration::from_secs(60),
+        );
         let keys = KeyResolver::new(
             repo.clone(),
             settings.proxy.key_cache_ttl,
@@ -112,6 +126,7 @@ impl Application {
             keys,
             catalog: Arc::clone(&catalog),
             usage: sink,
+            limits: Arc::clone(&limits),
             settings: settings.proxy.clone(),
         };
         let health_state = web::Data::new(HealthState {
@@ -152,6 +167,7 @@ impl Application {
             default_tenant,
             default_team,
             usage_stats: Arc::clone(&writer.stats),
+            limits,
         };
         Ok(Self {
             port,

@@ -39,6 +39,8 @@ pub struct KeyView {
     pub allowed_tools: Option<Vec<String>>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
+    /// Most calls in flight at once; `null`: no limit.
+    pub max_concurrency: Option<i64>,
     pub metadata: Option<BTreeMap<String, String>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -66,6 +68,7 @@ impl From<api_key::Model> for KeyView {
             allowed_tools: list_of(k.allowed_tools),
             rpm_limit: k.rpm_limit,
             tpm_limit: k.tpm_limit,
+            max_concurrency: k.max_concurrency,
             metadata: k.metadata.and_then(|v| serde_json::from_value(v).ok()),
             expires_at: k.expires_at,
             revoked_at: k.revoked_at,
@@ -100,6 +103,7 @@ pub struct CreateKey {
     pub allowed_tools: Option<Vec<String>>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
+    pub max_concurrency: Option<i64>,
     pub expires_at: Option<DateTime<Utc>>,
     pub metadata: Option<BTreeMap<String, String>>,
 }
@@ -127,6 +131,9 @@ pub struct UpdateKey {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub tpm_limit: Option<Option<i64>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub max_concurrency: Option<Option<i64>>,
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
@@ -177,7 +184,7 @@ fn validate_names(field: &str, values: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn validate_limit(field: &str, value: Option<i64>) -> Result<(), ApiError> {
+pub(crate) fn validate_limit(field: &str, value: Option<i64>) -> Result<(), ApiError> {
     match value {
         Some(n) if n <= 0 => Err(ApiError::validation(
             field,
@@ -327,6 +334,7 @@ pub async fn create(
     }
     validate_limit("rpm_limit", body.rpm_limit)?;
     validate_limit("tpm_limit", body.tpm_limit)?;
+    validate_limit("max_concurrency", body.max_concurrency)?;
     if let Some(metadata) = &body.metadata {
         validate_metadata(metadata)?;
     }
@@ -385,6 +393,7 @@ pub async fn create(
             row.allowed_tools = body.allowed_tools.map(|t| json!(t));
             row.rpm_limit = body.rpm_limit;
             row.tpm_limit = body.tpm_limit;
+            row.max_concurrency = body.max_concurrency;
             row.expires_at = body.expires_at;
             row.metadata = body.metadata.map(|m| json!(m));
             let row = row.into_active_model().insert(&scoped.db).await?;
@@ -479,6 +488,7 @@ pub async fn update(
     }
     validate_limit("rpm_limit", body.rpm_limit.flatten())?;
     validate_limit("tpm_limit", body.tpm_limit.flatten())?;
+    validate_limit("max_concurrency", body.max_concurrency.flatten())?;
     if let Some(Some(metadata)) = &body.metadata {
         validate_metadata(metadata)?;
     }
@@ -521,6 +531,9 @@ pub async fn update(
             }
             if let Some(v) = body.rpm_limit {
                 active.rpm_limit = Set(v);
+            }
+            if let Some(v) = body.max_concurrency {
+                active.max_concurrency = Set(v);
             }
             if let Some(v) = body.tpm_limit {
                 active.tpm_limit = Set(v);
@@ -679,6 +692,7 @@ pub async fn rotate(
             row.allowed_tools = old.allowed_tools.clone();
             row.rpm_limit = old.rpm_limit;
             row.tpm_limit = old.tpm_limit;
+            row.max_concurrency = old.max_concurrency;
             row.expires_at = old.expires_at;
             row.metadata = old.metadata.clone();
             let new_row = row.into_active_model().insert(&scoped.db).await?;

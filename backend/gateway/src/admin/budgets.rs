@@ -1,4 +1,5 @@
-//! Budgets: `/api/v1/budgets`. Stored and served here; the proxy enforces them with spend control. Limits are
+//! Budgets: `/api/v1/budgets`. Stored and served here; every change is published so each replica's proxy
+//! reloads them (enforcement lives in `crate::limits`). Limits are
 //! exact decimal strings in the tenant's currency. A budget with a webhook gets an HMAC signing secret, shown
 //! once at creation and stored encrypted.
 
@@ -9,6 +10,7 @@ use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
 use crate::money::Picos;
+use crate::state::Invalidation;
 use crate::store::Scoped;
 use crate::store::entities::{api_key, budget, team};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -394,6 +396,7 @@ pub async fn create(
             Ok(view)
         })
         .await?;
+    super::api_keys::publish(&admin, Invalidation::Budgets).await;
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
         .json(CreatedBudget {
@@ -500,6 +503,7 @@ pub async fn update(
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
+    super::api_keys::publish(&admin, Invalidation::Budgets).await;
     Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
 }
 
@@ -545,5 +549,6 @@ pub async fn delete(
             .await
         })
         .await?;
+    super::api_keys::publish(&admin, Invalidation::Budgets).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -99,6 +99,13 @@ pub struct TenantView {
     pub currency: String,
     /// `null`: every region.
     pub allowed_regions: Option<Vec<String>>,
+    /// Requests per minute across the whole tenant; `null`: no limit.
+    pub rpm_limit: Option<i64>,
+    /// Tokens per minute across the whole tenant; `null`: no limit.
+    pub tpm_limit: Option<i64>,
+    /// `open`: while the limit counters (Redis) are unreachable, calls are served unmetered; `closed`: they
+    /// are refused with 503 `limits_unavailable`.
+    pub limits_failure_mode: String,
 }
 
 impl From<tenant::Model> for TenantView {
@@ -111,6 +118,9 @@ impl From<tenant::Model> for TenantView {
             allowed_regions: t
                 .allowed_regions
                 .and_then(|v| serde_json::from_value(v).ok()),
+            rpm_limit: t.rpm_limit,
+            tpm_limit: t.tpm_limit,
+            limits_failure_mode: t.limits_failure_mode,
         }
     }
 }
@@ -123,6 +133,15 @@ pub struct UpdateTenant {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub allowed_regions: Option<Option<Vec<String>>>,
+    /// `null` removes the limit.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub rpm_limit: Option<Option<i64>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub tpm_limit: Option<Option<i64>>,
+    /// `open` or `closed`.
+    pub limits_failure_mode: Option<String>,
 }
 
 /// `GET /api/v1/tenant`.
@@ -194,6 +213,17 @@ pub async fn update_tenant(
     {
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
     }
+    super::api_keys::validate_limit("rpm_limit", body.rpm_limit.flatten())?;
+    super::api_keys::validate_limit("tpm_limit", body.tpm_limit.flatten())?;
+    if let Some(mode) = &body.limits_failure_mode
+        && mode != "open"
+        && mode != "closed"
+    {
+        return Err(ApiError::validation(
+            "limits_failure_mode",
+            "must be `open` (serve calls unmetered while the limit counters are unreachable) or `closed` (refuse them)",
+        ));
+    }
     let actor = session.user_id;
     let (etag, view) = admin
         .run(async move {
@@ -213,6 +243,15 @@ pub async fn update_tenant(
             }
             if let Some(regions) = body.allowed_regions {
                 active.allowed_regions = Set(regions.map(|r| json!(r)));
+            }
+            if let Some(limit) = body.rpm_limit {
+                active.rpm_limit = Set(limit);
+            }
+            if let Some(limit) = body.tpm_limit {
+                active.tpm_limit = Set(limit);
+            }
+            if let Some(mode) = body.limits_failure_mode {
+                active.limits_failure_mode = Set(mode);
             }
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;

@@ -25,6 +25,10 @@ pub struct TeamView {
     pub slug: String,
     pub name: String,
     pub allowed_regions: Option<Vec<String>>,
+    /// Requests per minute across all the team's keys; `null`: no limit.
+    pub rpm_limit: Option<i64>,
+    /// Tokens per minute across all the team's keys; `null`: no limit.
+    pub tpm_limit: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +42,8 @@ impl From<team::Model> for TeamView {
             allowed_regions: t
                 .allowed_regions
                 .and_then(|v| serde_json::from_value(v).ok()),
+            rpm_limit: t.rpm_limit,
+            tpm_limit: t.tpm_limit,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -51,6 +57,8 @@ pub struct CreateTeam {
     pub slug: String,
     pub name: String,
     pub allowed_regions: Option<Vec<String>>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
 }
 
 /// `PATCH /teams/{id}` body; absent fields stay as they are.
@@ -62,6 +70,13 @@ pub struct UpdateTeam {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub allowed_regions: Option<Option<Vec<String>>>,
+    /// `null` removes the limit.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub rpm_limit: Option<Option<i64>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub tpm_limit: Option<Option<i64>>,
 }
 
 /// Distinguishes an absent field from an explicit `null` (`#[serde(default, with = "double_option")]`).
@@ -195,8 +210,8 @@ pub async fn create(
                 created_at: now,
                 updated_at: now,
                 allowed_regions: body.allowed_regions.map(|r| json!(r)),
-                rpm_limit: None,
-                tpm_limit: None,
+                rpm_limit: body.rpm_limit,
+                tpm_limit: body.tpm_limit,
             }
             .into_active_model()
             .insert(&scoped.db)
@@ -290,6 +305,8 @@ pub async fn update(
     let (id, body) = (path.into_inner(), body.into_inner());
     let if_match = super::versioning::if_match(&req);
     let name = body.name.as_deref().map(validate_name).transpose()?;
+    super::api_keys::validate_limit("rpm_limit", body.rpm_limit.flatten())?;
+    super::api_keys::validate_limit("tpm_limit", body.tpm_limit.flatten())?;
     let actor = session.user_id;
     let (etag, view) = admin
         .run(async move {
@@ -305,6 +322,12 @@ pub async fn update(
             }
             if let Some(regions) = body.allowed_regions {
                 active.allowed_regions = Set(regions.map(|r| json!(r)));
+            }
+            if let Some(limit) = body.rpm_limit {
+                active.rpm_limit = Set(limit);
+            }
+            if let Some(limit) = body.tpm_limit {
+                active.tpm_limit = Set(limit);
             }
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;
@@ -322,7 +345,7 @@ pub async fn update(
             Ok((etag_of(row.updated_at), view))
         })
         .await?;
-    // Cached keys carry their team's regions.
+    // Cached keys carry their team's regions and limits.
     super::api_keys::publish(&admin, crate::state::Invalidation::Everything).await;
     Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
 }

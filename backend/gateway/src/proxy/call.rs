@@ -3,6 +3,7 @@
 use super::tags::Attribution;
 use crate::auth::AuthenticatedKey;
 use crate::catalog::Deployment;
+use crate::limits::Ticket;
 use crate::money::TokenCounts;
 use crate::usage::{UsageEvent, UsageSink};
 use actix_web::HttpResponseBuilder;
@@ -62,12 +63,17 @@ pub struct CallRecord {
     pub streamed: bool,
     pub attribution: Attribution,
     pub sink: UsageSink,
+    /// The call's claim on rate limits and budgets, settled with its real cost in `finish`.
+    pub ticket: Ticket,
 }
 
 impl CallRecord {
     /// Adds the routing headers every proxied response carries.
     pub fn decorate(&self, response: &mut HttpResponseBuilder) {
         for (name, value) in self.routing_headers() {
+            response.insert_header((name, value));
+        }
+        for (name, value) in self.ticket.headers.pairs() {
             response.insert_header((name, value));
         }
     }
@@ -88,6 +94,9 @@ impl CallRecord {
     /// Prices the call and queues its usage event.
     pub fn finish(self, outcome: Outcome) {
         let cost = self.deployment.prices.cost(outcome.tokens);
+        let total_tokens = outcome.tokens.input.saturating_add(outcome.tokens.output);
+        self.ticket
+            .settle(i64::try_from(total_tokens).unwrap_or(i64::MAX), cost);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let event = UsageEvent {
@@ -117,10 +126,10 @@ impl CallRecord {
             end_user: self.attribution.end_user.clone(),
             tags: self.attribution.tags_json(),
             error_message: outcome.error,
-            application: None,
-            user_id: None,
-            session_id: None,
-            agent_id: None,
+            application: self.key.application.clone(),
+            user_id: self.key.owner_user_id,
+            session_id: self.attribution.session_id,
+            agent_id: self.attribution.agent_id,
         };
         self.sink.record(event);
     }

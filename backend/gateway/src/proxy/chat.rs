@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`, streaming and not; tool definitions and tool calls pass through untouched.
 
 use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
-use super::{ProxyState, body, relay, tags};
+use super::{ProxyState, admission, body, relay, tags};
 use crate::auth::AuthenticatedKey;
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
@@ -50,12 +50,18 @@ pub async fn chat_completions(
         }
     }
     let stream = body::optional_bool(&request, "stream")?;
-    let tags_header = req
-        .headers()
-        .get("x-switchyard-tags")
-        .and_then(|v| v.to_str().ok());
-    let attribution = tags::extract(tags_header, &mut request)?;
+    let attribution = tags::from_request(req.headers(), &mut request, &key.default_tags)?;
+    let max_output =
+        admission::max_output_tokens(&request, state.settings.default_max_output_tokens)?;
     let deployment = route(&state, &key, &model)?;
+    let ticket = admission::admit(&state, &key, &deployment, &attribution, || {
+        let prompt = request
+            .get("messages")
+            .map(tokenizer::count_chat_messages)
+            .unwrap_or(0);
+        (prompt, max_output)
+    })
+    .await?;
 
     request.insert(
         "model".into(),
@@ -83,6 +89,7 @@ pub async fn chat_completions(
         streamed: stream,
         attribution,
         sink: state.usage.clone(),
+        ticket,
     };
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);

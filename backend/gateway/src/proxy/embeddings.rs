@@ -2,7 +2,7 @@
 
 use super::call::{CallRecord, Outcome, UsageSource};
 use super::chat::{fail, route};
-use super::{ProxyState, body, tags};
+use super::{ProxyState, admission, body, tags};
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
 use crate::usage::tokenizer;
@@ -53,12 +53,16 @@ pub async fn embeddings(
             ));
         }
     }
-    let tags_header = req
-        .headers()
-        .get("x-switchyard-tags")
-        .and_then(|v| v.to_str().ok());
-    let attribution = tags::extract(tags_header, &mut request)?;
+    let attribution = tags::from_request(req.headers(), &mut request, &key.default_tags)?;
     let deployment = route(&state, &key, &model)?;
+    let ticket = admission::admit(&state, &key, &deployment, &attribution, || {
+        let input = request
+            .get("input")
+            .map(tokenizer::count_embedding_input)
+            .unwrap_or(0);
+        (input, 0)
+    })
+    .await?;
     request.insert(
         "model".into(),
         Value::String(deployment.upstream_model.clone()),
@@ -76,6 +80,7 @@ pub async fn embeddings(
         streamed: false,
         attribution,
         sink: state.usage.clone(),
+        ticket,
     };
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);

@@ -1,6 +1,7 @@
 //! The OpenAI-compatible proxy under `/v1`: authenticate the key, validate the body, pick a deployment, call
 //! the provider, relay the answer (streams chunk by chunk), and record one usage event per call.
 
+mod admission;
 mod body;
 mod call;
 mod chat;
@@ -13,6 +14,7 @@ use crate::auth::{AuthError, AuthenticatedKey, KeyResolver};
 use crate::catalog::Catalog;
 use crate::config::ProxySettings;
 use crate::error::ProxyError;
+use crate::limits::Limits;
 use crate::upstream::{ForwardedHeader, UpstreamClient};
 use crate::usage::UsageSink;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -27,6 +29,7 @@ pub struct ProxyState {
     /// This worker's own upstream client (its connection pool lives on the worker's runtime).
     pub upstream: UpstreamClient,
     pub usage: UsageSink,
+    pub limits: Arc<Limits>,
     pub settings: ProxySettings,
 }
 
@@ -36,6 +39,7 @@ pub struct ProxyParts {
     pub keys: Arc<KeyResolver>,
     pub catalog: Arc<Catalog>,
     pub usage: UsageSink,
+    pub limits: Arc<Limits>,
     pub settings: ProxySettings,
 }
 
@@ -47,6 +51,7 @@ impl ProxyParts {
             catalog: self.catalog,
             upstream,
             usage: self.usage,
+            limits: self.limits,
             settings: self.settings,
         }
     }

@@ -13,12 +13,59 @@ pub const MAX_KEY_LEN: usize = 64;
 pub const MAX_VALUE_LEN: usize = 512;
 /// Longest `user`, in characters.
 pub const MAX_USER_LEN: usize = 256;
+/// Longest session or agent id, in characters.
+pub const MAX_ID_LEN: usize = 128;
 
-/// The tags and end user of one call.
+/// The tags, end user, agent session and agent of one call.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Attribution {
     pub tags: BTreeMap<String, String>,
     pub end_user: Option<String>,
+    pub session_id: Option<String>,
+    pub agent_id: Option<String>,
+}
+
+/// Attribution of a call: the key's default tags (its `metadata`), overridden by the call's own tags, and the
+/// session and agent headers.
+pub fn from_request(
+    headers: &actix_web::http::header::HeaderMap,
+    body: &mut Map<String, Value>,
+    key_tags: &BTreeMap<String, String>,
+) -> Result<Attribution, ProxyError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut attribution = extract(header("x-switchyard-tags"), body)?;
+    for (key, value) in key_tags {
+        attribution
+            .tags
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
+    }
+    if attribution.tags.len() > MAX_TAGS {
+        return Err(ProxyError::bad_request(
+            format!(
+                "too many tags: {} with the API key's own (at most {MAX_TAGS})",
+                attribution.tags.len()
+            ),
+            None,
+        ));
+    }
+    attribution.session_id =
+        bounded_id("x-switchyard-session-id", header("x-switchyard-session-id"))?;
+    attribution.agent_id = bounded_id("x-switchyard-agent-id", header("x-switchyard-agent-id"))?;
+    Ok(attribution)
+}
+
+fn bounded_id(name: &str, value: Option<&str>) -> Result<Option<String>, ProxyError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(id) if id.chars().count() <= MAX_ID_LEN && !id.chars().any(char::is_control) => {
+            Ok(Some(id.to_owned()))
+        }
+        Some(_) => Err(ProxyError::bad_request(
+            format!("{name} must be at most {MAX_ID_LEN} printable characters"),
+            None,
+        )),
+    }
 }
 
 impl Attribution {
@@ -107,7 +154,11 @@ pub fn extract(
             ));
         }
     };
-    Ok(Attribution { tags, end_user })
+    Ok(Attribution {
+        tags,
+        end_user,
+        ..Attribution::default()
+    })
 }
 
 fn insert(

@@ -1,6 +1,10 @@
 //! In-process shared state for the embedded single-node mode.
 
-use super::{Invalidation, SharedState, StateError, now_ms, window_bounds};
+use super::ledger::Ledger;
+use super::{
+    Admission, AdmitOutcome, Crossed, Invalidation, Settlement, SharedState, StateError, now_ms,
+    window_bounds,
+};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,13 +16,23 @@ pub struct MemoryState {
     // (key, window start) -> (total, end of that window in ms). A std mutex: held for a map update only,
     // never across an await.
     counters: Mutex<HashMap<(String, u64), (i64, u64)>>,
+    ledger: Mutex<Ledger>,
     invalidations: broadcast::Sender<Invalidation>,
+}
+
+impl MemoryState {
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Default for MemoryState {
     fn default() -> Self {
         Self {
             counters: Mutex::new(HashMap::new()),
+            ledger: Mutex::new(Ledger::default()),
             invalidations: broadcast::channel(1024).0,
         }
     }
@@ -45,6 +59,19 @@ impl SharedState for MemoryState {
             .or_insert((0, now + remaining));
         *total = total.saturating_add(amount);
         Ok(*total)
+    }
+
+    async fn admit(&self, admission: &Admission) -> Result<AdmitOutcome, StateError> {
+        Ok(self.ledger().admit(admission))
+    }
+
+    async fn seed_budget(&self, key: &str, spent: i64, ttl_ms: u64) -> Result<(), StateError> {
+        self.ledger().seed(key, spent, ttl_ms, now_ms());
+        Ok(())
+    }
+
+    async fn settle(&self, settlement: &Settlement) -> Result<Vec<Crossed>, StateError> {
+        Ok(self.ledger().settle(settlement, now_ms()))
     }
 
     async fn publish(&self, message: &Invalidation) -> Result<(), StateError> {

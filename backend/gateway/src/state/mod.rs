@@ -1,9 +1,11 @@
 //! Cross-replica state: counters and invalidation messages. One small trait, two implementations: Redis when
 //! `redis_url` is set (shared by every replica), in-process otherwise (a single node).
 
+pub mod ledger;
 mod memory;
 mod redis_state;
 
+pub use ledger::{Admission, AdmitOutcome, BudgetCharge, Check, Crossed, Reading, Settlement};
 pub use memory::MemoryState;
 pub use redis_state::RedisState;
 
@@ -20,6 +22,8 @@ pub enum Invalidation {
     ApiKey { key_hash: String },
     /// Providers or deployments changed.
     Catalog,
+    /// Budgets changed.
+    Budgets,
     /// Messages may have been missed (the subscription was re-established): drop every cached item.
     Everything,
 }
@@ -31,6 +35,8 @@ pub enum StateError {
     Redis(#[from] redis::RedisError),
     #[error("bad invalidation message: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("a counter script answered nonsense: {0}")]
+    Script(String),
 }
 
 /// State that must agree across replicas.
@@ -44,6 +50,16 @@ pub trait SharedState: Send + Sync + 'static {
         amount: i64,
         window: Duration,
     ) -> Result<i64, StateError>;
+
+    /// Checks every limit of a call and counts it against all of them, or against none (see [`ledger`]).
+    async fn admit(&self, admission: &Admission) -> Result<AdmitOutcome, StateError>;
+
+    /// Sets a budget period's starting spend (from storage) unless another replica already did.
+    async fn seed_budget(&self, key: &str, spent: i64, ttl_ms: u64) -> Result<(), StateError>;
+
+    /// Settles a finished call: real figures replace reservations, leases are released; returns the budget
+    /// thresholds this call crossed first.
+    async fn settle(&self, settlement: &Settlement) -> Result<Vec<Crossed>, StateError>;
 
     /// Tells every replica (this one included) to drop a cached item.
     async fn publish(&self, message: &Invalidation) -> Result<(), StateError>;

@@ -1,7 +1,10 @@
 //! Redis-backed shared state: atomic windowed counters (a Lua script, so increment and expiry are one step) and
 //! invalidations over pub/sub. A background task keeps the subscription alive across Redis restarts.
 
-use super::{Invalidation, SharedState, StateError, now_ms, window_bounds};
+use super::{
+    Admission, AdmitOutcome, Check, Crossed, Invalidation, Reading, Settlement, SharedState,
+    StateError, now_ms, window_bounds,
+};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
@@ -20,6 +23,9 @@ pub struct RedisState {
     prefix: String,
     channel: String,
     incr_window: redis::Script,
+    admit: redis::Script,
+    settle: redis::Script,
+    seed: redis::Script,
     invalidations: broadcast::Sender<Invalidation>,
 }
 
@@ -27,7 +33,13 @@ impl RedisState {
     /// Connects, and starts the task that relays invalidations published by any replica.
     pub async fn connect(url: &str, prefix: &str) -> Result<Arc<Self>, StateError> {
         let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client.clone()).await?;
+        // Bounded waits: a call must learn quickly that Redis is gone, so the tenant's failure mode applies
+        // instead of the call hanging on a dead connection.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_with_config(client.clone(), config).await?;
         let channel = format!("{prefix}:invalidate");
         let (tx, _) = broadcast::channel(1024);
         tokio::spawn(relay_invalidations(client, channel.clone(), tx.clone()));
@@ -36,8 +48,48 @@ impl RedisState {
             prefix: prefix.to_owned(),
             channel,
             incr_window: redis::Script::new(INCR_WINDOW),
+            admit: redis::Script::new(include_str!("lua/admit.lua")),
+            settle: redis::Script::new(include_str!("lua/settle.lua")),
+            seed: redis::Script::new(include_str!("lua/seed.lua")),
             invalidations: tx,
         }))
+    }
+}
+
+impl RedisState {
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+}
+
+/// Reads the admission script's reply (see lua/admit.lua).
+fn decode_admission(reply: &[i64]) -> Result<AdmitOutcome, StateError> {
+    let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+    let as_index = |v: i64| usize::try_from(v).unwrap_or(usize::MAX);
+    match reply.split_first() {
+        Some((1, rest)) => Ok(AdmitOutcome::Admitted(
+            rest.chunks_exact(3)
+                .map(|r| Reading {
+                    used: r[0],
+                    reset_ms: as_u64(r[1]),
+                    window_start: as_u64(r[2]),
+                })
+                .collect(),
+        )),
+        Some((0, [index, used, reset, start])) => Ok(AdmitOutcome::Refused {
+            index: as_index(*index),
+            reading: Reading {
+                used: *used,
+                reset_ms: as_u64(*reset),
+                window_start: as_u64(*start),
+            },
+        }),
+        Some((2, indexes)) => Ok(AdmitOutcome::Unseeded(
+            indexes.iter().map(|i| as_index(*i)).collect(),
+        )),
+        _ => Err(StateError::Script(format!(
+            "unexpected admission reply {reply:?}"
+        ))),
     }
 }
 
@@ -111,6 +163,111 @@ impl SharedState for RedisState {
             .arg(ttl_ms)
             .invoke_async(&mut connection)
             .await?)
+    }
+
+    async fn admit(&self, admission: &Admission) -> Result<AdmitOutcome, StateError> {
+        let mut invocation = self.admit.prepare_invoke();
+        invocation
+            .arg(&admission.call_id)
+            .arg(admission.lease_ms)
+            .arg(admission.checks.len());
+        for check in &admission.checks {
+            match check {
+                Check::Window {
+                    key,
+                    limit,
+                    amount,
+                    window_ms,
+                } => {
+                    invocation.key(self.key(key));
+                    invocation
+                        .arg("w")
+                        .arg(limit)
+                        .arg(amount)
+                        .arg(window_ms)
+                        .arg(0);
+                }
+                Check::Concurrency { key, limit } => {
+                    invocation.key(self.key(key));
+                    invocation.arg("c").arg(limit).arg(1).arg(0).arg(0);
+                }
+                Check::Budget {
+                    key,
+                    limit,
+                    hard,
+                    amount,
+                    ttl_ms,
+                } => {
+                    let key = self.key(key);
+                    invocation
+                        .key(&key)
+                        .key(format!("{key}:res"))
+                        .key(format!("{key}:amt"));
+                    invocation
+                        .arg("b")
+                        .arg(limit)
+                        .arg(amount)
+                        .arg(ttl_ms)
+                        .arg(i32::from(*hard));
+                }
+            }
+        }
+        let mut connection = self.connection.clone();
+        let reply: Vec<i64> = invocation.invoke_async(&mut connection).await?;
+        decode_admission(&reply)
+    }
+
+    async fn seed_budget(&self, key: &str, spent: i64, ttl_ms: u64) -> Result<(), StateError> {
+        let mut connection = self.connection.clone();
+        let _: i64 = self
+            .seed
+            .key(self.key(key))
+            .arg(spent)
+            .arg(ttl_ms)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    async fn settle(&self, settlement: &Settlement) -> Result<Vec<Crossed>, StateError> {
+        let mut invocation = self.settle.prepare_invoke();
+        invocation
+            .arg(&settlement.call_id)
+            .arg(settlement.windows.len())
+            .arg(settlement.concurrency.len())
+            .arg(settlement.budgets.len());
+        for (key, start, delta) in &settlement.windows {
+            invocation.key(self.key(key)).arg(start).arg(delta);
+        }
+        for key in &settlement.concurrency {
+            invocation.key(self.key(key));
+        }
+        for charge in &settlement.budgets {
+            let key = self.key(&charge.key);
+            invocation
+                .key(&key)
+                .key(format!("{key}:res"))
+                .key(format!("{key}:amt"));
+            invocation
+                .arg(charge.actual)
+                .arg(charge.ttl_ms)
+                .arg(charge.thresholds.len());
+            for threshold in &charge.thresholds {
+                invocation.arg(threshold);
+            }
+        }
+        let mut connection = self.connection.clone();
+        let reply: Vec<String> = invocation.invoke_async(&mut connection).await?;
+        Ok(reply
+            .chunks_exact(3)
+            .filter_map(|triple| {
+                Some(Crossed {
+                    budget: triple[0].parse().ok()?,
+                    threshold: triple[1].parse().ok()?,
+                    spent: triple[2].parse().ok()?,
+                })
+            })
+            .collect())
     }
 
     async fn publish(&self, message: &Invalidation) -> Result<(), StateError> {

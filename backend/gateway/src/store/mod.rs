@@ -10,7 +10,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use std::path::Path;
 use std::time::Duration;
 
-pub use repo::{Catalog as CatalogRows, Repo, StoreError};
+pub use repo::{Catalog as CatalogRows, Repo, SpendScope, StoreError};
 pub use scoped::Scoped;
 
 /// Opens the database, creating the SQLite file's directory when needed.

@@ -1,11 +1,11 @@
 //! Queries. Every function that reads configuration takes the tenant id, so a caller cannot forget it.
 
-use super::entities::{api_key, deployment, provider, team, tenant, usage_event};
-use chrono::Utc;
+use super::entities::{api_key, budget, deployment, provider, team, tenant, usage_event};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -129,29 +129,22 @@ impl Repo {
     }
 
     /// The key with this secret hash and the region restrictions of its tenant and team (NULL: unrestricted).
-    pub async fn find_key_with_regions(
+    pub async fn find_key_with_owners(
         &self,
         key_hash: &str,
-    ) -> Result<
-        Option<(
-            api_key::Model,
-            Option<serde_json::Value>,
-            Option<serde_json::Value>,
-        )>,
-        StoreError,
-    > {
+    ) -> Result<Option<(api_key::Model, tenant::Model, team::Model)>, StoreError> {
         let Some(key) = self.find_api_key_by_hash(key_hash).await? else {
             return Ok(None);
         };
-        let tenant_regions = tenant::Entity::find_by_id(key.tenant_id)
+        let tenant = tenant::Entity::find_by_id(key.tenant_id)
             .one(&self.db)
             .await?
-            .and_then(|t| t.allowed_regions);
-        let team_regions = team::Entity::find_by_id(key.team_id)
+            .ok_or_else(|| StoreError::Conflict(format!("key {} has no tenant", key.id)))?;
+        let team = team::Entity::find_by_id(key.team_id)
             .one(&self.db)
             .await?
-            .and_then(|t| t.allowed_regions);
-        Ok(Some((key, tenant_regions, team_regions)))
+            .ok_or_else(|| StoreError::Conflict(format!("key {} has no team", key.id)))?;
+        Ok(Some((key, tenant, team)))
     }
 
     /// The tenant's keys, newest first.
@@ -289,6 +282,57 @@ impl Repo {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Every budget of every tenant (the proxy keeps them in memory).
+    pub async fn all_budgets(&self) -> Result<Vec<budget::Model>, StoreError> {
+        Ok(budget::Entity::find().all(&self.db).await?)
+    }
+
+    /// Recorded spend (picos) of a tenant's calls since `since` that match `scope`: the starting point of a
+    /// budget period whose shared counter was lost or never existed.
+    pub async fn spend_since(
+        &self,
+        tenant_id: Uuid,
+        scope: &SpendScope,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        use sea_orm::sea_query::Expr;
+        let mut query = usage_event::Entity::find()
+            .select_only()
+            .column_as(
+                Expr::cust("CAST(COALESCE(SUM(cost_picos), 0) AS BIGINT)"),
+                "spent",
+            )
+            .filter(usage_event::Column::TenantId.eq(tenant_id))
+            .filter(usage_event::Column::CreatedAt.gte(since));
+        query = match scope {
+            SpendScope::Tenant => query,
+            SpendScope::Team(id) => query.filter(usage_event::Column::TeamId.eq(*id)),
+            SpendScope::Key(id) => query.filter(usage_event::Column::ApiKeyId.eq(*id)),
+            SpendScope::Tag { key, value } => {
+                let condition = match self.db.get_database_backend() {
+                    DatabaseBackend::Postgres => {
+                        Expr::cust_with_values("tags ->> $1 = $2", [key.clone(), value.clone()])
+                    }
+                    _ => Expr::cust_with_values(
+                        "EXISTS (SELECT 1 FROM json_each(usage_events.tags) WHERE json_each.key = ? AND json_each.value = ?)",
+                        [key.clone(), value.clone()],
+                    ),
+                };
+                query.filter(condition)
+            }
+        };
+        Ok(query.into_tuple::<i64>().one(&self.db).await?.unwrap_or(0))
+    }
+}
+
+/// Which calls a spend total covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpendScope {
+    Tenant,
+    Team(Uuid),
+    Key(Uuid),
+    Tag { key: String, value: String },
 }
 
 /// Inserts a row, treating a unique-constraint race with another starting replica as success.

@@ -68,6 +68,19 @@ async fn every_role_gets_exactly_the_actions_of_the_matrix() {
                 ),
                 Action::RegionsRead => (Method::GET, "/regions".to_owned(), None),
                 Action::AuditRead => (Method::GET, "/audit".to_owned(), None),
+                Action::ReportsRead => (
+                    Method::GET,
+                    "/reports/chargeback?from=2026-01-01&to=2026-01-02".to_owned(),
+                    None,
+                ),
+                Action::PricesRead => (Method::GET, "/prices".to_owned(), None),
+                Action::PricesManage => (
+                    Method::POST,
+                    "/prices".to_owned(),
+                    Some(
+                        json!({"provider_kind": "openai", "upstream_model": format!("m-{n}"), "input_price": "1", "output_price": "2"}),
+                    ),
+                ),
             };
             let status = app
                 .admin(&token, method, &path, body)

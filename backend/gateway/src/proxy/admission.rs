@@ -1,0 +1,103 @@
+//! The step between routing and the upstream call that every endpoint shares: estimate the call's worst case
+//! and ask [`crate::limits::Limits`] to admit it. The estimate is only computed when a token limit or a budget
+//! covers the call, so unlimited keys never pay for tokenizing their prompt.
+
+use super::ProxyState;
+use super::tags::Attribution;
+use crate::auth::AuthenticatedKey;
+use crate::catalog::Deployment;
+use crate::error::ProxyError;
+use crate::limits::{Estimate, Ticket};
+use crate::money::Prices;
+use serde_json::{Map, Value};
+
+/// The largest output a call may produce: `max_completion_tokens` or `max_tokens`, else the configured
+/// default, times the number of choices `n`.
+pub fn max_output_tokens(request: &Map<String, Value>, default: u64) -> Result<u64, ProxyError> {
+    let positive = |field: &'static str| -> Result<Option<u64>, ProxyError> {
+        match request.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                ProxyError::bad_request(
+                    format!("`{field}` must be a positive integer"),
+                    Some(field),
+                )
+            }),
+        }
+    };
+    let max = positive("max_completion_tokens")?
+        .or(positive("max_tokens")?)
+        .unwrap_or(default);
+    let choices = positive("n")?.unwrap_or(1);
+    Ok(max.saturating_mul(choices))
+}
+
+/// Worst-case cost: every prompt token at the uncached input price, every output token at the output price.
+pub fn worst_case(prices: &Prices, prompt_tokens: u64, max_output: u64) -> Estimate {
+    let cost = prices
+        .input
+        .cost_of(prompt_tokens)
+        .saturating_add(prices.output.cost_of(max_output));
+    Estimate {
+        tokens: i64::try_from(prompt_tokens.saturating_add(max_output)).unwrap_or(i64::MAX),
+        cost,
+    }
+}
+
+/// Admits the call or answers with the refusal (429 / 503 in OpenAI's format).
+pub async fn admit(
+    state: &ProxyState,
+    key: &AuthenticatedKey,
+    deployment: &Deployment,
+    attribution: &Attribution,
+    tokens: impl FnOnce() -> (u64, u64),
+) -> Result<Ticket, ProxyError> {
+    let prices = deployment.prices;
+    state
+        .limits
+        .admit(key, &attribution.tags, || {
+            let (prompt, max_output) = tokens();
+            worst_case(&prices, prompt, max_output)
+        })
+        .await
+        .map_err(ProxyError::Limited)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::{Picos, PricePerMTok};
+    use serde_json::json;
+
+    #[test]
+    fn the_output_bound_comes_from_the_request_or_the_default() {
+        let object = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(max_output_tokens(&object(json!({})), 4096).ok(), Some(4096));
+        assert_eq!(
+            max_output_tokens(&object(json!({"max_tokens": 10, "n": 3})), 4096).ok(),
+            Some(30)
+        );
+        assert_eq!(
+            max_output_tokens(
+                &object(json!({"max_tokens": 10, "max_completion_tokens": 20})),
+                4096
+            )
+            .ok(),
+            Some(20)
+        );
+        assert!(max_output_tokens(&object(json!({"max_tokens": -1})), 4096).is_err());
+        assert!(max_output_tokens(&object(json!({"n": "2"})), 4096).is_err());
+    }
+
+    #[test]
+    fn the_worst_case_prices_every_token_at_full_price() {
+        let prices = Prices {
+            input: PricePerMTok(2_500_000),
+            output: PricePerMTok(10_000_000),
+            cached_input: Some(PricePerMTok(1_250_000)),
+        };
+        let estimate = worst_case(&prices, 100, 50);
+        assert_eq!(estimate.tokens, 150);
+        assert_eq!(estimate.cost, Picos(100 * 2_500_000 + 50 * 10_000_000));
+    }
+}
