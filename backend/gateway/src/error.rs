@@ -44,7 +44,7 @@ pub enum ProxyError {
     RouteNotFound(String),
     /// A rate limit, concurrency limit or budget refused the call, or could not be checked.
     #[error("{}", limited_message(.0))]
-    Limited(Refusal),
+    Limited(Box<Refusal>),
     #[error("internal error")]
     Internal(String),
 }
@@ -71,9 +71,11 @@ impl ProxyError {
             Self::UpstreamFailed(_) => "upstream_error",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::RouteNotFound(_) => "route_not_found",
-            Self::Limited(Refusal::RateLimited { .. }) => "rate_limited",
-            Self::Limited(Refusal::BudgetExceeded { .. }) => "budget_exceeded",
-            Self::Limited(Refusal::Unavailable) => "limits_unavailable",
+            Self::Limited(refusal) => match **refusal {
+                Refusal::RateLimited { .. } => "rate_limited",
+                Refusal::BudgetExceeded { .. } => "budget_exceeded",
+                Refusal::Unavailable => "limits_unavailable",
+            },
             Self::Internal(_) => "internal_error",
         }
     }
@@ -136,16 +138,21 @@ impl ProxyError {
             Self::RouteNotFound(_) => {
                 OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url"))
             }
-            Self::Limited(Refusal::RateLimited { kind, code, .. }) => {
-                OpenAiErrorBody::new(message, kind, None, Some(code))
-            }
-            // OpenAI's own "out of credit" answer is 429 `insufficient_quota`; the code says which.
-            Self::Limited(Refusal::BudgetExceeded { .. }) => {
-                OpenAiErrorBody::new(message, "insufficient_quota", None, Some("budget_exceeded"))
-            }
-            Self::Limited(Refusal::Unavailable) => {
-                OpenAiErrorBody::new(message, "server_error", None, Some("limits_unavailable"))
-            }
+            Self::Limited(refusal) => match refusal.as_ref() {
+                Refusal::RateLimited { kind, code, .. } => {
+                    OpenAiErrorBody::new(message, kind, None, Some(code))
+                }
+                // OpenAI's own "out of credit" answer is 429 `insufficient_quota`; the code says which.
+                Refusal::BudgetExceeded { .. } => OpenAiErrorBody::new(
+                    message,
+                    "insufficient_quota",
+                    None,
+                    Some("budget_exceeded"),
+                ),
+                Refusal::Unavailable => {
+                    OpenAiErrorBody::new(message, "server_error", None, Some("limits_unavailable"))
+                }
+            },
             Self::Internal(_) => OpenAiErrorBody::new(
                 "internal error",
                 "server_error",
@@ -169,7 +176,9 @@ impl ResponseError for ProxyError {
             Self::UpstreamRejected { status, .. } => *status,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Limited(Refusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Limited(refusal) if matches!(**refusal, Refusal::Unavailable) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -191,27 +200,29 @@ impl ResponseError for ProxyError {
         {
             response.insert_header((RETRY_AFTER, value.clone()));
         }
-        match self {
-            Self::Limited(Refusal::RateLimited {
-                retry_after_secs,
-                headers,
-                ..
-            }) => {
-                response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
-                for pair in headers.pairs() {
-                    response.insert_header(pair);
+        if let Self::Limited(refusal) = self {
+            match refusal.as_ref() {
+                Refusal::RateLimited {
+                    retry_after_secs,
+                    headers,
+                    ..
+                } => {
+                    response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+                    for pair in headers.pairs() {
+                        response.insert_header(pair);
+                    }
+                }
+                Refusal::BudgetExceeded {
+                    retry_after_secs: Some(secs),
+                    ..
+                } => {
+                    response.insert_header((RETRY_AFTER, secs.to_string()));
+                }
+                Refusal::BudgetExceeded { .. } => {}
+                Refusal::Unavailable => {
+                    response.insert_header((RETRY_AFTER, "1"));
                 }
             }
-            Self::Limited(Refusal::BudgetExceeded {
-                retry_after_secs: Some(secs),
-                ..
-            }) => {
-                response.insert_header((RETRY_AFTER, secs.to_string()));
-            }
-            Self::Limited(Refusal::Unavailable) => {
-                response.insert_header((RETRY_AFTER, "1"));
-            }
-            _ => {}
         }
         response.json(self.body())
     }

@@ -3,6 +3,9 @@
 
 use crate::state::Reading;
 
+/// The request limit and token limit of one check (at most one of them is set).
+pub type LimitPair = (Option<i64>, Option<i64>);
+
 /// One limit as the headers show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Trio {
@@ -31,8 +34,8 @@ pub struct RateHeaders {
 impl RateHeaders {
     /// From the limits of an admission (`(requests limit, tokens limit)` per check) and its readings: for each
     /// kind, the limit with the fewest remaining.
-    pub fn from_readings(limits: &[(Option<i64>, Option<i64>)], readings: &[Reading]) -> Self {
-        let tightest = |pick: fn(&(Option<i64>, Option<i64>)) -> Option<i64>| {
+    pub fn from_readings(limits: &[LimitPair], readings: &[Reading]) -> Self {
+        let tightest = |pick: fn(&LimitPair) -> Option<i64>| {
             limits
                 .iter()
                 .zip(readings)

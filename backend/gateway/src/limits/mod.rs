@@ -123,7 +123,7 @@ impl Limits {
         key: &AuthenticatedKey,
         tags: &BTreeMap<String, String>,
         estimate: impl FnOnce() -> Estimate,
-    ) -> Result<Ticket, Refusal> {
+    ) -> Result<Ticket, Box<Refusal>> {
         let now = chrono::Utc::now();
         let budgets = self.budgets.covering(key, tags);
         let limits = &key.limits;
@@ -216,9 +216,12 @@ impl Limits {
                     readings,
                 }),
             }),
-            Ok(AdmitOutcome::Refused { index, reading }) => {
-                Err(refusal(&planned, &admission.checks, index, reading))
-            }
+            Ok(AdmitOutcome::Refused { index, reading }) => Err(Box::new(refusal(
+                &planned,
+                &admission.checks,
+                index,
+                reading,
+            ))),
             Ok(AdmitOutcome::Unseeded(_)) => {
                 tracing::error!("budget counters stayed unseeded after seeding");
                 self.unavailable(limits.fail_closed)
@@ -277,9 +280,9 @@ impl Limits {
         Ok(())
     }
 
-    fn unavailable(&self, fail_closed: bool) -> Result<Ticket, Refusal> {
+    fn unavailable(&self, fail_closed: bool) -> Result<Ticket, Box<Refusal>> {
         if fail_closed {
-            Err(Refusal::Unavailable)
+            Err(Box::new(Refusal::Unavailable))
         } else {
             Ok(Ticket::unmetered())
         }
@@ -335,7 +338,7 @@ enum LimitsError {
     Backoff,
 }
 
-fn planned_limits(planned: &[Planned]) -> Vec<(Option<i64>, Option<i64>)> {
+fn planned_limits(planned: &[Planned]) -> Vec<headers::LimitPair> {
     planned
         .iter()
         .map(|p| match p {

@@ -11,6 +11,9 @@ use crate::limits::{Estimate, Ticket};
 use crate::money::Prices;
 use serde_json::{Map, Value};
 
+/// Tokens added to every reserved prompt (message framing the tokenizer may not see).
+const PROMPT_PAD_TOKENS: u64 = 16;
+
 /// The largest output a call may produce: `max_completion_tokens` or `max_tokens`, else the configured
 /// default, times the number of choices `n`.
 pub fn max_output_tokens(request: &Map<String, Value>, default: u64) -> Result<u64, ProxyError> {
@@ -33,7 +36,13 @@ pub fn max_output_tokens(request: &Map<String, Value>, default: u64) -> Result<u
 }
 
 /// Worst-case cost: every prompt token at the uncached input price, every output token at the output price.
-pub fn worst_case(prices: &Prices, prompt_tokens: u64, max_output: u64) -> Estimate {
+/// Our prompt count is o200k's; providers with other tokenizers count differently (Anthropic and Gemini count
+/// more for the same text), so the reserved prompt is padded by a quarter plus a little, or a reservation
+/// could be smaller than the real charge and a hard budget could be overrun.
+pub fn worst_case(prices: &Prices, counted_prompt: u64, max_output: u64) -> Estimate {
+    let prompt_tokens = counted_prompt
+        .saturating_add(counted_prompt / 4)
+        .saturating_add(PROMPT_PAD_TOKENS);
     let cost = prices
         .input
         .cost_of(prompt_tokens)
@@ -97,7 +106,8 @@ mod tests {
             cached_input: Some(PricePerMTok(1_250_000)),
         };
         let estimate = worst_case(&prices, 100, 50);
-        assert_eq!(estimate.tokens, 150);
-        assert_eq!(estimate.cost, Picos(100 * 2_500_000 + 50 * 10_000_000));
+        // 100 counted prompt tokens are reserved as 100 + 25 + 16.
+        assert_eq!(estimate.tokens, 141 + 50);
+        assert_eq!(estimate.cost, Picos(141 * 2_500_000 + 50 * 10_000_000));
     }
 }

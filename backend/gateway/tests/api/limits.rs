@@ -1,0 +1,637 @@
+//! Spend control on the proxy: RPM / TPM / concurrency limits with OpenAI's headers, hard budgets that hold
+//! across replicas, reservations released by abandoned streams, threshold webhooks fired once, budgets that
+//! survive a restart, and the per-tenant behaviour when Redis is unreachable.
+
+use crate::helpers::{
+    INPUT_MICROS, MODEL, Mode, OUTPUT_MICROS, TestApp, TestOptions, chat_body, http_client,
+    spawn_app, spawn_app_with,
+};
+use crate::tcp_proxy::TcpProxy;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use hmac::{Hmac, Mac};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchyard::keys;
+use switchyard::startup::Application;
+use switchyard::store::entities::{api_key, tenant};
+use uuid::Uuid;
+
+/// Another replica of `app`: same database, same Redis prefix, its own port and data directory.
+struct Replica {
+    address: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn spawn_replica(app: &TestApp) -> Replica {
+    let mut settings = app.settings.clone();
+    settings.listen = "127.0.0.1:0".into();
+    settings.data_dir = app
+        .db
+        .dir()
+        .join(format!("replica-{}", Uuid::now_v7().simple()));
+    let replica = Application::build(settings).await.expect("second replica");
+    let address = format!("http://127.0.0.1:{}", replica.port());
+    let handle = replica.handle();
+    tokio::spawn(replica.run_until_stopped());
+    Replica { address, handle }
+}
+
+/// Changes the test key's row and drops every replica's cached copy.
+async fn update_key(app: &TestApp, change: impl FnOnce(&mut api_key::ActiveModel)) -> Uuid {
+    let db = app.services.repo.db();
+    let row = app
+        .services
+        .repo
+        .find_api_key_by_hash(&keys::hash(&app.key))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = row.id;
+    let mut active = row.into_active_model();
+    change(&mut active);
+    active.update(db).await.unwrap();
+    app.services
+        .state
+        .publish(&switchyard::state::Invalidation::Everything)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    id
+}
+
+/// Creates a budget through the admin API; returns the created body.
+async fn create_budget(app: &TestApp, token: &str, body: Value) -> Value {
+    let response = app
+        .admin(token, reqwest::Method::POST, "/budgets", Some(body))
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    // Every replica reloads its budgets on the published change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    created
+}
+
+/// Fixed windows start on the minute: keep a burst inside one.
+async fn wait_for_fresh_minute_window() {
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second > 50 {
+        tokio::time::sleep(Duration::from_secs(u64::try_from(61 - second).unwrap_or(0))).await;
+    }
+}
+
+async fn chat(
+    client: &reqwest::Client,
+    address: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client
+        .post(format!("{address}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .expect("gateway answers")
+}
+
+fn body_with_max_tokens(max_tokens: u64) -> Value {
+    let mut body = chat_body(false);
+    body["max_tokens"] = json!(max_tokens);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rpm_limit_holds_across_two_replicas_with_openai_headers() {
+    let app = spawn_app().await;
+    let replica = spawn_replica(&app).await;
+    update_key(&app, |k| k.rpm_limit = Set(Some(5))).await;
+    wait_for_fresh_minute_window().await;
+
+    let calls = (0..12).map(|i| {
+        let address = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            replica.address.clone()
+        };
+        let client = app.client.clone();
+        let key = app.key.clone();
+        async move {
+            let response = chat(&client, &address, &key, &chat_body(false)).await;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (status, headers, body)
+        }
+    });
+    let results = join_all(calls).await;
+    let admitted: Vec<_> = results.iter().filter(|(s, _, _)| *s == 200).collect();
+    let refused: Vec<_> = results.iter().filter(|(s, _, _)| *s == 429).collect();
+    assert_eq!(
+        admitted.len(),
+        5,
+        "exactly the limit gets through across both replicas"
+    );
+    assert_eq!(refused.len(), 7);
+    for (_, headers, _) in &admitted {
+        assert_eq!(headers["x-ratelimit-limit-requests"], "5");
+        assert!(headers.contains_key("x-ratelimit-remaining-requests"));
+        assert!(headers.contains_key("x-ratelimit-reset-requests"));
+    }
+    let (_, headers, body) = refused[0];
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(body["error"]["type"], "requests");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 requests per minute")
+    );
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "0");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    replica.handle.stop(true).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tpm_limit_reserves_the_worst_case_and_settles_to_real_use() {
+    let app = spawn_app().await;
+    update_key(&app, |k| k.tpm_limit = Set(Some(400))).await;
+    wait_for_fresh_minute_window().await;
+
+    let first = chat(
+        &app.client,
+        &app.address,
+        &app.key,
+        &body_with_max_tokens(100),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-ratelimit-limit-tokens"], "400");
+    let remaining: i64 = first.headers()["x-ratelimit-remaining-tokens"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The reservation (padded prompt + 100 output tokens) is what the header shows right after admission.
+    assert!(remaining < 300, "the worst case was reserved: {remaining}");
+    let usage: Value = first.json().await.unwrap();
+    let used = usage["usage"]["total_tokens"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // 380 output tokens do not fit next to what was really used…
+    let too_big = chat(
+        &app.client,
+        &app.address,
+        &app.key,
+        &body_with_max_tokens(380),
+    )
+    .await;
+    assert_eq!(too_big.status(), 429);
+    assert_eq!(too_big.headers()["x-ratelimit-limit-tokens"], "400");
+    let body: Value = too_big.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "tokens");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{used} are used")),
+        "the window holds the real tokens of the first call, not its reservation: {body}"
+    );
+    // …but a call that fits next to the real use (not next to the first reservation) is admitted.
+    let fits = chat(
+        &app.client,
+        &app.address,
+        &app.key,
+        &body_with_max_tokens(200),
+    )
+    .await;
+    assert_eq!(fits.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_limit_counts_calls_in_flight() {
+    let app = spawn_app().await;
+    update_key(&app, |k| k.max_concurrency = Set(Some(1))).await;
+
+    let slow = {
+        let client = app.client.clone();
+        let url = format!("{}/v1/chat/completions", app.address);
+        let key = app.key.clone();
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .header("x-mock-ttft-ms", "1000")
+                .json(&chat_body(false))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+    assert_eq!(second.status(), 429);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "concurrency_limit_exceeded");
+    assert_eq!(slow.await.unwrap(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+    assert_eq!(third.status(), 200, "the finished call released its slot");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hard_budget_holds_across_two_replicas_under_concurrency() {
+    let app = spawn_app().await;
+    let replica = spawn_replica(&app).await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let key_id = update_key(&app, |_| {}).await;
+    // Each call reserves well under a tenth of the limit and really costs about a fifth of its reservation.
+    let created = create_budget(
+        &app,
+        &token,
+        json!({"name": "key cap", "scope_type": "key", "scope_id": key_id, "period": "monthly", "limit": "0.01"}),
+    )
+    .await;
+    let limit_picos: i64 = 10_000_000_000;
+
+    let mut refused = 0;
+    let mut admitted = 0;
+    for _wave in 0..12 {
+        let calls = (0..8).map(|i| {
+            let address = if i % 2 == 0 {
+                app.address.clone()
+            } else {
+                replica.address.clone()
+            };
+            let client = app.client.clone();
+            let key = app.key.clone();
+            async move {
+                let response = chat(&client, &address, &key, &body_with_max_tokens(60)).await;
+                let status = response.status().as_u16();
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+        });
+        for (status, body) in join_all(calls).await {
+            match status {
+                200 => admitted += 1,
+                429 => {
+                    refused += 1;
+                    assert_eq!(body["error"]["code"], "budget_exceeded");
+                    assert_eq!(body["error"]["type"], "insufficient_quota");
+                    let message = body["error"]["message"].as_str().unwrap();
+                    assert!(message.contains("key cap"), "{message}");
+                    assert!(message.contains(created["id"].as_str().unwrap()));
+                }
+                other => panic!("unexpected status {other}: {body}"),
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(
+        admitted > 8 && refused > 0,
+        "admitted {admitted}, refused {refused}"
+    );
+    assert_eq!(
+        app.wait_for_usage(admitted, Duration::from_secs(10)).await,
+        admitted
+    );
+    let spent: i64 = app.usage_rows().await.iter().map(|r| r.cost_picos).sum();
+    assert!(
+        spent <= limit_picos,
+        "spend {spent} went over the hard limit {limit_picos}"
+    );
+    // Nothing leaked the other way either: the budget was used, not left mostly idle by stuck reservations.
+    assert!(
+        spent > limit_picos / 2,
+        "only {spent} of {limit_picos} was spent"
+    );
+    replica.handle.stop(true).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_stream_is_charged_what_it_consumed_and_frees_its_reservation() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let key_id = update_key(&app, |_| {}).await;
+    // Room for one reservation of 1000 output tokens (10,000,000 picos each … about 0.0100 per call), not two.
+    create_budget(
+        &app,
+        &token,
+        json!({"name": "one at a time", "scope_type": "key", "scope_id": key_id, "period": "daily", "limit": "0.015"}),
+    )
+    .await;
+    let mut body = body_with_max_tokens(1000);
+    body["stream"] = json!(true);
+    let response = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(&app.key)
+        .header("x-mock-chunk-delay-ms", "300")
+        .header("x-mock-chunks", "20")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    // While the stream runs its reservation blocks a second one.
+    let blocked = chat(
+        &app.client,
+        &app.address,
+        &app.key,
+        &body_with_max_tokens(1000),
+    )
+    .await;
+    assert_eq!(blocked.status(), 429);
+    drop(stream);
+
+    assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
+    let row = app.usage_rows().await.remove(0);
+    assert_eq!(row.outcome, "client_disconnected");
+    assert!(row.input_tokens > 0 && row.output_tokens > 0, "{row:?}");
+    assert_eq!(
+        row.cost_picos,
+        row.input_tokens * INPUT_MICROS + row.output_tokens * OUTPUT_MICROS
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = chat(
+        &app.client,
+        &app.address,
+        &app.key,
+        &body_with_max_tokens(1000),
+    )
+    .await;
+    assert_eq!(
+        after.status(),
+        200,
+        "the abandoned stream's reservation was released, only its consumption stays charged"
+    );
+    app.shutdown().await;
+}
+
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver on a random port recording (signature header, body).
+async fn start_webhook_receiver() -> (String, Received, actix_web::dev::ServerHandle) {
+    let received: Received = Arc::new(Mutex::new(Vec::new()));
+    let data = web::Data::new(Arc::clone(&received));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).route(
+            "/hook",
+            web::post().to(
+                |req: HttpRequest, body: web::Bytes, seen: web::Data<Received>| async move {
+                    let signature = req
+                        .headers()
+                        .get("x-switchyard-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock()
+                        .unwrap()
+                        .push((signature, String::from_utf8_lossy(&body).into_owned()));
+                    HttpResponse::NoContent().finish()
+                },
+            ),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (format!("http://127.0.0.1:{port}/hook"), received, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_thresholds_notify_a_signed_webhook_once_per_period() {
+    let app = spawn_app().await;
+    let (url, received, receiver) = start_webhook_receiver().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    // A soft budget so small that the first call crosses both thresholds.
+    let created = create_budget(
+        &app,
+        &token,
+        json!({"name": "tiny", "scope_type": "tenant", "period": "monthly", "limit": "0.000001",
+               "hard_limit": false, "soft_thresholds": [50, 80], "webhook_url": url}),
+    )
+    .await;
+    let secret = created["webhook_signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..4 {
+        let response = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+        assert_eq!(response.status(), 200, "a soft budget never refuses");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let seen = received.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "one notification per threshold: {seen:?}");
+    let mut percents = Vec::new();
+    for (signature, body) in &seen {
+        let (t, v1) = signature
+            .strip_prefix("t=")
+            .and_then(|s| s.split_once(",v1="))
+            .expect("t=…,v1=… signature");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.{body}").as_bytes());
+        assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["type"], "budget.threshold_crossed");
+        assert_eq!(event["budget_id"], created["id"]);
+        assert_eq!(event["limit"], "0.000001");
+        percents.push(event["threshold_percent"].as_i64().unwrap());
+    }
+    percents.sort_unstable();
+    assert_eq!(percents, [50, 80]);
+    receiver.stop(true).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_embedded_gateway_keeps_counting_a_budget_from_recorded_spend() {
+    let app = spawn_app_with(TestOptions {
+        mode: Mode::Embedded,
+        ..TestOptions::default()
+    })
+    .await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    create_budget(
+        &app,
+        &token,
+        json!({"name": "tenant cap", "scope_type": "tenant", "period": "total", "limit": "0.003"}),
+    )
+    .await;
+    let mut admitted = 0;
+    loop {
+        let response = chat(
+            &app.client,
+            &app.address,
+            &app.key,
+            &body_with_max_tokens(50),
+        )
+        .await;
+        match response.status().as_u16() {
+            200 => admitted += 1,
+            429 => break,
+            other => panic!("unexpected {other}"),
+        }
+        assert!(admitted < 100, "the budget never stopped the calls");
+    }
+    assert_eq!(
+        app.wait_for_usage(admitted, Duration::from_secs(5)).await,
+        admitted
+    );
+    // A new process on the same database: its in-process counters start empty and must be seeded from the
+    // recorded usage, not from zero.
+    let restarted = spawn_replica(&app).await;
+    let response = chat(
+        &http_client(),
+        &restarted.address,
+        &app.key,
+        &body_with_max_tokens(50),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "budget_exceeded");
+    restarted.handle.stop(true).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_unreachable_a_tenant_fails_open_or_closed_as_configured() {
+    let redis = TcpProxy::start("127.0.0.1:6379".into()).await;
+    let port = redis.port;
+    let app = spawn_app_with(TestOptions {
+        tweak: Box::new(move |s| s.redis_url = Some(format!("redis://127.0.0.1:{port}"))),
+        ..TestOptions::default()
+    })
+    .await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    update_key(&app, |k| k.rpm_limit = Set(Some(1000))).await;
+    assert_eq!(
+        chat(&app.client, &app.address, &app.key, &chat_body(false))
+            .await
+            .status(),
+        200
+    );
+
+    redis.cut();
+    // Fail-open is the default: served, unmetered, and quickly.
+    let started = std::time::Instant::now();
+    let open = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+    assert_eq!(open.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let response = app
+        .admin(
+            &token,
+            reqwest::Method::PATCH,
+            "/tenant",
+            Some(json!({"limits_failure_mode": "closed"})),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let tenant = tenant::Entity::find_by_id(app.services.default_tenant.id)
+        .one(app.services.repo.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tenant.limits_failure_mode, "closed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let closed = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+    assert_eq!(closed.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(closed.headers().contains_key("retry-after"));
+    let body: Value = closed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "limits_unavailable");
+
+    let bad = app
+        .admin(
+            &token,
+            reqwest::Method::PATCH,
+            "/tenant",
+            Some(json!({"limits_failure_mode": "sometimes"})),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+
+    redis.restore();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let back = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+    assert_eq!(back.status(), 200, "metering resumes when Redis is back");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_events_carry_the_keys_application_owner_tags_and_the_session() {
+    let app = spawn_app().await;
+    let (owner, _) = app.token_for("owner@example.com", "owner").await;
+    update_key(&app, |k| {
+        k.application = Set(Some("checkout".into()));
+        k.owner_user_id = Set(Some(owner));
+        k.metadata = Set(Some(json!({"cost_center": "cc-7", "env": "dev"})));
+    })
+    .await;
+    let response = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(&app.key)
+        .header("x-switchyard-tags", "env=prod")
+        .header("x-switchyard-session-id", "sess-1")
+        .header("x-switchyard-agent-id", "planner")
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
+    let row = app.usage_rows().await.remove(0);
+    assert_eq!(row.application.as_deref(), Some("checkout"));
+    assert_eq!(row.user_id, Some(owner));
+    assert_eq!(row.session_id.as_deref(), Some("sess-1"));
+    assert_eq!(row.agent_id.as_deref(), Some("planner"));
+    // The call's own tag wins over the key's default for the same key.
+    assert_eq!(row.tags, json!({"cost_center": "cc-7", "env": "prod"}));
+    assert_eq!(row.public_model, MODEL);
+
+    let too_long = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(&app.key)
+        .header("x-switchyard-session-id", "s".repeat(200))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), 400);
+    let body: Value = too_long.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-switchyard-session-id")
+    );
+    app.shutdown().await;
+}
