@@ -9,10 +9,11 @@ use super::error::ApiError;
 use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
+use crate::limits::Period as LimitPeriod;
 use crate::money::Picos;
 use crate::state::Invalidation;
-use crate::store::Scoped;
 use crate::store::entities::{api_key, budget, team};
+use crate::store::{Repo, Scoped, SpendScope};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
@@ -67,6 +68,68 @@ pub struct BudgetView {
     pub webhook_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The period in progress and the spend recorded in it (on reads only; calls still queued for writing
+    /// appear within a second or so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_period: Option<CurrentPeriod>,
+}
+
+/// A budget's period in progress.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrentPeriod {
+    pub start: DateTime<Utc>,
+    /// `null` for a `total` budget.
+    pub end: Option<DateTime<Utc>>,
+    /// Exact decimal in `currency`.
+    pub spent: String,
+    /// Spend as a percentage of the limit, rounded down (for progress bars).
+    pub percent_used: i64,
+}
+
+/// Adds the current period's recorded spend to a view.
+async fn with_spend(
+    scoped: &Scoped,
+    row: &budget::Model,
+    mut view: BudgetView,
+) -> Result<BudgetView, ApiError> {
+    let Some(rule) = budget_scope(row) else {
+        return Ok(view);
+    };
+    let period = match row.period.as_str() {
+        "daily" => LimitPeriod::Daily,
+        "weekly" => LimitPeriod::Weekly,
+        "monthly" => LimitPeriod::Monthly,
+        _ => LimitPeriod::Total,
+    };
+    let (start, end) = period.bounds(Utc::now());
+    let spent = Repo::new(scoped.db.clone())
+        .spend_since(scoped.tenant_id, &rule, start)
+        .await?;
+    let percent_used = if row.limit_picos > 0 {
+        i64::try_from(i128::from(spent) * 100 / i128::from(row.limit_picos)).unwrap_or(i64::MAX)
+    } else {
+        0
+    };
+    view.current_period = Some(CurrentPeriod {
+        start,
+        end,
+        spent: Picos(spent).to_string(),
+        percent_used,
+    });
+    Ok(view)
+}
+
+fn budget_scope(row: &budget::Model) -> Option<SpendScope> {
+    Some(match row.scope_type.as_str() {
+        "tenant" => SpendScope::Tenant,
+        "team" => SpendScope::Team(row.scope_id?),
+        "key" => SpendScope::Key(row.scope_id?),
+        "tag" => SpendScope::Tag {
+            key: row.tag_key.clone()?,
+            value: row.tag_value.clone()?,
+        },
+        _ => return None,
+    })
 }
 
 fn view(b: budget::Model, currency: &str) -> BudgetView {
@@ -85,6 +148,7 @@ fn view(b: budget::Model, currency: &str) -> BudgetView {
         webhook_url: b.webhook_url,
         created_at: b.created_at,
         updated_at: b.updated_at,
+        current_period: None,
     }
 }
 
@@ -213,12 +277,13 @@ pub async fn list(
             let currency = currency(&scoped).await?;
             let query = scoped.budgets();
             let rows = page.fetch(query, budget::Column::Id, &scoped.db).await?;
-            Ok(Page::from_rows(
-                rows,
-                limit,
-                |b| b.id,
-                |b| view(b, &currency),
-            ))
+            let mut page = Page::from_rows(rows.clone(), limit, |b| b.id, |b| view(b, &currency));
+            let mut items = Vec::with_capacity(page.data.len());
+            for (item, row) in page.data.drain(..).zip(rows) {
+                items.push(with_spend(&scoped, &row, item).await?);
+            }
+            page.data = items;
+            Ok(page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -251,9 +316,10 @@ pub async fn get(
     let (etag, view) = admin
         .run(async move {
             let row = find(&scoped, id).await?;
+            let base = view(row.clone(), &currency(&scoped).await?);
             Ok((
                 etag_of(row.updated_at),
-                view(row, &currency(&scoped).await?),
+                with_spend(&scoped, &row, base).await?,
             ))
         })
         .await?;

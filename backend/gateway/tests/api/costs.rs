@@ -29,7 +29,7 @@ fn reported_usage(streamed: bool, body: &str) -> Value {
         .filter(|d| *d != "[DONE]")
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
         .filter_map(|chunk| chunk.get("usage").filter(|u| !u.is_null()).cloned())
-        .last()
+        .next_back()
         .expect("a usage chunk")
 }
 
