@@ -635,3 +635,80 @@ async fn usage_events_carry_the_keys_application_owner_tags_and_the_session() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_budget_covers_only_tagged_calls_and_is_seeded_from_tagged_spend() {
+    for mode in [Mode::Production, Mode::Embedded] {
+        let app = spawn_app_with(TestOptions {
+            mode,
+            ..TestOptions::default()
+        })
+        .await;
+        let (_, token) = app.token_for("owner@example.com", "owner").await;
+        create_budget(
+            &app,
+            &token,
+            json!({"name": "search feature", "scope_type": "tag", "tag_key": "feature",
+                   "tag_value": "search", "period": "daily", "limit": "0.002"}),
+        )
+        .await;
+        let tagged = |address: String, tag: &'static str| {
+            let client = app.client.clone();
+            let key = app.key.clone();
+            async move {
+                client
+                    .post(format!("{address}/v1/chat/completions"))
+                    .bearer_auth(key)
+                    .header("x-switchyard-tags", tag)
+                    .json(&body_with_max_tokens(50))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        let mut admitted = 0;
+        while tagged(app.address.clone(), "feature=search").await == 200 {
+            admitted += 1;
+            assert!(
+                admitted < 100,
+                "{mode:?}: the tag budget never stopped the calls"
+            );
+        }
+        assert!(admitted > 0);
+        assert_eq!(
+            tagged(app.address.clone(), "feature=chat").await,
+            200,
+            "{mode:?}"
+        );
+        assert_eq!(
+            app.wait_for_usage(admitted + 1, Duration::from_secs(5))
+                .await,
+            admitted + 1
+        );
+        // Fresh counters (a new process, or a flushed Redis): the tagged spend is read back from storage.
+        let mut settings_app = app.settings.clone();
+        if mode == Mode::Production {
+            settings_app.redis_prefix = format!("sytest-{}", Uuid::now_v7().simple());
+        }
+        settings_app.listen = "127.0.0.1:0".into();
+        settings_app.data_dir = app.db.dir().join("fresh");
+        let fresh = Application::build(settings_app).await.unwrap();
+        let fresh_address = format!("http://127.0.0.1:{}", fresh.port());
+        let fresh_handle = fresh.handle();
+        tokio::spawn(fresh.run_until_stopped());
+        assert_eq!(
+            tagged(fresh_address.clone(), "feature=search").await,
+            429,
+            "{mode:?}: seeded from the recorded tagged spend"
+        );
+        assert_eq!(
+            tagged(fresh_address, "feature=other").await,
+            200,
+            "{mode:?}"
+        );
+        fresh_handle.stop(true).await;
+        app.shutdown().await;
+    }
+}
