@@ -22,6 +22,10 @@ impl MigrationTrait for Migration {
         add_column(manager, "usage_events", string_null("agent_id")).await?;
         // Most calls a key may have in flight at once; NULL: no limit.
         add_column(manager, "api_keys", big_integer_null("max_concurrency")).await?;
+        // The first key of a rotation chain: a rotated key keeps its predecessor's budgets and rate-limit
+        // counters. NULL for a key that was never rotated into.
+        add_column(manager, "api_keys", uuid_null("lineage_id")).await?;
+        crate::schema_helpers::index(manager, "api_keys", &["lineage_id"], false).await?;
         for table in ["teams", "tenants"] {
             add_column(manager, table, big_integer_null("rpm_limit")).await?;
             add_column(manager, table, big_integer_null("tpm_limit")).await?;
@@ -36,7 +40,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let drops: [(&str, &str); 10] = [
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_api_keys_lineage_id")
+                    .table("api_keys")
+                    .to_owned(),
+            )
+            .await?;
+        let drops: [(&str, &str); 11] = [
+            ("api_keys", "lineage_id"),
             ("tenants", "limits_failure_mode"),
             ("tenants", "tpm_limit"),
             ("tenants", "rpm_limit"),

@@ -25,6 +25,9 @@ const CACHE_CAPACITY: u64 = 100_000;
 #[derive(Debug)]
 pub struct AuthenticatedKey {
     pub id: Uuid,
+    /// The first key of this key's rotation chain (its own id when never rotated into): budgets scoped to a
+    /// key and key-level rate limits follow the chain, so rotating a key neither escapes nor doubles them.
+    pub lineage_id: Uuid,
     pub tenant_id: Uuid,
     pub team_id: Uuid,
     pub prefix: String,
@@ -113,6 +116,7 @@ impl AuthenticatedKey {
             .unwrap_or_default();
         Self {
             id: row.id,
+            lineage_id: row.lineage_id.unwrap_or(row.id),
             tenant_id: row.tenant_id,
             team_id: row.team_id,
             prefix: row.prefix,

@@ -267,6 +267,12 @@ impl Settings {
         if self.proxy.max_body_bytes == 0 {
             return invalid("proxy.max_body_bytes", "must be greater than 0");
         }
+        if !(1..=1_000_000).contains(&self.proxy.default_max_output_tokens) {
+            return invalid(
+                "proxy.default_max_output_tokens",
+                "must be between 1 and 1000000",
+            );
+        }
         if self.proxy.key_cache_ttl.is_zero() {
             return invalid("proxy.key_cache_ttl", "must be greater than 0");
         }

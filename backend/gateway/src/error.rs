@@ -207,7 +207,9 @@ impl ResponseError for ProxyError {
                     headers,
                     ..
                 } => {
-                    response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+                    if *retry_after_secs > 0 {
+                        response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+                    }
                     for pair in headers.pairs() {
                         response.insert_header(pair);
                     }

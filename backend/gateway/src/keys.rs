@@ -67,6 +67,7 @@ pub fn new_row(
         metadata: None,
         replaced_by: None,
         max_concurrency: None,
+        lineage_id: None,
     }
 }
 

@@ -105,6 +105,7 @@ impl Application {
             tokio::runtime::Handle::current(),
             settings.upstream.total_timeout + std::time::Duration::from_secs(60),
         );
+        limits.spawn_reconciler(std::time::Duration::from_secs(60));
         let keys = KeyResolver::new(
             repo.clone(),
             settings.proxy.key_cache_ttl,

@@ -693,6 +693,8 @@ pub async fn rotate(
             row.rpm_limit = old.rpm_limit;
             row.tpm_limit = old.tpm_limit;
             row.max_concurrency = old.max_concurrency;
+            // The new key inherits the old one's budgets and rate-limit counters.
+            row.lineage_id = Some(old.lineage_id.unwrap_or(old.id));
             row.expires_at = old.expires_at;
             row.metadata = old.metadata.clone();
             let new_row = row.into_active_model().insert(&scoped.db).await?;

@@ -188,7 +188,7 @@ pub struct UpdateBudget {
     pub webhook_url: Option<Option<String>>,
 }
 
-/// `POST /budgets` answer: the budget and, once, its webhook signing secret.
+/// `POST /budgets` and `PATCH /budgets/{id}` answer: the budget and, once, its webhook signing secret.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedBudget {
     #[serde(flatten)]
@@ -481,7 +481,7 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "The budget id"), ("If-Match" = Option<String>, Header, description = "An ETag from a previous read; the edit is refused with 412 if the resource changed since")),
     request_body = UpdateBudget,
     responses(
-        (status = 200, description = "The updated budget (with an `ETag` header)", body = BudgetView),
+        (status = 200, description = "The updated budget (with an `ETag` header); `webhook_signing_secret` only when this update set the first webhook URL", body = CreatedBudget),
         (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
@@ -537,10 +537,11 @@ pub async fn update(
             if let Some(v) = body.hard_limit {
                 active.hard_limit = Set(v);
             }
+            let mut new_secret = None;
             if let Some(url) = body.webhook_url {
                 if url.is_some() && !had_secret {
-                    // A webhook needs a signing secret; it can be read back only by rotating it (a later
-                    // endpoint), so the budget is created with one when the URL is first set.
+                    // A webhook needs a signing secret: made when the URL is first set and shown in this
+                    // response only, as at creation.
                     let secret = format!(
                         "whsec_{}",
                         &crate::keys::generate().secret[crate::keys::KEY_PREFIX.len()..]
@@ -550,6 +551,7 @@ pub async fn update(
                             .encrypt(&secret, &format!("budget:{id}:webhook_secret"))
                             .map_err(ApiError::internal)?,
                     ));
+                    new_secret = Some(secret);
                 }
                 active.webhook_url = Set(url);
             }
@@ -566,11 +568,20 @@ pub async fn update(
                 Some(json!(view)),
             )
             .await?;
-            Ok((etag_of(row.updated_at), view))
+            Ok((
+                etag_of(row.updated_at),
+                CreatedBudget {
+                    budget: view,
+                    webhook_signing_secret: new_secret,
+                },
+            ))
         })
         .await?;
     super::api_keys::publish(&admin, Invalidation::Budgets).await;
-    Ok(HttpResponse::Ok().insert_header(("etag", etag)).json(view))
+    Ok(HttpResponse::Ok()
+        .insert_header(("etag", etag))
+        .insert_header(("cache-control", "no-store"))
+        .json(view))
 }
 
 /// `DELETE /api/v1/budgets/{id}`.

@@ -108,7 +108,7 @@ impl BudgetRule {
         match &self.scope {
             BudgetScope::Tenant => true,
             BudgetScope::Team(team) => *team == key.team_id,
-            BudgetScope::Key(id) => *id == key.id,
+            BudgetScope::Key(id) => *id == key.id || *id == key.lineage_id,
             BudgetScope::Tag { key, value } => tags.get(key) == Some(value),
         }
     }
@@ -242,6 +242,11 @@ impl BudgetBook {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every budget of every tenant.
+    pub fn all(&self) -> Vec<Arc<BudgetRule>> {
+        self.rules.load().values().flatten().cloned().collect()
     }
 
     /// Re-reads every budget from storage.

@@ -112,6 +112,51 @@ impl Limits {
         })
     }
 
+    /// Every `every`, raises each budget's live counter to the spend storage has recorded for its period
+    /// when the counter is lower: calls served unmetered while Redis was unreachable, settlements that never
+    /// arrived and events still queued when a period was seeded are counted again. Never lowers a counter.
+    pub fn spawn_reconciler(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        self.storage_runtime.spawn(async move {
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(limits) = weak.upgrade() else { return };
+                limits.reconcile_once().await;
+            }
+        });
+    }
+
+    /// One reconciliation pass over every budget.
+    pub async fn reconcile_once(&self) {
+        let now = chrono::Utc::now();
+        for rule in self.budgets.all() {
+            let period = rule.period_at(now);
+            let recorded = match self
+                .repo
+                .spend_since(rule.tenant_id, &rule.scope, period.start)
+                .await
+            {
+                Ok(recorded) => recorded,
+                Err(e) => {
+                    tracing::warn!(error = %e, "budget reconciliation skipped: storage unavailable");
+                    return;
+                }
+            };
+            match self.state.reconcile_budget(&period.key, recorded).await {
+                Ok(true) => {
+                    tracing::warn!(budget = %rule.id, recorded, "a budget counter had missed spend; raised to the recorded spend");
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "budget reconciliation skipped: counters unreachable");
+                    return;
+                }
+            }
+        }
+    }
+
     /// The budgets of this replica (for reloads and tests).
     pub fn budgets(&self) -> &Arc<BudgetBook> {
         &self.budgets
@@ -129,7 +174,10 @@ impl Limits {
         let limits = &key.limits;
         let tenant = key.tenant_id;
         let token_limits = [
-            (limits.key_tpm, format!("tpm:{{{tenant}}}:key:{}", key.id)),
+            (
+                limits.key_tpm,
+                format!("tpm:{{{tenant}}}:key:{}", key.lineage_id),
+            ),
             (
                 limits.team_tpm,
                 format!("tpm:{{{tenant}}}:team:{}", key.team_id),
@@ -145,7 +193,10 @@ impl Limits {
         let mut planned = Vec::new();
         let mut checks = Vec::new();
         let request_limits = [
-            (limits.key_rpm, format!("rpm:{{{tenant}}}:key:{}", key.id)),
+            (
+                limits.key_rpm,
+                format!("rpm:{{{tenant}}}:key:{}", key.lineage_id),
+            ),
             (
                 limits.team_rpm,
                 format!("rpm:{{{tenant}}}:team:{}", key.team_id),
@@ -179,7 +230,7 @@ impl Limits {
             }
         }
         if let Some(limit) = limits.key_concurrency {
-            let counter = format!("inflight:{{{tenant}}}:key:{}", key.id);
+            let counter = format!("inflight:{{{tenant}}}:key:{}", key.lineage_id);
             checks.push(Check::Concurrency {
                 key: counter.clone(),
                 limit,
@@ -200,6 +251,16 @@ impl Limits {
         if checks.is_empty() {
             return Ok(Ticket::unmetered());
         }
+        if let Some(refusal) = never_fits(&planned, &checks) {
+            log_refusal(key, &refusal);
+            return Err(Box::new(refusal));
+        }
+        // The reservation assumed the call's output is bounded; a call that set no bound gets one upstream.
+        let bounded_output = planned.iter().any(|p| match p {
+            Planned::Tokens { .. } => true,
+            Planned::Budget(period) => period.rule.hard,
+            _ => false,
+        });
         let admission = Admission {
             call_id: Uuid::now_v7().to_string(),
             lease_ms: u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX),
@@ -209,6 +270,7 @@ impl Limits {
         match self.run_admission(&admission, &planned).await {
             Ok(AdmitOutcome::Admitted(readings)) => Ok(Ticket {
                 headers: RateHeaders::from_readings(&planned_limits(&planned), &readings),
+                bounded_output,
                 inner: Some(TicketInner {
                     limits: Arc::clone(self),
                     call_id: admission.call_id,
@@ -216,12 +278,11 @@ impl Limits {
                     readings,
                 }),
             }),
-            Ok(AdmitOutcome::Refused { index, reading }) => Err(Box::new(refusal(
-                &planned,
-                &admission.checks,
-                index,
-                reading,
-            ))),
+            Ok(AdmitOutcome::Refused { index, reading }) => {
+                let refusal = refusal(&planned, &admission.checks, index, reading);
+                log_refusal(key, &refusal);
+                Err(Box::new(refusal))
+            }
             Ok(AdmitOutcome::Unseeded(_)) => {
                 tracing::error!("budget counters stayed unseeded after seeding");
                 self.unavailable(limits.fail_closed)
@@ -289,7 +350,18 @@ impl Limits {
     }
 
     fn note_outage(&self, error: &LimitsError) {
-        if matches!(error, LimitsError::Backoff) {
+        // Only an unreachable Redis skips it for a while; a failed seeding query or a script error concerns
+        // this call alone and must not switch metering off for every tenant.
+        let LimitsError::State(StateError::Redis(redis)) = error else {
+            tracing::error!(error = %error, "checking limits failed; the tenant's failure mode applies to this call");
+            return;
+        };
+        if !(redis.is_io_error()
+            || redis.is_timeout()
+            || redis.is_connection_dropped()
+            || redis.is_connection_refusal())
+        {
+            tracing::error!(error = %error, "the limit counters refused a script; the tenant's failure mode applies to this call");
             return;
         }
         let until = crate::state::now_ms() + OUTAGE_BACKOFF_MS;
@@ -350,15 +422,7 @@ fn planned_limits(planned: &[Planned]) -> Vec<headers::LimitPair> {
 }
 
 fn refusal(planned: &[Planned], checks: &[Check], index: usize, reading: Reading) -> Refusal {
-    let level = |key: &str| {
-        if key.contains(":key:") {
-            "API key"
-        } else if key.contains(":team:") {
-            "team"
-        } else {
-            "tenant"
-        }
-    };
+    let level = level_of;
     let retry_after_secs = reading.reset_ms.div_ceil(1000).max(1);
     match (planned.get(index), checks.get(index)) {
         (Some(Planned::Requests { limit }), Some(check)) => Refusal::RateLimited {
@@ -390,7 +454,7 @@ fn refusal(planned: &[Planned], checks: &[Check], index: usize, reading: Reading
         (Some(Planned::Concurrency { .. }), Some(Check::Concurrency { limit, .. })) => {
             Refusal::RateLimited {
                 message: format!(
-                    "concurrency limit reached: this API key may have {limit} requests in flight at once"
+                    "concurrency limit reached: this API key may have at most {limit} in flight at once"
                 ),
                 kind: "requests",
                 code: "concurrency_limit_exceeded",
@@ -419,10 +483,74 @@ fn refusal(planned: &[Planned], checks: &[Check], index: usize, reading: Reading
     }
 }
 
+/// A check the call can never fit, whatever the counters say (its worst case alone exceeds the limit): refused
+/// without asking the shared state, and without a `Retry-After` that would suggest waiting helps.
+fn never_fits(planned: &[Planned], checks: &[Check]) -> Option<Refusal> {
+    for (planned, check) in planned.iter().zip(checks) {
+        match (planned, check) {
+            (
+                Planned::Tokens {
+                    limit, reserved, ..
+                },
+                Check::Window { key, .. },
+            ) if reserved > limit => {
+                return Some(Refusal::RateLimited {
+                    message: format!(
+                        "request too large: it may need {reserved} tokens (prompt + max output tokens) but the {} allows {limit} tokens per minute; lower max_tokens",
+                        level_of(key)
+                    ),
+                    kind: "tokens",
+                    code: "rate_limit_exceeded",
+                    retry_after_secs: 0,
+                    headers: RateHeaders::default(),
+                });
+            }
+            (Planned::Budget(period), Check::Budget { amount, .. })
+                if period.rule.hard && *amount > period.rule.limit_picos =>
+            {
+                return Some(Refusal::BudgetExceeded {
+                    message: format!(
+                        "this request may cost up to {} which is more than the whole limit {} of budget `{}` ({}); lower max_tokens",
+                        Picos(*amount),
+                        Picos(period.rule.limit_picos),
+                        period.rule.name,
+                        period.rule.id
+                    ),
+                    retry_after_secs: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn level_of(key: &str) -> &'static str {
+    if key.contains(":key:") {
+        "API key"
+    } else if key.contains(":team:") {
+        "team"
+    } else {
+        "tenant"
+    }
+}
+
+/// Refusals are logged (metrics come with observability) so operators can see what limits turned away.
+fn log_refusal(key: &AuthenticatedKey, refusal: &Refusal) {
+    let reason = match refusal {
+        Refusal::RateLimited { code, kind, .. } => format!("{code}:{kind}"),
+        Refusal::BudgetExceeded { .. } => "budget_exceeded".into(),
+        Refusal::Unavailable => "limits_unavailable".into(),
+    };
+    tracing::info!(tenant = %key.tenant_id, key = %key.prefix, reason, "call refused by limits");
+}
+
 /// An admitted call's claim on the counters. Settle it with the real figures; dropping it unsettled (the
 /// call never reached a provider) releases everything it reserved.
 pub struct Ticket {
     pub headers: RateHeaders,
+    /// A TPM limit or hard budget reserved for a bounded output: the upstream call must carry that bound.
+    pub bounded_output: bool,
     inner: Option<TicketInner>,
 }
 
@@ -438,6 +566,7 @@ impl Ticket {
     pub fn unmetered() -> Self {
         Self {
             headers: RateHeaders::default(),
+            bounded_output: false,
             inner: None,
         }
     }

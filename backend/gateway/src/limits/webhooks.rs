@@ -75,8 +75,10 @@ impl Notifier {
                     Ok(response) => tracing::warn!(budget = %budget_id, status = %response.status(), attempt, "budget webhook refused"),
                     Err(e) => tracing::warn!(budget = %budget_id, error = %e, attempt, "budget webhook failed"),
                 }
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
             }
             tracing::error!(budget = %budget_id, "budget webhook undelivered after {ATTEMPTS} attempts");
         });

@@ -9,7 +9,14 @@ use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::limits::{Estimate, Ticket};
 use crate::money::Prices;
+use crate::usage::tokenizer;
 use serde_json::{Map, Value};
+
+/// Most choices (`n`) per request, as OpenAI allows.
+const MAX_CHOICES: u64 = 128;
+/// Most output tokens one request may reserve (all choices together); far above any model's output limit,
+/// low enough that reservations can never overflow the counters.
+const MAX_OUTPUT_TOKENS: u64 = 10_000_000;
 
 /// Tokens added to every reserved prompt (message framing the tokenizer may not see).
 const PROMPT_PAD_TOKENS: u64 = 16;
@@ -32,7 +39,61 @@ pub fn max_output_tokens(request: &Map<String, Value>, default: u64) -> Result<u
         .or(positive("max_tokens")?)
         .unwrap_or(default);
     let choices = positive("n")?.unwrap_or(1);
-    Ok(max.saturating_mul(choices))
+    if choices > MAX_CHOICES {
+        return Err(ProxyError::bad_request(
+            format!("`n` must be at most {MAX_CHOICES}"),
+            Some("n"),
+        ));
+    }
+    let total = max.saturating_mul(choices);
+    if total > MAX_OUTPUT_TOKENS {
+        return Err(ProxyError::bad_request(
+            format!(
+                "max output tokens times `n` is {total}; at most {MAX_OUTPUT_TOKENS} can be reserved for one request"
+            ),
+            Some("max_tokens"),
+        ));
+    }
+    Ok(total)
+}
+
+/// Tokens an image may cost at most (Anthropic's ceiling of about 1,600 per image is the highest of the
+/// providers; OpenAI's high-detail tiles stay below it for the sizes they accept).
+const TOKENS_PER_IMAGE: u64 = 1_600;
+
+/// The prompt tokens of a chat request as far as they can be known before the call: messages, tool
+/// definitions and the response format as text, and every image at its worst case.
+pub fn chat_prompt_tokens(request: &Map<String, Value>) -> u64 {
+    let messages = request.get("messages");
+    let mut tokens = messages.map(tokenizer::count_chat_messages).unwrap_or(0);
+    for field in ["tools", "functions", "response_format"] {
+        if let Some(value) = request.get(field).filter(|v| !v.is_null()) {
+            tokens += tokenizer::count_text(&value.to_string());
+        }
+    }
+    let images = messages
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter(|part| {
+            matches!(
+                part.get("type").and_then(Value::as_str),
+                Some("image_url" | "input_image" | "image")
+            )
+        })
+        .count() as u64;
+    tokens + images * TOKENS_PER_IMAGE
+}
+
+/// Gives a call that set no output bound the one its reservation assumed, so the provider cannot charge more
+/// than was reserved (`max_completion_tokens`, OpenAI's current name for it).
+pub fn bound_output(request: &mut Map<String, Value>, default: u64) {
+    let unset = |field: &str| matches!(request.get(field), None | Some(Value::Null));
+    if unset("max_tokens") && unset("max_completion_tokens") {
+        request.insert("max_completion_tokens".into(), Value::from(default));
+    }
 }
 
 /// Worst-case cost: every prompt token at the uncached input price, every output token at the output price.

@@ -55,13 +55,12 @@ pub async fn chat_completions(
         admission::max_output_tokens(&request, state.settings.default_max_output_tokens)?;
     let deployment = route(&state, &key, &model)?;
     let ticket = admission::admit(&state, &key, &deployment, &attribution, || {
-        let prompt = request
-            .get("messages")
-            .map(tokenizer::count_chat_messages)
-            .unwrap_or(0);
-        (prompt, max_output)
+        (admission::chat_prompt_tokens(&request), max_output)
     })
     .await?;
+    if ticket.bounded_output {
+        admission::bound_output(&mut request, state.settings.default_max_output_tokens);
+    }
 
     request.insert(
         "model".into(),

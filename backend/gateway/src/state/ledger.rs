@@ -271,6 +271,17 @@ impl Ledger {
         true
     }
 
+    /// Raises a seeded period's spend to `recorded` if it is lower; true when it did.
+    pub fn reconcile(&mut self, key: &str, recorded: i64) -> bool {
+        match self.budgets.get_mut(key) {
+            Some(budget) if budget.spent < recorded => {
+                budget.spent = recorded;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Replaces reservations by real figures, releases leases, and reports thresholds crossed for the first
     /// time in their period.
     pub fn settle(&mut self, settlement: &Settlement, now_ms: u64) -> Vec<Crossed> {

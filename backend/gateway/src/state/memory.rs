@@ -70,6 +70,10 @@ impl SharedState for MemoryState {
         Ok(())
     }
 
+    async fn reconcile_budget(&self, key: &str, recorded: i64) -> Result<bool, StateError> {
+        Ok(self.ledger().reconcile(key, recorded))
+    }
+
     async fn settle(&self, settlement: &Settlement) -> Result<Vec<Crossed>, StateError> {
         Ok(self.ledger().settle(settlement, now_ms()))
     }

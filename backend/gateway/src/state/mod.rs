@@ -57,6 +57,10 @@ pub trait SharedState: Send + Sync + 'static {
     /// Sets a budget period's starting spend (from storage) unless another replica already did.
     async fn seed_budget(&self, key: &str, spent: i64, ttl_ms: u64) -> Result<(), StateError>;
 
+    /// Raises a seeded budget period's spend to what storage recorded, if the counter is lower (it missed
+    /// calls); returns true when it did.
+    async fn reconcile_budget(&self, key: &str, recorded: i64) -> Result<bool, StateError>;
+
     /// Settles a finished call: real figures replace reservations, leases are released; returns the budget
     /// thresholds this call crossed first.
     async fn settle(&self, settlement: &Settlement) -> Result<Vec<Crossed>, StateError>;

@@ -26,6 +26,7 @@ pub struct RedisState {
     admit: redis::Script,
     settle: redis::Script,
     seed: redis::Script,
+    reconcile: redis::Script,
     invalidations: broadcast::Sender<Invalidation>,
 }
 
@@ -51,6 +52,7 @@ impl RedisState {
             admit: redis::Script::new(include_str!("lua/admit.lua")),
             settle: redis::Script::new(include_str!("lua/settle.lua")),
             seed: redis::Script::new(include_str!("lua/seed.lua")),
+            reconcile: redis::Script::new(include_str!("lua/reconcile.lua")),
             invalidations: tx,
         }))
     }
@@ -227,6 +229,17 @@ impl SharedState for RedisState {
             .invoke_async(&mut connection)
             .await?;
         Ok(())
+    }
+
+    async fn reconcile_budget(&self, key: &str, recorded: i64) -> Result<bool, StateError> {
+        let mut connection = self.connection.clone();
+        let raised: i64 = self
+            .reconcile
+            .key(self.key(key))
+            .arg(recorded)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(raised == 1)
     }
 
     async fn settle(&self, settlement: &Settlement) -> Result<Vec<Crossed>, StateError> {

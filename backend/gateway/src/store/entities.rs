@@ -84,6 +84,8 @@ pub mod api_key {
         pub metadata: Option<Json>,
         pub replaced_by: Option<Uuid>,
         pub max_concurrency: Option<i64>,
+        /// The first key of this key's rotation chain; `None` when it was never rotated into.
+        pub lineage_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -308,7 +308,20 @@ impl Repo {
         query = match scope {
             SpendScope::Tenant => query,
             SpendScope::Team(id) => query.filter(usage_event::Column::TeamId.eq(*id)),
-            SpendScope::Key(id) => query.filter(usage_event::Column::ApiKeyId.eq(*id)),
+            // A key's spend includes the keys rotated from it.
+            SpendScope::Key(id) => query.filter(
+                sea_orm::Condition::any()
+                    .add(usage_event::Column::ApiKeyId.eq(*id))
+                    .add(
+                        usage_event::Column::ApiKeyId.in_subquery(
+                            sea_orm::sea_query::Query::select()
+                                .column(api_key::Column::Id)
+                                .from(api_key::Entity)
+                                .and_where(api_key::Column::LineageId.eq(*id))
+                                .to_owned(),
+                        ),
+                    ),
+            ),
             SpendScope::Tag { key, value } => {
                 let condition = match self.db.get_database_backend() {
                     DatabaseBackend::Postgres => {
