@@ -175,6 +175,7 @@ impl Snapshot {
                     input: PricePerMTok(d.input_price_micros),
                     output: PricePerMTok(d.output_price_micros),
                     cached_input: d.cached_input_price_micros.map(PricePerMTok),
+                    reasoning: None,
                 },
                 provider: Arc::clone(provider),
             };

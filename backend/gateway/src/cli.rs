@@ -376,6 +376,7 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
                     .map(|p| p.parse::<PricePerMTok>())
                     .transpose()
                     .context("--cached-input-price")?,
+                reasoning: None,
             };
             if model.is_empty() || upstream_model.is_empty() || region.is_empty() {
                 bail!("--model, --upstream-model and --region must not be empty");
