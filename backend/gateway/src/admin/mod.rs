@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod budgets;
 pub mod context;
+pub mod deployments;
 pub mod error;
 pub mod members;
 pub mod openapi;
@@ -93,15 +94,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/providers", web::post().to(providers::create))
             .route("/providers/{id}", web::patch().to(providers::update))
             .route("/providers/{id}", web::delete().to(providers::delete))
-            .route("/deployments", web::get().to(providers::list_deployments))
-            .route("/deployments", web::post().to(providers::create_deployment))
+            .route("/deployments", web::get().to(deployments::list_deployments))
             .route(
-                "/deployments/{id}",
-                web::patch().to(providers::update_deployment),
+                "/deployments",
+                web::post().to(deployments::create_deployment),
             )
             .route(
                 "/deployments/{id}",
-                web::delete().to(providers::delete_deployment),
+                web::patch().to(deployments::update_deployment),
+            )
+            .route(
+                "/deployments/{id}",
+                web::delete().to(deployments::delete_deployment),
             )
             .route("/budgets", web::get().to(budgets::list))
             .route("/budgets", web::post().to(budgets::create))
