@@ -15,6 +15,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod money;
+pub mod pricing;
 pub mod proxy;
 pub mod startup;
 pub mod state;

@@ -8,6 +8,7 @@ use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
 use crate::money::PricePerMTok;
+use crate::pricing::PriceSource;
 use crate::state::Invalidation;
 use crate::store::entities::{deployment, provider, region};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -204,6 +205,7 @@ pub async fn create_deployment(
                 cached_input_price_micros: cached,
                 created_at: now,
                 updated_at: now,
+                price_source: PriceSource::Deployment.as_str().into(),
             }
             .into_active_model()
             .insert(&db)

@@ -87,7 +87,10 @@ impl CallRecord {
 
     /// Prices the call and queues its usage event.
     pub fn finish(self, outcome: Outcome) {
-        let cost = self.deployment.prices.cost(outcome.tokens);
+        let cost = self
+            .deployment
+            .prices_at(self.created_at)
+            .cost(outcome.tokens);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let event = UsageEvent {

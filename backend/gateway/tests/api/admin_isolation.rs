@@ -87,6 +87,7 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         cached_input_price_micros: None,
         created_at: now,
         updated_at: now,
+        price_source: "deployment".into(),
     }
     .into_active_model()
     .insert(db)

@@ -258,6 +258,7 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
                 cached_input_price_micros: cached,
                 created_at: now,
                 updated_at: now,
+                price_source: "deployment".into(),
             })
             .await
             .expect("insert deployment");
