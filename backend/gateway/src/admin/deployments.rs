@@ -1,5 +1,6 @@
 //! Deployments: `/api/v1/deployments`. A deployment serves a public model with a provider's upstream model in a
-//! region, at exact prices. Every change reloads the proxies' catalogs.
+//! region, priced by its own prices or by the price catalog (`price_source`, see `pricing`). Every change
+//! reloads the proxies' catalogs.
 
 use super::audit;
 use super::context::{AdminState, Session};
@@ -7,9 +8,10 @@ use super::error::ApiError;
 use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
-use crate::money::PricePerMTok;
+use crate::money::{PricePerMTok, Prices};
 use crate::pricing::PriceSource;
 use crate::state::Invalidation;
+use crate::store::Scoped;
 use crate::store::entities::{deployment, provider, region};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -19,10 +21,12 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A deployment: a public model served by a provider's upstream model in a region, with exact prices
-/// (decimal strings, per million tokens).
+/// A deployment: a public model served by a provider's upstream model in a region. It is priced by its own
+/// prices or by the price catalog (`price_source`); the view shows the prices in force now (decimal strings per
+/// million tokens).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeploymentView {
     pub id: Uuid,
@@ -30,30 +34,62 @@ pub struct DeploymentView {
     pub provider_id: Uuid,
     pub upstream_model: String,
     pub region: String,
+    /// `deployment` (its own prices) or `catalog` (the price catalog's, which change over time).
+    pub price_source: String,
     pub input_price: String,
     pub output_price: String,
     pub cached_input_price: Option<String>,
+    /// `null`: reasoning tokens cost the output price.
+    pub reasoning_price: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<deployment::Model> for DeploymentView {
-    fn from(d: deployment::Model) -> Self {
+impl DeploymentView {
+    /// The view of a row with the prices in force now.
+    fn new(d: deployment::Model, prices: Prices) -> Self {
         Self {
             id: d.id,
             model: d.public_model,
             provider_id: d.provider_id,
             upstream_model: d.upstream_model,
             region: d.region,
-            input_price: PricePerMTok(d.input_price_micros).to_string(),
-            output_price: PricePerMTok(d.output_price_micros).to_string(),
-            cached_input_price: d
-                .cached_input_price_micros
-                .map(|p| PricePerMTok(p).to_string()),
+            price_source: d.price_source,
+            input_price: prices.input.to_string(),
+            output_price: prices.output.to_string(),
+            cached_input_price: prices.cached_input.map(|p| p.to_string()),
+            reasoning_price: prices.reasoning.map(|p| p.to_string()),
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
     }
+}
+
+/// Views of deployments, each with the prices in force now (which for catalog-priced ones needs the catalog).
+async fn views(
+    scoped: &Scoped,
+    rows: Vec<deployment::Model>,
+) -> Result<Vec<DeploymentView>, ApiError> {
+    let kinds: HashMap<Uuid, String> = scoped
+        .providers()
+        .all(&scoped.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.kind))
+        .collect();
+    let prices = super::prices::prices_now(scoped, &rows, &kinds).await?;
+    Ok(rows
+        .into_iter()
+        .zip(prices)
+        .map(|(d, p)| DeploymentView::new(d, p))
+        .collect())
+}
+
+async fn view(scoped: &Scoped, row: deployment::Model) -> Result<DeploymentView, ApiError> {
+    views(scoped, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("a deployment view went missing"))
 }
 
 /// `POST /deployments` body; prices are decimal strings per million tokens (at most 6 decimals).
@@ -64,8 +100,9 @@ pub struct CreateDeployment {
     pub provider_id: Uuid,
     pub upstream_model: String,
     pub region: String,
-    pub input_price: String,
-    pub output_price: String,
+    /// With `output_price`: the deployment's own price. Leave out every price to price it from the catalog.
+    pub input_price: Option<String>,
+    pub output_price: Option<String>,
     pub cached_input_price: Option<String>,
 }
 
@@ -75,6 +112,9 @@ pub struct CreateDeployment {
 pub struct UpdateDeployment {
     pub upstream_model: Option<String>,
     pub region: Option<String>,
+    /// `catalog` prices the deployment from the price catalog (give no prices then); `deployment` with
+    /// `input_price` and `output_price` gives it its own prices again. Giving prices implies `deployment`.
+    pub price_source: Option<String>,
     pub input_price: Option<String>,
     pub output_price: Option<String>,
     #[serde(default, with = "super::teams::double_option")]
@@ -82,11 +122,147 @@ pub struct UpdateDeployment {
     pub cached_input_price: Option<Option<String>>,
 }
 
-fn price(field: &str, value: &str) -> Result<i64, ApiError> {
-    value
-        .parse::<PricePerMTok>()
-        .map(|p| p.0)
-        .map_err(|e| ApiError::validation(field, e.to_string()))
+/// A deployment's own prices from the request, or `None` to price it from the catalog.
+fn own_prices(
+    input: Option<&str>,
+    output: Option<&str>,
+    cached: Option<&str>,
+) -> Result<Option<Prices>, ApiError> {
+    let both = "give both input_price and output_price, or no price at all to price the deployment from the catalog";
+    let per_mtok = |field: &str, value: &str| super::prices::price(field, value).map(PricePerMTok);
+    match (input, output) {
+        (Some(input), Some(output)) => Ok(Some(Prices {
+            input: per_mtok("input_price", input)?,
+            output: per_mtok("output_price", output)?,
+            cached_input: cached
+                .map(|c| per_mtok("cached_input_price", c))
+                .transpose()?,
+            reasoning: None,
+        })),
+        (None, None) if cached.is_none() => Ok(None),
+        (None, None) => Err(ApiError::validation("cached_input_price", both)),
+        (None, Some(_)) => Err(ApiError::validation("input_price", both)),
+        (Some(_), None) => Err(ApiError::validation("output_price", both)),
+    }
+}
+
+/// Writes prices into a deployment's price columns. For a catalog-priced deployment they are the catalog
+/// price of its last pricing change, used only if no catalog price is in force (see `pricing`).
+fn set_columns(active: &mut deployment::ActiveModel, prices: Prices, source: PriceSource) {
+    active.input_price_micros = Set(prices.input.0);
+    active.output_price_micros = Set(prices.output.0);
+    active.cached_input_price_micros = Set(prices.cached_input.map(|p| p.0));
+    active.price_source = Set(source.as_str().to_owned());
+}
+
+/// The pricing part of a `PATCH /deployments/{id}`, validated.
+struct PriceChange {
+    requested: Option<PriceSource>,
+    input: Option<PricePerMTok>,
+    output: Option<PricePerMTok>,
+    /// `Some(None)`: clear the cached-input price.
+    cached: Option<Option<PricePerMTok>>,
+}
+
+impl PriceChange {
+    fn from_request(body: &UpdateDeployment) -> Result<Self, ApiError> {
+        let per_mtok =
+            |field: &str, value: &str| super::prices::price(field, value).map(PricePerMTok);
+        let optional =
+            |field: &str, value: Option<&str>| value.map(|v| per_mtok(field, v)).transpose();
+        let cached = match &body.cached_input_price {
+            Some(value) => Some(optional("cached_input_price", value.as_deref())?),
+            None => None,
+        };
+        let requested = body
+            .price_source
+            .as_deref()
+            .map(|s| {
+                PriceSource::parse(s).ok_or_else(|| {
+                    ApiError::validation("price_source", "must be `deployment` or `catalog`")
+                })
+            })
+            .transpose()?;
+        let change = Self {
+            requested,
+            input: optional("input_price", body.input_price.as_deref())?,
+            output: optional("output_price", body.output_price.as_deref())?,
+            cached,
+        };
+        if requested == Some(PriceSource::Catalog) && change.gives_prices() {
+            return Err(ApiError::validation(
+                "price_source",
+                "a deployment priced by the catalog takes no prices of its own; leave them out",
+            ));
+        }
+        Ok(change)
+    }
+
+    fn gives_prices(&self) -> bool {
+        self.input.is_some() || self.output.is_some() || self.cached.is_some()
+    }
+
+    /// Writes the change into `active`. Giving prices means `deployment`; a deployment that leaves the catalog
+    /// needs a full price; one that joins it, or changes its upstream model while on it, needs a catalog price.
+    async fn apply(
+        &self,
+        scoped: &Scoped,
+        row: &deployment::Model,
+        new_upstream_model: Option<&str>,
+        active: &mut deployment::ActiveModel,
+    ) -> Result<(), ApiError> {
+        let current = PriceSource::parse(&row.price_source).unwrap_or(PriceSource::Deployment);
+        let fallback = if self.gives_prices() {
+            PriceSource::Deployment
+        } else {
+            current
+        };
+        match (current, self.requested.unwrap_or(fallback)) {
+            (PriceSource::Deployment, PriceSource::Deployment) => {
+                if let Some(v) = self.input {
+                    active.input_price_micros = Set(v.0);
+                }
+                if let Some(v) = self.output {
+                    active.output_price_micros = Set(v.0);
+                }
+                if let Some(v) = self.cached {
+                    active.cached_input_price_micros = Set(v.map(|p| p.0));
+                }
+                Ok(())
+            }
+            (PriceSource::Catalog, PriceSource::Deployment) => {
+                let message = "to leave the catalog, give input_price and output_price";
+                let input = self
+                    .input
+                    .ok_or_else(|| ApiError::validation("input_price", message))?;
+                let output = self
+                    .output
+                    .ok_or_else(|| ApiError::validation("output_price", message))?;
+                let prices = Prices {
+                    input,
+                    output,
+                    cached_input: self.cached.flatten(),
+                    reasoning: None,
+                };
+                set_columns(active, prices, PriceSource::Deployment);
+                Ok(())
+            }
+            (PriceSource::Catalog, PriceSource::Catalog) if new_upstream_model.is_none() => Ok(()),
+            (_, PriceSource::Catalog) => {
+                let provider = scoped
+                    .providers()
+                    .filter(provider::Column::Id.eq(row.provider_id))
+                    .one(&scoped.db)
+                    .await?
+                    .ok_or(ApiError::NotFound("provider"))?;
+                let model = new_upstream_model.unwrap_or(&row.upstream_model);
+                let prices =
+                    super::prices::catalog_price_now(scoped, &provider.kind, model).await?;
+                set_columns(active, prices, PriceSource::Catalog);
+                Ok(())
+            }
+        }
+    }
 }
 
 fn non_empty(field: &str, value: &str) -> Result<String, ApiError> {
@@ -137,9 +313,15 @@ pub async fn list_deployments(
     let limit = page.limit()?;
     let result = admin
         .run(async move {
-            let query = crate::store::Scoped::new(db.clone(), session.tenant_id).deployments();
-            let rows = page.fetch(query, deployment::Column::Id, &db).await?;
-            Ok(Page::from_rows(rows, limit, |d| d.id, DeploymentView::from))
+            let scoped = Scoped::new(db.clone(), session.tenant_id);
+            let rows = page
+                .fetch(scoped.deployments(), deployment::Column::Id, &db)
+                .await?;
+            let page = Page::from_rows(rows, limit, |d| d.id, |d| d);
+            Ok(Page {
+                data: views(&scoped, page.data).await?,
+                next_cursor: page.next_cursor,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -171,47 +353,49 @@ pub async fn create_deployment(
     let body = body.into_inner();
     let model = non_empty("model", &body.model)?;
     let upstream_model = non_empty("upstream_model", &body.upstream_model)?;
-    let (input, output) = (
-        price("input_price", &body.input_price)?,
-        price("output_price", &body.output_price)?,
-    );
-    let cached = body
-        .cached_input_price
-        .as_deref()
-        .map(|p| price("cached_input_price", p))
-        .transpose()?;
-    let db = admin.repo.db().clone();
+    let own = own_prices(
+        body.input_price.as_deref(),
+        body.output_price.as_deref(),
+        body.cached_input_price.as_deref(),
+    )?;
+    let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let tenant_id = session.tenant_id;
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            crate::store::Scoped::new(db.clone(), tenant_id)
+            let provider = scoped
                 .providers()
                 .filter(provider::Column::Id.eq(body.provider_id))
-                .one(&db)
+                .one(&scoped.db)
                 .await?
                 .ok_or_else(|| ApiError::validation("provider_id", "no such provider"))?;
-            check_region(&db, &body.region).await?;
+            check_region(&scoped.db, &body.region).await?;
+            let (prices, source) = match own {
+                Some(prices) => (prices, PriceSource::Deployment),
+                None => (
+                    super::prices::catalog_price_now(&scoped, &provider.kind, &upstream_model)
+                        .await?,
+                    PriceSource::Catalog,
+                ),
+            };
             let now = Utc::now();
-            let row = deployment::Model {
+            let mut active = deployment::Model {
                 id: Uuid::now_v7(),
                 tenant_id,
                 public_model: model,
                 provider_id: body.provider_id,
                 upstream_model,
                 region: body.region,
-                input_price_micros: input,
-                output_price_micros: output,
-                cached_input_price_micros: cached,
+                input_price_micros: 0,
+                output_price_micros: 0,
+                cached_input_price_micros: None,
                 created_at: now,
                 updated_at: now,
-                price_source: PriceSource::Deployment.as_str().into(),
+                price_source: String::new(),
             }
-            .into_active_model()
-            .insert(&db)
-            .await?;
-            let view = DeploymentView::from(row);
-            let scoped = crate::store::Scoped::new(db, tenant_id);
+            .into_active_model();
+            set_columns(&mut active, prices, source);
+            let view = DeploymentView::new(active.insert(&scoped.db).await?, prices);
             audit::record(
                 &scoped,
                 Some(actor),
@@ -231,7 +415,8 @@ pub async fn create_deployment(
         .json(view))
 }
 
-/// `PATCH /api/v1/deployments/{id}`. A price change applies to calls from now on; past usage keeps its cost.
+/// `PATCH /api/v1/deployments/{id}`. A price change (including switching `price_source`) applies to calls from
+/// now on; past usage keeps its cost.
 #[utoipa::path(
     patch,
     path = "/api/v1/deployments/{id}",
@@ -265,56 +450,34 @@ pub async fn update_deployment(
         .as_deref()
         .map(|m| non_empty("upstream_model", m))
         .transpose()?;
-    let input = body
-        .input_price
-        .as_deref()
-        .map(|p| price("input_price", p))
-        .transpose()?;
-    let output = body
-        .output_price
-        .as_deref()
-        .map(|p| price("output_price", p))
-        .transpose()?;
-    let cached = match &body.cached_input_price {
-        Some(Some(p)) => Some(Some(price("cached_input_price", p)?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    let db = admin.repo.db().clone();
-    let tenant_id = session.tenant_id;
+    let change = PriceChange::from_request(&body)?;
+    let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let actor = session.user_id;
     let view = admin
         .run(async move {
-            let row = crate::store::Scoped::new(db.clone(), tenant_id)
+            let row = scoped
                 .deployments()
                 .filter(deployment::Column::Id.eq(id))
-                .one(&db)
+                .one(&scoped.db)
                 .await?
                 .ok_or(ApiError::NotFound("deployment"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
             if let Some(region) = &body.region {
-                check_region(&db, region).await?;
+                check_region(&scoped.db, region).await?;
             }
-            let before = json!(DeploymentView::from(row.clone()));
-            let mut active = row.into_active_model();
+            let before = json!(view(&scoped, row.clone()).await?);
+            let mut active = row.clone().into_active_model();
+            change
+                .apply(&scoped, &row, upstream_model.as_deref(), &mut active)
+                .await?;
             if let Some(v) = upstream_model {
                 active.upstream_model = Set(v);
             }
             if let Some(v) = body.region {
                 active.region = Set(v);
             }
-            if let Some(v) = input {
-                active.input_price_micros = Set(v);
-            }
-            if let Some(v) = output {
-                active.output_price_micros = Set(v);
-            }
-            if let Some(v) = cached {
-                active.cached_input_price_micros = Set(v);
-            }
             active.updated_at = Set(Utc::now());
-            let view = DeploymentView::from(active.update(&db).await?);
-            let scoped = crate::store::Scoped::new(db, tenant_id);
+            let view = view(&scoped, active.update(&scoped.db).await?).await?;
             audit::record(
                 &scoped,
                 Some(actor),
@@ -368,7 +531,7 @@ pub async fn delete_deployment(
                 .one(&db)
                 .await?
                 .ok_or(ApiError::NotFound("deployment"))?;
-            let before = json!(DeploymentView::from(row));
+            let before = json!(view(&Scoped::new(db.clone(), tenant_id), row).await?);
             deployment::Entity::delete_by_id(id).exec(&db).await?;
             let scoped = crate::store::Scoped::new(db, tenant_id);
             audit::record(

@@ -12,6 +12,7 @@ pub mod error;
 pub mod members;
 pub mod openapi;
 pub mod pagination;
+pub mod prices;
 pub mod providers;
 pub mod regions;
 pub mod roles;
@@ -112,6 +113,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/budgets/{id}", web::get().to(budgets::get))
             .route("/budgets/{id}", web::patch().to(budgets::update))
             .route("/budgets/{id}", web::delete().to(budgets::delete))
+            .route("/prices", web::get().to(prices::list))
+            .route("/prices", web::post().to(prices::create))
+            .route("/prices/{id}", web::delete().to(prices::delete))
             .route("/audit", web::get().to(audit::list))
             .default_service(web::to(not_found)),
     );

@@ -5,7 +5,8 @@
 
 use super::error::ApiErrorBody;
 use super::{
-    api_keys, audit, auth, budgets, deployments, members, providers, regions, teams, tenants,
+    api_keys, audit, auth, budgets, deployments, members, prices, providers, regions, teams,
+    tenants,
 };
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,6 +41,7 @@ pub struct DataList<T> {
         providers::list, providers::create, providers::update, providers::delete,
         deployments::list_deployments, deployments::create_deployment, deployments::update_deployment, deployments::delete_deployment,
         budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
+        prices::list, prices::create, prices::delete,
         audit::list,
     ),
     components(schemas(ApiErrorBody)),
@@ -54,6 +56,7 @@ pub struct DataList<T> {
         (name = "providers", description = "Upstream providers and their credentials"),
         (name = "deployments", description = "Public models served by a provider in a region"),
         (name = "budgets", description = "Spend limits"),
+        (name = "prices", description = "The price catalog: prices per provider kind and upstream model, with effective dates"),
         (name = "audit", description = "The audit log"),
     )
 )]
