@@ -4,6 +4,7 @@
 use crate::catalog::ProviderKind;
 use crate::keys;
 use crate::money::PricePerMTok;
+use crate::pricing::PriceSource;
 use crate::store::entities::{deployment, provider, team, tenant};
 use crate::store::{Repo, StoreError};
 use chrono::Utc;
@@ -59,6 +60,7 @@ pub async fn ensure_demo(
             cached_input_price_micros: Some(PricePerMTok(75_000).0),
             created_at: now,
             updated_at: now,
+            price_source: PriceSource::Deployment.as_str().into(),
         })
         .await?;
     }

@@ -1,12 +1,14 @@
-//! The in-memory routing catalog: every tenant's providers and deployments, swapped atomically on reload so the
-//! proxy reads it without locks or database round trips. Reloaded periodically and on `Invalidation::Catalog`;
-//! while the database is unreachable the last good snapshot stays in use.
+//! The in-memory routing catalog: every tenant's providers and deployments with their price schedules, swapped
+//! atomically on reload so the proxy reads it without locks or database round trips. Reloaded periodically and
+//! on `Invalidation::Catalog`; while the database is unreachable the last good snapshot stays in use.
 
 use crate::crypto::MasterKeys;
-use crate::money::{PricePerMTok, Prices};
+use crate::money::Prices;
+use crate::pricing::{DeploymentPricing, PriceBook};
 use crate::state::{Invalidation, SharedState};
 use crate::store::{Repo, StoreError};
 use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -49,6 +51,13 @@ impl ProviderKind {
         match name {
             "openai" => Some(Self::OpenAi),
             _ => None,
+        }
+    }
+
+    /// The stored name (also the kind under which the price catalog is searched first).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
         }
     }
 }
@@ -109,8 +118,17 @@ pub struct Deployment {
     pub public_model: String,
     pub upstream_model: String,
     pub region: String,
-    pub prices: Prices,
+    /// Its own prices or the catalog's schedule; read it through `prices_at`.
+    pub pricing: DeploymentPricing,
     pub provider: Arc<Provider>,
+}
+
+impl Deployment {
+    /// The prices in force at `at`. A call is priced at the instant it started, so a price change (including
+    /// a future-dated catalog price reaching its time) applies to calls from then on and never to earlier ones.
+    pub fn prices_at(&self, at: DateTime<Utc>) -> Prices {
+        self.pricing.at(at)
+    }
 }
 
 /// One consistent view of the catalog.
@@ -160,6 +178,7 @@ impl Snapshot {
                 Some((p.id, Arc::new(Provider { id: p.id, name: p.name, kind, base_url, api_key, endpoints })))
             })
             .collect();
+        let book = PriceBook::new(rows.prices);
         let mut by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>> = HashMap::new();
         for d in rows.deployments {
             let Some(provider) = providers.get(&d.provider_id) else {
@@ -169,13 +188,9 @@ impl Snapshot {
                 id: d.id,
                 tenant_id: d.tenant_id,
                 public_model: d.public_model.clone(),
+                pricing: book.pricing_of(&d, provider.kind.as_str()),
                 upstream_model: d.upstream_model,
                 region: d.region,
-                prices: Prices {
-                    input: PricePerMTok(d.input_price_micros),
-                    output: PricePerMTok(d.output_price_micros),
-                    cached_input: d.cached_input_price_micros.map(PricePerMTok),
-                },
                 provider: Arc::clone(provider),
             };
             by_tenant

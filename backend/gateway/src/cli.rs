@@ -7,6 +7,7 @@ use crate::catalog::ProviderKind;
 use crate::config::Settings;
 use crate::keys;
 use crate::money::{PricePerMTok, Prices};
+use crate::pricing::PriceSource;
 use crate::startup::{Application, open_storage};
 use crate::state::{Invalidation, SharedState};
 use crate::store::Repo;
@@ -376,6 +377,7 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
                     .map(|p| p.parse::<PricePerMTok>())
                     .transpose()
                     .context("--cached-input-price")?,
+                reasoning: None,
             };
             if model.is_empty() || upstream_model.is_empty() || region.is_empty() {
                 bail!("--model, --upstream-model and --region must not be empty");
@@ -394,6 +396,7 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
                     cached_input_price_micros: prices.cached_input.map(|p| p.0),
                     created_at: now,
                     updated_at: now,
+                    price_source: PriceSource::Deployment.as_str().into(),
                 })
                 .await?;
             notify(settings, &state, Invalidation::Catalog).await;

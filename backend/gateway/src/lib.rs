@@ -16,6 +16,7 @@ pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod money;
+pub mod pricing;
 pub mod proxy;
 pub mod startup;
 pub mod state;

@@ -114,13 +114,16 @@ impl fmt::Display for Picos {
     }
 }
 
-/// The prices of one deployment.
+/// The prices one call is charged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Prices {
     pub input: PricePerMTok,
     pub output: PricePerMTok,
     /// Price of input tokens served from the provider's prompt cache; the input price when unset.
     pub cached_input: Option<PricePerMTok>,
+    /// Price of the output tokens spent on reasoning; the output price when unset (as every major provider
+    /// bills today).
+    pub reasoning: Option<PricePerMTok>,
 }
 
 /// The token counts of one call, as billed.
@@ -137,15 +140,19 @@ pub struct TokenCounts {
 }
 
 impl Prices {
-    /// Exact cost: uncached input at the input price, cached input at the cached price, output (reasoning
-    /// included, as providers bill it) at the output price.
+    /// Exact cost: uncached input at the input price, cached input at the cached price, the reasoning part of
+    /// the output at the reasoning price and the rest of the output at the output price. Token counts follow
+    /// OpenAI: `input` includes `cached` and `output` includes `reasoning`.
     pub fn cost(&self, tokens: TokenCounts) -> Picos {
         let cached = tokens.cached.min(tokens.input);
         let uncached = tokens.input - cached;
+        let reasoning = tokens.reasoning.min(tokens.output);
+        let visible = tokens.output - reasoning;
         self.input
             .cost_of(uncached)
             .saturating_add(self.cached_input.unwrap_or(self.input).cost_of(cached))
-            .saturating_add(self.output.cost_of(tokens.output))
+            .saturating_add(self.output.cost_of(visible))
+            .saturating_add(self.reasoning.unwrap_or(self.output).cost_of(reasoning))
     }
 }
 
@@ -197,6 +204,7 @@ mod tests {
             input: PricePerMTok(2_500_000),
             output: PricePerMTok(10_000_000),
             cached_input: Some(PricePerMTok(1_250_000)),
+            reasoning: None,
         };
         let tokens = TokenCounts {
             input: 1000,
@@ -214,5 +222,36 @@ mod tests {
             no_cache_price.cost(tokens).to_decimal().to_string(),
             "0.0075"
         );
+    }
+
+    #[test]
+    fn reasoning_tokens_are_priced_at_the_reasoning_price_and_the_rest_of_the_output_at_the_output_price()
+     {
+        let prices = Prices {
+            input: PricePerMTok(1_250_000),
+            output: PricePerMTok(10_000_000),
+            cached_input: Some(PricePerMTok(125_000)),
+            reasoning: Some(PricePerMTok(15_000_000)),
+        };
+        let tokens = TokenCounts {
+            input: 1000,
+            output: 500,
+            cached: 400,
+            reasoning: 300,
+        };
+        // 600 x 1.25 + 400 x 0.125 + 200 x 10 + 300 x 15 = 750 + 50 + 2000 + 4500 = 7300 micro-units
+        assert_eq!(prices.cost(tokens), Picos(7_300_000_000));
+        // Without a reasoning price, reasoning is output: 750 + 50 + 500 x 10 = 5800 micro-units.
+        let plain = Prices {
+            reasoning: None,
+            ..prices
+        };
+        assert_eq!(plain.cost(tokens), Picos(5_800_000_000));
+        // More reasoning than output (a provider bug) never bills more tokens than the output.
+        let odd = TokenCounts {
+            reasoning: 900,
+            ..tokens
+        };
+        assert_eq!(prices.cost(odd), Picos(800_000_000 + 7_500_000_000));
     }
 }

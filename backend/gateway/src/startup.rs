@@ -42,13 +42,16 @@ pub struct Application {
     services: Services,
 }
 
-/// Opens storage and shared state as configured, migrating the database.
+/// Opens storage and shared state as configured, migrating the database and adding the shipped prices.
 pub async fn open_storage(settings: &Settings) -> anyhow::Result<(Repo, Arc<dyn SharedState>)> {
     let url = settings.effective_database_url();
     let db = store::connect(&url, settings.database_pool_size)
         .await
         .with_context(|| format!("connecting to the database ({})", redact_url(&url)))?;
     store::migrate(&db).await.context("applying migrations")?;
+    crate::pricing::seed::ensure(&db)
+        .await
+        .context("seeding the shipped price catalog")?;
     let state: Arc<dyn SharedState> = match &settings.redis_url {
         Some(url) => RedisState::connect(url, &settings.redis_prefix)
             .await

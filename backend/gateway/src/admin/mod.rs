@@ -7,10 +7,12 @@ pub mod auth;
 pub mod bootstrap;
 pub mod budgets;
 pub mod context;
+pub mod deployments;
 pub mod error;
 pub mod members;
 pub mod openapi;
 pub mod pagination;
+pub mod prices;
 pub mod providers;
 pub mod regions;
 pub mod roles;
@@ -93,21 +95,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/providers", web::post().to(providers::create))
             .route("/providers/{id}", web::patch().to(providers::update))
             .route("/providers/{id}", web::delete().to(providers::delete))
-            .route("/deployments", web::get().to(providers::list_deployments))
-            .route("/deployments", web::post().to(providers::create_deployment))
+            .route("/deployments", web::get().to(deployments::list_deployments))
             .route(
-                "/deployments/{id}",
-                web::patch().to(providers::update_deployment),
+                "/deployments",
+                web::post().to(deployments::create_deployment),
             )
             .route(
                 "/deployments/{id}",
-                web::delete().to(providers::delete_deployment),
+                web::patch().to(deployments::update_deployment),
+            )
+            .route(
+                "/deployments/{id}",
+                web::delete().to(deployments::delete_deployment),
             )
             .route("/budgets", web::get().to(budgets::list))
             .route("/budgets", web::post().to(budgets::create))
             .route("/budgets/{id}", web::get().to(budgets::get))
             .route("/budgets/{id}", web::patch().to(budgets::update))
             .route("/budgets/{id}", web::delete().to(budgets::delete))
+            .route("/prices", web::get().to(prices::list))
+            .route("/prices", web::post().to(prices::create))
+            .route("/prices/{id}", web::delete().to(prices::delete))
             .route("/audit", web::get().to(audit::list))
             .default_service(web::to(not_found)),
     );

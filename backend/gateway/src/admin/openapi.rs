@@ -4,7 +4,10 @@
 //! test checks that every route registered in `admin/mod.rs` is in it.
 
 use super::error::ApiErrorBody;
-use super::{api_keys, audit, auth, budgets, members, providers, regions, teams, tenants};
+use super::{
+    api_keys, audit, auth, budgets, deployments, members, prices, providers, regions, teams,
+    tenants,
+};
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -36,8 +39,9 @@ pub struct DataList<T> {
         teams::members, teams::add_member, teams::remove_member,
         api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::revoke, api_keys::rotate,
         providers::list, providers::create, providers::update, providers::delete,
-        providers::list_deployments, providers::create_deployment, providers::update_deployment, providers::delete_deployment,
+        deployments::list_deployments, deployments::create_deployment, deployments::update_deployment, deployments::delete_deployment,
         budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
+        prices::list, prices::create, prices::delete,
         audit::list,
     ),
     components(schemas(ApiErrorBody)),
@@ -52,6 +56,7 @@ pub struct DataList<T> {
         (name = "providers", description = "Upstream providers and their credentials"),
         (name = "deployments", description = "Public models served by a provider in a region"),
         (name = "budgets", description = "Spend limits"),
+        (name = "prices", description = "The price catalog: prices per provider kind and upstream model, with effective dates"),
         (name = "audit", description = "The audit log"),
     )
 )]

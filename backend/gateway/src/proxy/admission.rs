@@ -104,10 +104,12 @@ pub fn worst_case(prices: &Prices, counted_prompt: u64, max_output: u64) -> Esti
     let prompt_tokens = counted_prompt
         .saturating_add(counted_prompt / 4)
         .saturating_add(PROMPT_PAD_TOKENS);
+    // Reasoning tokens are output tokens; when they are priced apart the dearer price is the worst case.
+    let output_price = prices.output.max(prices.reasoning.unwrap_or(prices.output));
     let cost = prices
         .input
         .cost_of(prompt_tokens)
-        .saturating_add(prices.output.cost_of(max_output));
+        .saturating_add(output_price.cost_of(max_output));
     Estimate {
         tokens: i64::try_from(prompt_tokens.saturating_add(max_output)).unwrap_or(i64::MAX),
         cost,
@@ -122,7 +124,7 @@ pub async fn admit(
     attribution: &Attribution,
     tokens: impl FnOnce() -> (u64, u64),
 ) -> Result<Ticket, ProxyError> {
-    let prices = deployment.prices;
+    let prices = deployment.prices_at(chrono::Utc::now());
     state
         .limits
         .admit(key, &attribution.tags, || {
@@ -165,6 +167,7 @@ mod tests {
             input: PricePerMTok(2_500_000),
             output: PricePerMTok(10_000_000),
             cached_input: Some(PricePerMTok(1_250_000)),
+            reasoning: None,
         };
         let estimate = worst_case(&prices, 100, 50);
         // 100 counted prompt tokens are reserved as 100 + 25 + 16.

@@ -93,7 +93,10 @@ impl CallRecord {
 
     /// Prices the call and queues its usage event.
     pub fn finish(self, outcome: Outcome) {
-        let cost = self.deployment.prices.cost(outcome.tokens);
+        let cost = self
+            .deployment
+            .prices_at(self.created_at)
+            .cost(outcome.tokens);
         let total_tokens = outcome.tokens.input.saturating_add(outcome.tokens.output);
         self.ticket
             .settle(i64::try_from(total_tokens).unwrap_or(i64::MAX), cost);

@@ -122,7 +122,7 @@ pub mod provider {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A public model name served by one provider's upstream model in one region, at given prices.
+/// A public model name served by one provider's upstream model in one region, at its own prices or the catalog's.
 pub mod deployment {
     use sea_orm::entity::prelude::*;
 
@@ -141,6 +141,8 @@ pub mod deployment {
         pub cached_input_price_micros: Option<i64>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// `deployment`: priced by the columns above; `catalog`: by `model_prices` (see `pricing`).
+        pub price_source: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -355,6 +357,35 @@ pub mod budget {
         pub webhook_secret_ciphertext: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The price of one upstream model of one provider kind from `effective_from` on; NULL tenant: the shipped
+/// catalog. Never updated: a price change is a new row.
+pub mod model_price {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "model_prices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub tenant_id: Option<Uuid>,
+        pub provider_kind: String,
+        pub upstream_model: String,
+        pub input_price_micros: i64,
+        pub output_price_micros: i64,
+        pub cached_input_price_micros: Option<i64>,
+        pub reasoning_price_micros: Option<i64>,
+        pub effective_from: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        pub created_by: Option<Uuid>,
+        pub note: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,8 @@
 //! Queries. Every function that reads configuration takes the tenant id, so a caller cannot forget it.
 
-use super::entities::{api_key, budget, deployment, provider, team, tenant, usage_event};
+use super::entities::{
+    api_key, budget, deployment, model_price, provider, team, tenant, usage_event,
+};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -23,10 +25,12 @@ pub enum StoreError {
     Conflict(String),
 }
 
-/// Every provider and deployment, as loaded into the in-memory catalog.
+/// Every provider, deployment and catalog price, as loaded into the in-memory catalog.
 pub struct Catalog {
     pub providers: Vec<provider::Model>,
     pub deployments: Vec<deployment::Model>,
+    /// Every `model_prices` row, global and of every tenant (a small table: one row per price change).
+    pub prices: Vec<model_price::Model>,
 }
 
 /// Repository over one database connection (cheap to clone: the connection is a pool).
@@ -257,6 +261,7 @@ impl Repo {
                 .order_by_asc(deployment::Column::CreatedAt)
                 .all(&self.db)
                 .await?,
+            prices: model_price::Entity::find().all(&self.db).await?,
         })
     }
 

@@ -2,9 +2,10 @@
 //! start filtered by the caller's tenant: an id of another tenant simply is not found.
 
 use super::entities::{
-    api_key, audit_entry, budget, deployment, membership, provider, team, team_member, tenant,
+    api_key, audit_entry, budget, deployment, membership, model_price, provider, team, team_member,
+    tenant,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 /// Queries limited to one tenant.
@@ -58,6 +59,20 @@ impl Scoped {
     /// The tenant's budgets.
     pub fn budgets(&self) -> Select<budget::Entity> {
         budget::Entity::find().filter(budget::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The catalog prices the tenant sees: its own and the shipped global ones (read-only).
+    pub fn visible_prices(&self) -> Select<model_price::Entity> {
+        model_price::Entity::find().filter(
+            Condition::any()
+                .add(model_price::Column::TenantId.eq(self.tenant_id))
+                .add(model_price::Column::TenantId.is_null()),
+        )
+    }
+
+    /// The tenant's own catalog prices (the only ones it may change).
+    pub fn own_prices(&self) -> Select<model_price::Entity> {
+        model_price::Entity::find().filter(model_price::Column::TenantId.eq(self.tenant_id))
     }
 
     /// The tenant's audit log.

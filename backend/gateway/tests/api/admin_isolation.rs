@@ -5,7 +5,7 @@ use crate::helpers::spawn_app;
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use serde_json::json;
-use switchyard::store::entities::{api_key, membership, team, tenant};
+use switchyard::store::entities::{api_key, membership, team};
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,22 +14,7 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
     let app = spawn_app().await;
     let db = app.services.repo.db();
     let now = chrono::Utc::now();
-    let b = tenant::Model {
-        id: Uuid::now_v7(),
-        slug: "tenant-b".into(),
-        name: "B".into(),
-        currency: "USD".into(),
-        created_at: now,
-        updated_at: now,
-        allowed_regions: None,
-        rpm_limit: None,
-        tpm_limit: None,
-        limits_failure_mode: "open".into(),
-    }
-    .into_active_model()
-    .insert(db)
-    .await
-    .unwrap();
+    let b = app.create_tenant("tenant-b").await;
     let b_team = team::Model {
         id: Uuid::now_v7(),
         tenant_id: b.id,
@@ -87,6 +72,7 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         cached_input_price_micros: None,
         created_at: now,
         updated_at: now,
+        price_source: "deployment".into(),
     }
     .into_active_model()
     .insert(db)

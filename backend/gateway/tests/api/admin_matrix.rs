@@ -66,13 +66,6 @@ async fn every_role_gets_exactly_the_actions_of_the_matrix() {
                         json!({"name": "b", "scope_type": "tenant", "period": "monthly", "limit": "100"}),
                     ),
                 ),
-                Action::RegionsRead => (Method::GET, "/regions".to_owned(), None),
-                Action::AuditRead => (Method::GET, "/audit".to_owned(), None),
-                Action::ReportsRead => (
-                    Method::GET,
-                    "/reports/chargeback?from=2026-01-01&to=2026-01-02".to_owned(),
-                    None,
-                ),
                 Action::PricesRead => (Method::GET, "/prices".to_owned(), None),
                 Action::PricesManage => (
                     Method::POST,
@@ -80,6 +73,13 @@ async fn every_role_gets_exactly_the_actions_of_the_matrix() {
                     Some(
                         json!({"provider_kind": "openai", "upstream_model": format!("m-{n}"), "input_price": "1", "output_price": "2"}),
                     ),
+                ),
+                Action::RegionsRead => (Method::GET, "/regions".to_owned(), None),
+                Action::AuditRead => (Method::GET, "/audit".to_owned(), None),
+                Action::ReportsRead => (
+                    Method::GET,
+                    "/reports/chargeback?from=2026-01-01&to=2026-01-02".to_owned(),
+                    None,
                 ),
             };
             let status = app

@@ -49,6 +49,9 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/budgets/{id}"),
     ("patch", "/api/v1/budgets/{id}"),
     ("delete", "/api/v1/budgets/{id}"),
+    ("get", "/api/v1/prices"),
+    ("post", "/api/v1/prices"),
+    ("delete", "/api/v1/prices/{id}"),
     ("get", "/api/v1/audit"),
 ];
 

@@ -1,16 +1,9 @@
 //! Teams, members, keys, tenant settings and the audit log through the admin API.
 
-use crate::helpers::{MODEL, chat_body, spawn_app};
+use crate::helpers::{MODEL, chat_body, json_of, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teams_are_created_edited_with_if_match_and_audited() {

@@ -258,6 +258,7 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
                 cached_input_price_micros: cached,
                 created_at: now,
                 updated_at: now,
+                price_source: "deployment".into(),
             })
             .await
             .expect("insert deployment");
@@ -276,6 +277,14 @@ pub async fn create_key(repo: &Repo, services: &Services, models: Option<Vec<Str
     );
     repo.insert_api_key(row).await.expect("insert key");
     new_key.secret
+}
+
+/// Asserts the status of an admin response and returns its JSON body (`null` when there is none).
+pub async fn json_of(response: reqwest::Response, status: u16) -> serde_json::Value {
+    let actual = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
 }
 
 /// A minimal chat body.
@@ -415,6 +424,40 @@ impl TestApp {
                 .expect("access token")
                 .to_owned(),
         )
+    }
+
+    /// Adds another tenant directly in the database (as a platform operator would).
+    pub async fn create_tenant(&self, slug: &str) -> switchyard::store::entities::tenant::Model {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
+        let now = chrono::Utc::now();
+        switchyard::store::entities::tenant::Model {
+            id: Uuid::now_v7(),
+            slug: slug.into(),
+            name: slug.into(),
+            currency: "USD".into(),
+            created_at: now,
+            updated_at: now,
+            allowed_regions: None,
+            rpm_limit: None,
+            tpm_limit: None,
+            limits_failure_mode: "open".into(),
+        }
+        .into_active_model()
+        .insert(self.services.repo.db())
+        .await
+        .expect("insert tenant")
+    }
+
+    /// Calls the admin API with `token` and returns the JSON body after checking the status.
+    pub async fn admin_json(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        status: u16,
+    ) -> serde_json::Value {
+        json_of(self.admin(token, method, path, body).await, status).await
     }
 
     /// Calls the admin API with a bearer token.

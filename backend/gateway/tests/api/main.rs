@@ -14,6 +14,7 @@ mod admin_auth;
 mod admin_isolation;
 mod admin_matrix;
 mod admin_openapi;
+mod admin_prices;
 mod admin_resources;
 mod admin_saas;
 mod admin_secrets;
