@@ -10,10 +10,12 @@
 
 mod chat;
 mod config;
+mod delivery;
 mod embeddings;
 mod error;
 mod faults;
 mod recorder;
+mod reply;
 mod routes;
 mod server;
 mod stream;

@@ -30,6 +30,17 @@ pub(crate) fn count(text: &str) -> u64 {
     }
 }
 
+/// Prompt tokens of a conversation given the tokens of each message (system prompt included), with
+/// OpenAI's chat overhead. Every dialect counts this way, so one conversation costs the same whichever
+/// wire format carries it.
+pub(crate) fn prompt(message_tokens: impl IntoIterator<Item = u64>) -> u64 {
+    message_tokens
+        .into_iter()
+        .map(|tokens| PER_MESSAGE + tokens)
+        .sum::<u64>()
+        + PER_REPLY
+}
+
 /// Fallback estimate: one token per whitespace-separated word.
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
@@ -44,6 +55,12 @@ mod tests {
         assert_eq!(count(""), 0);
         assert_eq!(count("hello world"), 2);
         assert_eq!(count("Hello, world!"), 4);
+    }
+
+    #[test]
+    fn prompt_adds_overhead_per_message_and_reply() {
+        assert_eq!(prompt([count("hello world")]), 3 + 2 + 3);
+        assert_eq!(prompt(Vec::new()), 3);
     }
 
     #[test]
