@@ -8,12 +8,17 @@
 //! `x-mock-ttft-ms`, `x-mock-chunk-delay-ms`, `x-mock-chunks`, `x-mock-no-usage`, `x-mock-cached-tokens`,
 //! `x-mock-reasoning-tokens`.
 
+mod anthropic;
+mod azure;
 mod chat;
 mod config;
 mod delivery;
+mod dialect;
 mod embeddings;
+mod endpoint;
 mod error;
 mod faults;
+mod gemini;
 mod recorder;
 mod reply;
 mod routes;

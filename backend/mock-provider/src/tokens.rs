@@ -41,6 +41,22 @@ pub(crate) fn prompt(message_tokens: impl IntoIterator<Item = u64>) -> u64 {
         + PER_REPLY
 }
 
+/// The longest prefix of `text`, cut on a char boundary, that counts at most `max` tokens.
+pub(crate) fn truncate(text: &str, max: u64) -> &str {
+    if count(text) <= max {
+        return text;
+    }
+    let mut end = 0;
+    for (at, ch) in text.char_indices() {
+        let next = at + ch.len_utf8();
+        if count(&text[..next]) > max {
+            break;
+        }
+        end = next;
+    }
+    &text[..end]
+}
+
 /// Fallback estimate: one token per whitespace-separated word.
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
@@ -55,6 +71,16 @@ mod tests {
         assert_eq!(count(""), 0);
         assert_eq!(count("hello world"), 2);
         assert_eq!(count("Hello, world!"), 4);
+    }
+
+    #[test]
+    fn truncate_keeps_the_longest_prefix_within_the_budget() {
+        let text = "Mock reply: hello world";
+        assert_eq!(truncate(text, 100), text);
+        assert_eq!(truncate(text, 0), "");
+        let cut = truncate(text, 3);
+        assert!(text.starts_with(cut) && count(cut) <= 3, "{cut:?}");
+        assert!(count(&text[..cut.len() + 1]) > 3);
     }
 
     #[test]
