@@ -74,13 +74,13 @@ pub(crate) fn injected(status: u16, retry_after: Option<u64>) -> HttpResponse {
             "Requests to the ChatCompletions_Create Operation have exceeded the rate limit of your \
              current pricing tier (mock).",
         ),
-        500 => (
-            "InternalServerError",
-            "The service encountered an internal error (mock).",
-        ),
         503 => (
             "ServiceUnavailable",
             "The service is temporarily unable to process your request (mock).",
+        ),
+        500..=599 => (
+            "InternalServerError",
+            "The service encountered an internal error (mock).",
         ),
         _ => ("InvalidRequest", "Injected error (mock)."),
     };

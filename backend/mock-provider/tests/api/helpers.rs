@@ -41,7 +41,7 @@ impl TestMock {
 
     /// A URL on the mock from the root, for the dialects whose paths do not start with `/v1`.
     pub fn root_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.server.port())
+        format!("{}{path}", self.server.root_url())
     }
 
     /// `POST /v1/messages` with the headers Anthropic requires.
