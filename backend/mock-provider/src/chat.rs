@@ -1,43 +1,19 @@
 //! `POST /v1/chat/completions`: validates the request, decides the deterministic reply and its usage, and
 //! answers either with one JSON body or (see [`crate::stream`]) with SSE.
 
-use std::time::Duration;
-
 use actix_web::HttpResponse;
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_types::{CompletionTokensDetails, PromptTokensDetails, Usage};
 
-use crate::error;
 use crate::faults::RequestFaults;
-use crate::stream;
-use crate::tokens;
+use crate::reply::Reply;
+use crate::{delivery, error, stream, tokens};
 
 /// Reported in every response, as OpenAI does, so clients that read it find a value.
 pub(crate) const SYSTEM_FINGERPRINT: &str = "fp_mock";
-/// Longest slice of the user's text echoed back.
-const MAX_ECHO_CHARS: usize = 200;
-
-/// What the mock will answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reply {
-    Text(String),
-    ToolCall {
-        id: String,
-        name: String,
-        arguments: String,
-    },
-}
 
 impl Reply {
-    /// The text that is streamed piece by piece: the content, or the tool call's arguments.
-    pub(crate) fn streamed_text(&self) -> &str {
-        match self {
-            Reply::Text(content) => content,
-            Reply::ToolCall { arguments, .. } => arguments,
-        }
-    }
-
     /// OpenAI's `finish_reason` for this reply.
     pub(crate) fn finish_reason(&self) -> &'static str {
         match self {
@@ -77,21 +53,7 @@ pub(crate) async fn respond(
     if plan.stream {
         return stream::sse_response(plan, faults);
     }
-    // A non-streamed reply takes as long as the stream would have.
-    let pieces = u32::try_from(faults.chunks.saturating_sub(1)).unwrap_or(u32::MAX);
-    let delay = faults
-        .ttft
-        .saturating_add(faults.chunk_delay.saturating_mul(pieces));
-    if delay > Duration::ZERO {
-        tokio::time::sleep(delay).await;
-    }
-    let json = completion_json(&plan);
-    if faults.disconnect_after.is_some() {
-        return stream::cut_response(json, "application/json");
-    }
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(json)
+    delivery::json(completion_json(&plan), faults).await
 }
 
 /// Why a request was rejected; becomes a 400 `invalid_request_error`.
@@ -138,15 +100,11 @@ pub(crate) fn plan(
         }
     };
 
-    let echo = truncate_chars(&last_user_text(messages), MAX_ECHO_CHARS).to_owned();
-    let reply = match tool_to_call(body, messages) {
-        Some(name) => Reply::ToolCall {
-            id: "call_mock_0".to_owned(),
-            name,
-            arguments: serde_json::json!({ "input": echo }).to_string(),
-        },
-        None => Reply::Text(format!("Mock reply: {echo}")),
-    };
+    let reply = Reply::to(
+        &last_user_text(messages),
+        tool_to_call(body, messages),
+        "call_mock_0",
+    );
     let usage = (!faults.no_usage).then(|| usage(messages, &reply, faults));
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = body
@@ -191,13 +149,6 @@ fn last_user_text(messages: &[Value]) -> String {
         .unwrap_or_default()
 }
 
-fn truncate_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
-}
-
 /// The tool the mock calls, if any: the one `tool_choice` names, else the first; none when tools are
 /// absent, `tool_choice` is "none", or the last message already carries a tool result.
 fn tool_to_call(request: &Value, messages: &[Value]) -> Option<String> {
@@ -229,24 +180,16 @@ fn tool_to_call(request: &Value, messages: &[Value]) -> Option<String> {
 
 /// OpenAI-style counts: content and tool arguments of every message, plus the chat overhead.
 fn usage(messages: &[Value], reply: &Reply, faults: &RequestFaults) -> Usage {
-    let prompt: u64 = messages
-        .iter()
-        .map(|m| {
-            let args: u64 = m
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .map(|calls| {
-                    calls
-                        .iter()
-                        .filter_map(|c| c.pointer("/function/arguments").and_then(Value::as_str))
-                        .map(tokens::count)
-                        .sum()
-                })
-                .unwrap_or(0);
-            tokens::PER_MESSAGE + tokens::count(&content_text(m.get("content"))) + args
-        })
-        .sum::<u64>()
-        + tokens::PER_REPLY;
+    let prompt = tokens::prompt(messages.iter().map(|m| {
+        let calls = m.get("tool_calls").and_then(Value::as_array);
+        let args: u64 = calls
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.pointer("/function/arguments").and_then(Value::as_str))
+            .map(tokens::count)
+            .sum();
+        tokens::count(&content_text(m.get("content"))) + args
+    }));
     let completion = tokens::count(reply.streamed_text()) + faults.reasoning_tokens;
     Usage {
         prompt_tokens: prompt,

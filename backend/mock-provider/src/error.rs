@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use serde::Serialize;
 use switchyard_types::OpenAiErrorBody;
 
 /// A 400 `invalid_request_error`, as OpenAI sends for validation failures.
@@ -34,9 +35,14 @@ pub(crate) fn not_found(method: &str, path: &str) -> HttpResponse {
     respond(StatusCode::NOT_FOUND, &body, None)
 }
 
+/// The status of an injected error; values actix cannot send become a 500.
+pub(crate) fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// An error the test asked for (forced status or error rate), typed the way OpenAI types that status.
 pub(crate) fn injected(status: u16, retry_after: Option<u64>) -> HttpResponse {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = status_code(status);
     let (kind, error_code, message) = match code.as_u16() {
         401 => (
             "authentication_error",
@@ -72,7 +78,12 @@ pub(crate) fn injected(status: u16, retry_after: Option<u64>) -> HttpResponse {
     )
 }
 
-fn respond(status: StatusCode, body: &OpenAiErrorBody, retry_after: Option<u64>) -> HttpResponse {
+/// An error response in any dialect: `body` as JSON, with `retry-after` when given.
+pub(crate) fn respond(
+    status: StatusCode,
+    body: &impl Serialize,
+    retry_after: Option<u64>,
+) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     if let Some(secs) = retry_after {
         builder.insert_header(("retry-after", secs.to_string()));

@@ -4,11 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
 
 use crate::config::MockConfig;
-use crate::error;
 
 /// Prefix shared by every override header; lets requests without overrides skip all lookups.
 const PREFIX: &str = "x-mock-";
@@ -34,6 +32,8 @@ pub(crate) struct RequestFaults {
     pub disconnect_after: Option<usize>,
     pub no_usage: bool,
     pub cached_tokens: u64,
+    /// `x-mock-cache-creation-tokens`: prompt tokens reported as written to the cache (Anthropic only).
+    pub cache_creation_tokens: u64,
     pub reasoning_tokens: u64,
     /// `x-mock-fixed-id`: use this completion id and a fixed `created`, so two identical requests get
     /// byte-identical answers (the gateway's pass-through test compares them).
@@ -54,6 +54,7 @@ impl RequestFaults {
             disconnect_after: config.disconnect_after,
             no_usage: config.no_usage,
             cached_tokens: 0,
+            cache_creation_tokens: 0,
             reasoning_tokens: 0,
             fixed_id: None,
         }
@@ -105,26 +106,27 @@ impl RequestFaults {
         if let Some(n) = num("x-mock-cached-tokens") {
             faults.cached_tokens = n;
         }
+        if let Some(n) = num("x-mock-cache-creation-tokens") {
+            faults.cache_creation_tokens = n;
+        }
         if let Some(n) = num("x-mock-reasoning-tokens") {
             faults.reasoning_tokens = n;
         }
         faults
     }
 
-    /// Holds the request as configured, then returns the injected error response, if any.
-    pub(crate) async fn apply(&self, schedule: &ErrorSchedule) -> Option<HttpResponse> {
+    /// Holds the request as configured, then returns the status of the error to inject, if any; the
+    /// caller renders it in its dialect's error format, with [`RequestFaults::retry_after`].
+    pub(crate) async fn apply(&self, schedule: &ErrorSchedule) -> Option<u16> {
         match self.hang {
             Hang::No => {}
             Hang::For(duration) => tokio::time::sleep(duration).await,
             Hang::Forever => std::future::pending::<()>().await,
         }
-        if let Some(status) = self.status {
-            return Some(error::injected(status, self.retry_after));
+        if self.status.is_some() {
+            return self.status;
         }
-        if schedule.should_fail(self.error_rate) {
-            return Some(error::injected(500, self.retry_after));
-        }
-        None
+        schedule.should_fail(self.error_rate).then_some(500)
     }
 }
 
@@ -213,6 +215,7 @@ mod tests {
             ("x-mock-disconnect-after", "2"),
             ("x-mock-no-usage", "1"),
             ("x-mock-cached-tokens", "4"),
+            ("x-mock-cache-creation-tokens", "6"),
             ("x-mock-reasoning-tokens", "9"),
         ]);
         let f = RequestFaults::resolve(&MockConfig::default(), &h);
@@ -223,7 +226,10 @@ mod tests {
         );
         assert_eq!(f.hang, Hang::For(Duration::from_millis(5000)));
         assert_eq!((f.disconnect_after, f.no_usage), (Some(2), true));
-        assert_eq!((f.cached_tokens, f.reasoning_tokens), (4, 9));
+        assert_eq!(
+            (f.cached_tokens, f.cache_creation_tokens, f.reasoning_tokens),
+            (4, 6, 9)
+        );
         assert!((f.error_rate - 0.25).abs() < f64::EPSILON);
     }
 

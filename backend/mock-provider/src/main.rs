@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use mock_provider::{MockConfig, MockServer};
 
-/// A fake OpenAI-compatible provider with fault injection.
+/// A fake LLM provider (OpenAI, Azure OpenAI, Anthropic and Gemini wire formats) with fault injection.
 #[derive(Debug, Parser)]
 #[command(name = "mock-provider", version, about)]
 struct Args {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, web};
 use serde_json::Value;
 
 /// How many requests are kept; older ones are dropped so a long benchmark cannot grow memory.
@@ -17,6 +17,8 @@ pub struct ReceivedRequest {
     pub method: String,
     /// URI path without the query string, e.g. `/v1/chat/completions`.
     pub path: String,
+    /// The raw query string without `?`, e.g. `api-version=2024-10-21`; empty when there is none.
+    pub query: String,
     /// Headers by lowercased name; repeated headers are joined with `", "`.
     pub headers: HashMap<String, String>,
     /// The body parsed as JSON, or `Null` when it is empty or not JSON.
@@ -27,6 +29,19 @@ impl ReceivedRequest {
     /// Convenience lookup; `name` must be lowercase.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
+    }
+
+    /// A query parameter, percent-decoded, e.g. Azure's `api-version` or Gemini's `key`.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        query_params(&self.query).remove(name)
+    }
+
+    /// The deployment named by an Azure OpenAI path (`/openai/deployments/{deployment}/…`).
+    pub fn azure_deployment(&self) -> Option<&str> {
+        self.path
+            .strip_prefix("/openai/deployments/")
+            .and_then(|rest| rest.split('/').next())
+            .filter(|name| !name.is_empty())
     }
 
     pub(crate) fn capture(req: &HttpRequest, body: Value) -> Self {
@@ -44,10 +59,18 @@ impl ReceivedRequest {
         Self {
             method: req.method().as_str().to_owned(),
             path: req.path().to_owned(),
+            query: req.query_string().to_owned(),
             headers,
             body,
         }
     }
+}
+
+/// A query string's parameters, percent-decoded; a string that does not parse has none.
+pub(crate) fn query_params(query: &str) -> HashMap<String, String> {
+    web::Query::<HashMap<String, String>>::from_query(query)
+        .map(web::Query::into_inner)
+        .unwrap_or_default()
 }
 
 /// Last [`CAPACITY`] requests, oldest first.
@@ -88,6 +111,7 @@ mod tests {
             log.push(ReceivedRequest {
                 method: "POST".into(),
                 path: format!("/{i}"),
+                query: String::new(),
                 headers: HashMap::new(),
                 body: Value::Null,
             });
@@ -95,5 +119,23 @@ mod tests {
         let got = log.snapshot();
         assert_eq!(got.len(), CAPACITY);
         assert_eq!(got.first().map(|r| r.path.as_str()), Some("/5"));
+    }
+
+    #[test]
+    fn query_and_azure_deployment_are_read_from_the_request_line() {
+        let request = ReceivedRequest {
+            method: "POST".into(),
+            path: "/openai/deployments/gpt-4o-prod/chat/completions".into(),
+            query: "api-version=2024-10-21&x=a%20b".into(),
+            headers: HashMap::new(),
+            body: Value::Null,
+        };
+        assert_eq!(request.azure_deployment(), Some("gpt-4o-prod"));
+        assert_eq!(
+            request.query_param("api-version").as_deref(),
+            Some("2024-10-21")
+        );
+        assert_eq!(request.query_param("x").as_deref(), Some("a b"));
+        assert_eq!(request.query_param("key"), None);
     }
 }

@@ -1,23 +1,23 @@
-//! The single actix handler: records the request, routes by method and path, applies faults, and hands
-//! the parsed body to the endpoint. One catch-all handler (rather than actix routes) means unknown paths
-//! and wrong methods get OpenAI's 404 body and are recorded too.
+//! The single actix handler: records the request, finds its endpoint and dialect, checks credentials,
+//! applies faults, and hands the parsed body to the endpoint. One catch-all handler (rather than actix
+//! routes) means unknown paths and wrong methods are recorded too, and answered in their dialect.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use crate::config::MockConfig;
+use crate::endpoint::Endpoint;
 use crate::faults::{ErrorSchedule, RequestFaults};
-use crate::recorder::{ReceivedRequest, RequestLog};
-use crate::{chat, embeddings, error};
+use crate::recorder::{self, ReceivedRequest, RequestLog};
+use crate::{anthropic, azure, chat, embeddings, gemini};
 
-/// The one model the mock lists; any model name is accepted on requests.
 /// `created` of answers to requests with `x-mock-fixed-id`.
 const FIXED_CREATED: u64 = 1_700_000_000;
 
+/// The one model the mock lists; any model name is accepted on requests.
 const MODELS_BODY: &str = r#"{"object":"list","data":[{"id":"mock-gpt","object":"model","created":0,"owned_by":"mock"}]}"#;
 
 /// State shared by all workers of one server.
@@ -40,26 +40,6 @@ impl Shared {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Chat,
-    Embeddings,
-    Models,
-}
-
-impl Route {
-    /// Paths are accepted with or without the `/v1` prefix, as base URLs are configured both ways.
-    fn of(method: &Method, path: &str) -> Option<Self> {
-        let path = path.strip_prefix("/v1").unwrap_or(path);
-        match (path.trim_end_matches('/'), method) {
-            ("/chat/completions", &Method::POST) => Some(Route::Chat),
-            ("/embeddings", &Method::POST) => Some(Route::Embeddings),
-            ("/models", &Method::GET) => Some(Route::Models),
-            _ => None,
-        }
-    }
-}
-
 /// Handles every request the server receives.
 pub(crate) async fn dispatch(
     req: HttpRequest,
@@ -73,28 +53,51 @@ pub(crate) async fn dispatch(
             parsed.clone().unwrap_or(Value::Null),
         ));
     }
-    let Some(route) = Route::of(req.method(), req.path()) else {
-        return error::not_found(req.method().as_str(), req.path());
+    let endpoint = match Endpoint::of(req.method(), req.path()) {
+        Ok(endpoint) => endpoint,
+        Err(dialect) => return dialect.not_found(req.method().as_str(), req.path()),
     };
-    let faults = RequestFaults::resolve(&shared.config, req.headers());
-    if let Some(injected) = faults.apply(&shared.errors).await {
-        return injected;
+    let dialect = endpoint.dialect();
+    let query = recorder::query_params(req.query_string());
+    if let Some(refused) = dialect.refusal(req.headers(), &query) {
+        return refused;
     }
-    match (route, parsed) {
-        (Route::Models, _) => HttpResponse::Ok()
+    let faults = RequestFaults::resolve(&shared.config, req.headers());
+    if let Some(status) = faults.apply(&shared.errors).await {
+        return dialect.injected(status, faults.retry_after);
+    }
+    // Numbers the completions (of every dialect) for their ids.
+    let next_seq = || shared.completions.fetch_add(1, Ordering::Relaxed) + 1;
+    let created = || {
+        if faults.fixed_id.is_some() {
+            FIXED_CREATED
+        } else {
+            unix_now()
+        }
+    };
+    match (endpoint, parsed) {
+        (Endpoint::Models, _) => HttpResponse::Ok()
             .content_type("application/json")
             .body(MODELS_BODY),
-        (Route::Chat, Some(body)) => {
-            let seq = shared.completions.fetch_add(1, Ordering::Relaxed) + 1;
-            let created = if faults.fixed_id.is_some() {
-                FIXED_CREATED
-            } else {
-                unix_now()
-            };
-            chat::respond(&body, &faults, seq, created).await
+        (_, None) => dialect.malformed_json(),
+        (Endpoint::Chat, Some(body)) => chat::respond(&body, &faults, next_seq(), created()).await,
+        (Endpoint::Embeddings, Some(body)) => embeddings::respond(&body, &faults),
+        (Endpoint::AzureChat { deployment }, Some(body)) => {
+            let body = azure::with_model(body, &deployment);
+            chat::respond(&body, &faults, next_seq(), created()).await
         }
-        (Route::Embeddings, Some(body)) => embeddings::respond(&body, &faults),
-        (Route::Chat | Route::Embeddings, None) => error::malformed_json(),
+        (Endpoint::AzureEmbeddings { deployment }, Some(body)) => {
+            embeddings::respond(&azure::with_model(body, &deployment), &faults)
+        }
+        (Endpoint::Messages, Some(body)) => anthropic::respond(&body, &faults, next_seq()).await,
+        (Endpoint::GenerateContent { model, stream }, Some(body)) => {
+            let how = match (stream, query.get("alt").map(String::as_str)) {
+                (false, _) => gemini::Delivery::Whole,
+                (true, Some("sse")) => gemini::Delivery::Sse,
+                (true, _) => gemini::Delivery::JsonArray,
+            };
+            gemini::respond(&body, &model, how, &faults, next_seq()).await
+        }
     }
 }
 
@@ -103,28 +106,4 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_accept_paths_with_and_without_v1() {
-        assert_eq!(
-            Route::of(&Method::POST, "/v1/chat/completions"),
-            Some(Route::Chat)
-        );
-        assert_eq!(
-            Route::of(&Method::POST, "/chat/completions"),
-            Some(Route::Chat)
-        );
-        assert_eq!(
-            Route::of(&Method::POST, "/v1/embeddings"),
-            Some(Route::Embeddings)
-        );
-        assert_eq!(Route::of(&Method::GET, "/v1/models"), Some(Route::Models));
-        assert_eq!(Route::of(&Method::GET, "/v1/chat/completions"), None);
-        assert_eq!(Route::of(&Method::POST, "/v1/completions"), None);
-    }
 }

@@ -66,6 +66,12 @@ impl MockServer {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
+    /// The server's root, e.g. `http://127.0.0.1:PORT`: the base URL of the Anthropic, Gemini and Azure
+    /// dialects, whose paths do not start with `/v1`.
+    pub fn root_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
     /// The last (at most 1000) requests received, oldest first. Empty when recording is turned off.
     pub fn received(&self) -> Vec<ReceivedRequest> {
         self.shared.log.snapshot()

@@ -1,40 +1,15 @@
-//! Server-sent events for streamed chat completions, produced lazily chunk by chunk so actix flushes each
-//! one as it is generated (and so the delays between them are real).
-
-use std::io;
-use std::time::Duration;
+//! Server-sent events for streamed chat completions: OpenAI's `chat.completion.chunk` sequence, paced
+//! and cut by [`crate::delivery`].
 
 use actix_web::HttpResponse;
 use bytes::Bytes;
-use futures_util::{StreamExt as _, stream};
 use serde::Serialize;
 use switchyard_types::Usage;
 
-use crate::chat::{ChatPlan, Reply, SYSTEM_FINGERPRINT};
+use crate::chat::{ChatPlan, SYSTEM_FINGERPRINT};
+use crate::delivery::{self, EventSource, Pace};
 use crate::faults::RequestFaults;
-
-/// Byte offsets cutting `text` into `pieces` runs of (nearly) equal character counts: `pieces + 1`
-/// offsets, first 0 and last `text.len()`. Text shorter than `pieces` yields some empty runs so the
-/// number of chunks is always the one asked for.
-pub(crate) fn split_bounds(text: &str, pieces: usize) -> Vec<usize> {
-    let pieces = pieces.max(1);
-    let chars = text.chars().count();
-    let mut offsets = text
-        .char_indices()
-        .map(|(at, _)| at)
-        .chain(std::iter::once(text.len()));
-    let mut bounds = Vec::with_capacity(pieces + 1);
-    let (mut next_char, mut offset) = (0, 0);
-    for k in 0..=pieces {
-        let target = k * chars / pieces;
-        while next_char <= target {
-            offset = offsets.next().unwrap_or(text.len());
-            next_char += 1;
-        }
-        bounds.push(offset);
-    }
-    bounds
-}
+use crate::reply::Reply;
 
 /// One SSE event of the sequence, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,49 +21,34 @@ enum Event {
     Done,
 }
 
-/// The stream's state, threaded through [`stream::unfold`]; no task or channel per request.
-struct SseState {
+/// A planned completion and where its streamed text is cut into chunks.
+struct ChatEvents {
     plan: ChatPlan,
     bounds: Vec<usize>,
-    step: usize,
-    emitted: usize,
-    ttft: Duration,
-    chunk_delay: Duration,
-    disconnect_after: Option<usize>,
-    finished: bool,
 }
 
-impl SseState {
-    async fn next_item(mut self) -> Option<(Result<Bytes, io::Error>, Self)> {
-        if self.finished {
-            return None;
-        }
-        let event = self.next_event()?;
-        let delay = match event {
-            Event::Role => self.ttft,
-            Event::Piece(i) if i > 0 => self.chunk_delay,
-            _ => Duration::ZERO,
+impl EventSource for ChatEvents {
+    fn event(&self, step: usize) -> Option<(Pace, Bytes)> {
+        let event = self.nth(step)?;
+        let pace = match event {
+            Event::Role => Pace::First,
+            Event::Piece(i) if i > 0 => Pace::Chunk,
+            _ => Pace::Now,
         };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        if self
-            .disconnect_after
-            .is_some_and(|limit| self.emitted >= limit)
-        {
-            self.finished = true;
-            return Some((Err(cut_connection().await), self));
-        }
-        let bytes = self.render(event);
-        self.step += 1;
-        self.emitted += 1;
-        Some((Ok(bytes), self))
+        Some((pace, self.render(event)))
+    }
+}
+
+impl ChatEvents {
+    fn new(plan: ChatPlan, chunks: usize) -> Self {
+        let bounds = delivery::split_bounds(plan.reply.streamed_text(), chunks);
+        Self { plan, bounds }
     }
 
-    fn next_event(&self) -> Option<Event> {
+    fn nth(&self, step: usize) -> Option<Event> {
         let pieces = self.bounds.len() - 1;
         let usage_chunk = self.plan.include_usage && self.plan.usage.is_some();
-        match self.step {
+        match step {
             0 => Some(Event::Role),
             s if s <= pieces => Some(Event::Piece(s - 1)),
             s => match (s - pieces - 1, usage_chunk) {
@@ -106,10 +66,7 @@ impl SseState {
             Event::Done => return Bytes::from_static(b"data: [DONE]\n\n"),
             Event::Role => (self.role_delta(), None, None),
             Event::Piece(i) => {
-                let text = plan.reply.streamed_text();
-                let piece = text
-                    .get(self.bounds[i]..self.bounds[i + 1])
-                    .unwrap_or_default();
+                let piece = delivery::piece(plan.reply.streamed_text(), &self.bounds, i);
                 let delta = match plan.reply {
                     Reply::Text(_) => Delta {
                         content: Some(Some(piece)),
@@ -237,43 +194,7 @@ struct FunctionDelta<'a> {
 
 /// The SSE response for a planned streamed completion.
 pub(crate) fn sse_response(plan: ChatPlan, faults: &RequestFaults) -> HttpResponse {
-    let bounds = split_bounds(plan.reply.streamed_text(), faults.chunks);
-    let state = SseState {
-        plan,
-        bounds,
-        step: 0,
-        emitted: 0,
-        ttft: faults.ttft,
-        chunk_delay: faults.chunk_delay,
-        disconnect_after: faults.disconnect_after,
-        finished: false,
-    };
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .streaming(stream::unfold(state, SseState::next_item))
-}
-
-/// A 200 whose body stops halfway and then drops the connection: `disconnect_after` for replies that
-/// are not streamed.
-pub(crate) fn cut_response(body: Vec<u8>, content_type: &'static str) -> HttpResponse {
-    let body = Bytes::from(body);
-    let half = body.slice(..body.len() / 2);
-    let items = stream::iter([Ok(half)]).chain(stream::once(async { Err(cut_connection().await) }));
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .streaming(items)
-}
-
-/// The error that ends a body early; actix then closes the connection without the terminating chunk.
-/// It first yields once: actix only flushes its write buffer when the body stream is pending, and an
-/// error arriving right behind the data would drop that data (and even the response head) unsent.
-async fn cut_connection() -> io::Error {
-    tokio::task::yield_now().await;
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "mock-provider: disconnect_after reached",
-    )
+    delivery::sse(ChatEvents::new(plan, faults.chunks), faults)
 }
 
 #[cfg(test)]

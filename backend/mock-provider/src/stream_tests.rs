@@ -1,30 +1,8 @@
 use super::*;
-use crate::config::MockConfig;
-use futures_util::StreamExt;
+use crate::delivery;
 use serde_json::Value;
 
-fn pieces(text: &str, n: usize) -> Vec<&str> {
-    split_bounds(text, n)
-        .windows(2)
-        .map(|w| &text[w[0]..w[1]])
-        .collect()
-}
-
-#[test]
-fn content_splits_into_the_requested_number_of_even_pieces() {
-    assert_eq!(pieces("abcdefghij", 5), ["ab", "cd", "ef", "gh", "ij"]);
-    assert_eq!(pieces("abcdefg", 3), ["ab", "cd", "efg"]);
-    assert_eq!(pieces("héllo wörld", 2).concat(), "héllo wörld");
-    assert_eq!(pieces("ab", 4), ["", "a", "", "b"]);
-    assert_eq!(pieces("", 0), [""]);
-}
-
-fn state(
-    reply: Reply,
-    chunks: usize,
-    include_usage: bool,
-    disconnect_after: Option<usize>,
-) -> SseState {
+fn chat_events(reply: Reply, chunks: usize, include_usage: bool) -> ChatEvents {
     let plan = ChatPlan {
         id: "chatcmpl-mock-1".into(),
         created: 1,
@@ -39,38 +17,23 @@ fn state(
         stream: true,
         include_usage,
     };
-    let bounds = split_bounds(plan.reply.streamed_text(), chunks);
-    let faults = RequestFaults::from_config(&MockConfig::default());
-    SseState {
-        plan,
-        bounds,
-        step: 0,
-        emitted: 0,
-        ttft: faults.ttft,
-        chunk_delay: faults.chunk_delay,
-        disconnect_after,
-        finished: false,
-    }
+    ChatEvents::new(plan, chunks)
 }
 
 /// Drives the stream to its end: the `data:` payloads in order, and whether it ended with an error.
-async fn collect(state: SseState) -> (Vec<String>, bool) {
-    let mut items = Box::pin(stream::unfold(state, SseState::next_item));
-    let (mut events, mut cut) = (Vec::new(), false);
-    while let Some(item) = items.next().await {
-        match item {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                assert!(
-                    text.starts_with("data: ") && text.ends_with("\n\n"),
-                    "bad SSE framing: {text:?}"
-                );
-                events.push(text["data: ".len()..text.len() - 2].to_owned());
-            }
-            Err(_) => cut = true,
-        }
-    }
-    (events, cut)
+async fn collect(events: ChatEvents, disconnect_after: Option<usize>) -> (Vec<String>, bool) {
+    let (texts, cut) = delivery::collect(events, disconnect_after).await;
+    let payloads = texts
+        .iter()
+        .map(|text| {
+            assert!(
+                text.starts_with("data: ") && text.ends_with("\n\n"),
+                "bad SSE framing: {text:?}"
+            );
+            text["data: ".len()..text.len() - 2].to_owned()
+        })
+        .collect();
+    (payloads, cut)
 }
 
 fn parse(event: &str) -> Value {
@@ -79,7 +42,11 @@ fn parse(event: &str) -> Value {
 
 #[tokio::test]
 async fn text_stream_sends_role_pieces_finish_usage_then_done() {
-    let (events, cut) = collect(state(Reply::Text("Mock reply: hi".into()), 3, true, None)).await;
+    let (events, cut) = collect(
+        chat_events(Reply::Text("Mock reply: hi".into()), 3, true),
+        None,
+    )
+    .await;
     assert!(!cut);
     assert_eq!(events.len(), 1 + 3 + 1 + 1 + 1);
     assert_eq!(
@@ -109,7 +76,7 @@ async fn text_stream_sends_role_pieces_finish_usage_then_done() {
 
 #[tokio::test]
 async fn usage_chunk_is_left_out_unless_requested() {
-    let (events, _) = collect(state(Reply::Text("abc".into()), 2, false, None)).await;
+    let (events, _) = collect(chat_events(Reply::Text("abc".into()), 2, false), None).await;
     assert_eq!(events.len(), 1 + 2 + 1 + 1);
     assert!(events.iter().all(|e| !e.contains("\"usage\"")));
 }
@@ -121,7 +88,7 @@ async fn tool_call_streams_header_then_argument_pieces() {
         name: "f".into(),
         arguments: r#"{"input":"x"}"#.into(),
     };
-    let (events, _) = collect(state(reply, 2, false, None)).await;
+    let (events, _) = collect(chat_events(reply, 2, false), None).await;
     let first = &parse(&events[0])["choices"][0]["delta"];
     assert_eq!(first["content"], Value::Null);
     assert_eq!(first["tool_calls"][0]["id"], "call_mock_0");
@@ -145,15 +112,13 @@ async fn tool_call_streams_header_then_argument_pieces() {
 
 #[tokio::test]
 async fn disconnect_after_ends_with_an_error_and_no_done() {
-    let (events, cut) = collect(state(
-        Reply::Text("Mock reply: hi".into()),
-        5,
-        true,
+    let (events, cut) = collect(
+        chat_events(Reply::Text("Mock reply: hi".into()), 5, true),
         Some(2),
-    ))
+    )
     .await;
     assert!(cut);
     assert_eq!(events.len(), 2);
-    let (events, cut) = collect(state(Reply::Text("x".into()), 1, false, Some(3))).await;
+    let (events, cut) = collect(chat_events(Reply::Text("x".into()), 1, false), Some(3)).await;
     assert!(cut && !events.contains(&"[DONE]".to_owned()));
 }

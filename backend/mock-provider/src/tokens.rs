@@ -30,6 +30,33 @@ pub(crate) fn count(text: &str) -> u64 {
     }
 }
 
+/// Prompt tokens of a conversation given the tokens of each message (system prompt included), with
+/// OpenAI's chat overhead. Every dialect counts this way, so one conversation costs the same whichever
+/// wire format carries it.
+pub(crate) fn prompt(message_tokens: impl IntoIterator<Item = u64>) -> u64 {
+    message_tokens
+        .into_iter()
+        .map(|tokens| PER_MESSAGE + tokens)
+        .sum::<u64>()
+        + PER_REPLY
+}
+
+/// The longest prefix of `text`, cut on a char boundary, that counts at most `max` tokens.
+pub(crate) fn truncate(text: &str, max: u64) -> &str {
+    if count(text) <= max {
+        return text;
+    }
+    let mut end = 0;
+    for (at, ch) in text.char_indices() {
+        let next = at + ch.len_utf8();
+        if count(&text[..next]) > max {
+            break;
+        }
+        end = next;
+    }
+    &text[..end]
+}
+
 /// Fallback estimate: one token per whitespace-separated word.
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
@@ -44,6 +71,22 @@ mod tests {
         assert_eq!(count(""), 0);
         assert_eq!(count("hello world"), 2);
         assert_eq!(count("Hello, world!"), 4);
+    }
+
+    #[test]
+    fn truncate_keeps_the_longest_prefix_within_the_budget() {
+        let text = "Mock reply: hello world";
+        assert_eq!(truncate(text, 100), text);
+        assert_eq!(truncate(text, 0), "");
+        let cut = truncate(text, 3);
+        assert!(text.starts_with(cut) && count(cut) <= 3, "{cut:?}");
+        assert!(count(&text[..cut.len() + 1]) > 3);
+    }
+
+    #[test]
+    fn prompt_adds_overhead_per_message_and_reply() {
+        assert_eq!(prompt([count("hello world")]), 3 + 2 + 3);
+        assert_eq!(prompt(Vec::new()), 3);
     }
 
     #[test]
