@@ -61,6 +61,8 @@ pub async fn ensure_demo(
             created_at: now,
             updated_at: now,
             price_source: PriceSource::Deployment.as_str().into(),
+            weight: 1,
+            priority: 0,
         })
         .await?;
     }

@@ -1,18 +1,19 @@
-//! The in-memory routing catalog: every tenant's providers and deployments with their price schedules, swapped
+//! The in-memory routing catalog: every tenant's providers and deployments with their price schedules, routing
+//! settings and passive health, swapped
 //! atomically on reload so the proxy reads it without locks or database round trips. Reloaded periodically and
 //! on `Invalidation::Catalog`; while the database is unreachable the last good snapshot stays in use.
 
 use crate::crypto::MasterKeys;
 use crate::money::Prices;
 use crate::pricing::{DeploymentPricing, PriceBook};
+use crate::routing::{DeploymentHealth, GroupSettings, HealthPolicy, Routable, Strategy};
 use crate::state::{Invalidation, SharedState};
 use crate::store::{Repo, StoreError};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -121,6 +122,35 @@ pub struct Deployment {
     /// Its own prices or the catalog's schedule; read it through `prices_at`.
     pub pricing: DeploymentPricing,
     pub provider: Arc<Provider>,
+    /// Share of traffic under the weighted strategy.
+    pub weight: u32,
+    /// Lower first under the priority strategy.
+    pub priority: i32,
+    /// Passive health, kept across catalog reloads.
+    pub health: Arc<DeploymentHealth>,
+}
+
+impl Routable for Arc<Deployment> {
+    fn health(&self) -> &DeploymentHealth {
+        &self.health
+    }
+
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    fn priority(&self) -> i32 {
+        self.priority
+    }
+
+    fn estimated_cost(&self, prompt_tokens: u64, max_output: u64) -> i64 {
+        let prices = self.prices_at(Utc::now());
+        prices
+            .input
+            .cost_of(prompt_tokens)
+            .saturating_add(prices.output.cost_of(max_output))
+            .0
+    }
 }
 
 impl Deployment {
@@ -136,12 +166,18 @@ impl Deployment {
 pub struct Snapshot {
     /// tenant -> public model -> deployments (in creation order).
     by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>>,
+    /// Routing settings of the groups that have any; the others route with the defaults.
+    groups: HashMap<(Uuid, String), GroupSettings>,
 }
 
 impl Snapshot {
     /// Builds a snapshot from storage rows; deployments whose provider is missing or of an unknown kind are
     /// skipped with a warning rather than failing the whole catalog.
-    pub fn build(rows: crate::store::CatalogRows, master_keys: &MasterKeys) -> Self {
+    pub fn build(
+        rows: crate::store::CatalogRows,
+        master_keys: &MasterKeys,
+        health: &HealthRegistry,
+    ) -> Self {
         let providers: HashMap<Uuid, Arc<Provider>> = rows
             .providers
             .into_iter()
@@ -192,6 +228,9 @@ impl Snapshot {
                 upstream_model: d.upstream_model,
                 region: d.region,
                 provider: Arc::clone(provider),
+                weight: u32::try_from(d.weight).unwrap_or(0),
+                priority: d.priority,
+                health: health.of(d.id),
             };
             by_tenant
                 .entry(d.tenant_id)
@@ -200,7 +239,42 @@ impl Snapshot {
                 .or_default()
                 .push(Arc::new(deployment));
         }
-        Self { by_tenant }
+        let groups = rows
+            .groups
+            .into_iter()
+            .map(|g| {
+                let strategy = Strategy::parse(&g.strategy).unwrap_or_else(|| {
+                    tracing::warn!(model = %g.public_model, strategy = %g.strategy, "unknown routing strategy; using the default");
+                    Strategy::default()
+                });
+                let fallbacks = g
+                    .fallbacks
+                    .and_then(|f| serde_json::from_value(f).ok())
+                    .unwrap_or_default();
+                let max_attempts = g
+                    .max_attempts
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or(crate::routing::DEFAULT_MAX_ATTEMPTS);
+                (
+                    (g.tenant_id, g.public_model),
+                    GroupSettings {
+                        strategy,
+                        fallbacks,
+                        max_attempts,
+                    },
+                )
+            })
+            .collect();
+        Self { by_tenant, groups }
+    }
+
+    /// The routing settings of a model group.
+    pub fn group(&self, tenant_id: Uuid, model: &str) -> GroupSettings {
+        self.groups
+            .get(&(tenant_id, model.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The deployments serving `model` for the tenant, if the tenant has that model at all.
@@ -223,6 +297,34 @@ impl Snapshot {
     }
 }
 
+/// Every deployment's health, by id, so that a catalog reload keeps what this replica has learnt.
+pub struct HealthRegistry {
+    policy: HealthPolicy,
+    map: Mutex<HashMap<Uuid, Arc<DeploymentHealth>>>,
+}
+
+impl HealthRegistry {
+    /// An empty registry whose deployments follow `policy`.
+    pub fn new(policy: HealthPolicy) -> Self {
+        Self {
+            policy,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The health of a deployment, created healthy on first sight.
+    pub fn of(&self, id: Uuid) -> Arc<DeploymentHealth> {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            map.entry(id)
+                .or_insert_with(|| Arc::new(DeploymentHealth::new(self.policy))),
+        )
+    }
+}
+
 /// The associated data that binds an encrypted provider key to its provider row.
 pub fn provider_key_context(provider_id: Uuid) -> String {
     format!("provider:{provider_id}:api_key")
@@ -231,7 +333,7 @@ pub fn provider_key_context(provider_id: Uuid) -> String {
 /// The live catalog.
 pub struct Catalog {
     snapshot: ArcSwap<Snapshot>,
-    next: AtomicUsize,
+    health: HealthRegistry,
     repo: Repo,
     master_keys: Arc<MasterKeys>,
     reloading: tokio::sync::Mutex<()>,
@@ -239,11 +341,16 @@ pub struct Catalog {
 
 impl Catalog {
     /// Loads the first snapshot; fails when the database cannot be read at start.
-    pub async fn load(repo: Repo, master_keys: Arc<MasterKeys>) -> Result<Arc<Self>, StoreError> {
-        let snapshot = Snapshot::build(repo.load_catalog().await?, &master_keys);
+    pub async fn load(
+        repo: Repo,
+        master_keys: Arc<MasterKeys>,
+        policy: HealthPolicy,
+    ) -> Result<Arc<Self>, StoreError> {
+        let health = HealthRegistry::new(policy);
+        let snapshot = Snapshot::build(repo.load_catalog().await?, &master_keys, &health);
         Ok(Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
-            next: AtomicUsize::new(0),
+            health,
             repo,
             master_keys,
             reloading: tokio::sync::Mutex::new(()),
@@ -255,24 +362,17 @@ impl Catalog {
         self.snapshot.load()
     }
 
-    /// Picks the deployment for one call. Until the routing engine exists this spreads calls round-robin over
-    /// the group.
-    pub fn pick(&self, deployments: &[Arc<Deployment>]) -> Option<Arc<Deployment>> {
-        if deployments.is_empty() {
-            return None;
-        }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % deployments.len();
-        deployments.get(i).cloned()
-    }
-
     /// Reloads from storage; on failure keeps the current snapshot.
     pub async fn reload(&self) -> Result<(), StoreError> {
         // One reload at a time: otherwise a slow reload that read the database before a change could store
         // its older snapshot after a newer one.
         let _serialized = self.reloading.lock().await;
         let rows = self.repo.load_catalog().await?;
-        self.snapshot
-            .store(Arc::new(Snapshot::build(rows, &self.master_keys)));
+        self.snapshot.store(Arc::new(Snapshot::build(
+            rows,
+            &self.master_keys,
+            &self.health,
+        )));
         Ok(())
     }
 

@@ -397,6 +397,8 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
                     created_at: now,
                     updated_at: now,
                     price_source: PriceSource::Deployment.as_str().into(),
+                    weight: 1,
+                    priority: 0,
                 })
                 .await?;
             notify(settings, &state, Invalidation::Catalog).await;

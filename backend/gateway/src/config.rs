@@ -43,6 +43,7 @@ pub struct Settings {
     pub proxy: ProxySettings,
     pub upstream: UpstreamSettings,
     pub usage: UsageSettings,
+    pub routing: RoutingSettings,
     pub admin: AdminSettings,
 }
 
@@ -137,6 +138,40 @@ pub struct UpstreamSettings {
     pub pool_max_idle_per_host: usize,
 }
 
+/// Passive health of deployments: when a circuit opens, how long it stays open, and the cooldown after a 429
+/// without `Retry-After`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Consecutive failures that open a deployment's circuit.
+    pub circuit_consecutive_failures: u32,
+    /// Error rate (0 to 1) over `circuit_window` that opens it, once the window holds `circuit_min_calls`.
+    pub circuit_error_rate: f64,
+    pub circuit_min_calls: u32,
+    #[serde(with = "humantime_serde")]
+    pub circuit_window: Duration,
+    /// How long an open circuit refuses calls before one probe is let through.
+    #[serde(with = "humantime_serde")]
+    pub circuit_open_for: Duration,
+    /// Cooldown after a provider's 429 that carried no `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub default_cooldown: Duration,
+}
+
+impl RoutingSettings {
+    /// The health policy these settings describe.
+    pub fn health_policy(&self) -> crate::routing::HealthPolicy {
+        crate::routing::HealthPolicy {
+            consecutive_failures: self.circuit_consecutive_failures,
+            error_rate: self.circuit_error_rate,
+            min_calls: self.circuit_min_calls,
+            window: self.circuit_window,
+            open_for: self.circuit_open_for,
+            default_cooldown: self.default_cooldown,
+        }
+    }
+}
+
 /// The usage-event pipeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +219,14 @@ impl Default for Settings {
                 flush_interval: Duration::from_millis(200),
                 spool_dir: None,
                 replay_interval: Duration::from_secs(5),
+            },
+            routing: RoutingSettings {
+                circuit_consecutive_failures: 5,
+                circuit_error_rate: 0.5,
+                circuit_min_calls: 20,
+                circuit_window: Duration::from_secs(30),
+                circuit_open_for: Duration::from_secs(30),
+                default_cooldown: Duration::from_secs(5),
             },
             admin: AdminSettings {
                 mode: TenancyMode::SelfHosted,
@@ -266,6 +309,24 @@ impl Settings {
         }
         if self.proxy.max_body_bytes == 0 {
             return invalid("proxy.max_body_bytes", "must be greater than 0");
+        }
+        if self.routing.circuit_consecutive_failures == 0 || self.routing.circuit_min_calls == 0 {
+            return invalid(
+                "routing.circuit_consecutive_failures",
+                "circuit_consecutive_failures and circuit_min_calls must be at least 1",
+            );
+        }
+        if !(self.routing.circuit_error_rate > 0.0 && self.routing.circuit_error_rate <= 1.0) {
+            return invalid(
+                "routing.circuit_error_rate",
+                "must be above 0 and at most 1",
+            );
+        }
+        if self.routing.circuit_window.is_zero() || self.routing.circuit_open_for.is_zero() {
+            return invalid(
+                "routing.circuit_window",
+                "circuit_window and circuit_open_for must be greater than 0",
+            );
         }
         if !(1..=1_000_000).contains(&self.proxy.default_max_output_tokens) {
             return invalid(

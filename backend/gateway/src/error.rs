@@ -42,6 +42,13 @@ pub enum ProxyError {
     UpstreamTimeout(&'static str),
     #[error("no route for {0}")]
     RouteNotFound(String),
+    /// Every candidate deployment is unhealthy, cooling down, or outside what the caller narrowed to.
+    #[error("{message}")]
+    NoHealthyDeployment {
+        message: String,
+        /// Seconds until the soonest candidate may be tried again, when that is known.
+        retry_after: Option<u64>,
+    },
     /// A rate limit, concurrency limit or budget refused the call, or could not be checked.
     #[error("{}", limited_message(.0))]
     Limited(Box<Refusal>),
@@ -71,6 +78,7 @@ impl ProxyError {
             Self::UpstreamFailed(_) => "upstream_error",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::RouteNotFound(_) => "route_not_found",
+            Self::NoHealthyDeployment { .. } => "no_healthy_deployment",
             Self::Limited(refusal) => match **refusal {
                 Refusal::RateLimited { .. } => "rate_limited",
                 Refusal::BudgetExceeded { .. } => "budget_exceeded",
@@ -138,6 +146,9 @@ impl ProxyError {
             Self::RouteNotFound(_) => {
                 OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url"))
             }
+            Self::NoHealthyDeployment { .. } => {
+                OpenAiErrorBody::new(message, "server_error", None, Some("no_healthy_deployment"))
+            }
             Self::Limited(refusal) => match refusal.as_ref() {
                 Refusal::RateLimited { kind, code, .. } => {
                     OpenAiErrorBody::new(message, kind, None, Some(code))
@@ -176,6 +187,7 @@ impl ResponseError for ProxyError {
             Self::UpstreamRejected { status, .. } => *status,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::NoHealthyDeployment { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Limited(refusal) if matches!(**refusal, Refusal::Unavailable) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -199,6 +211,13 @@ impl ResponseError for ProxyError {
         } = self
         {
             response.insert_header((RETRY_AFTER, value.clone()));
+        }
+        if let Self::NoHealthyDeployment {
+            retry_after: Some(secs),
+            ..
+        } = self
+        {
+            response.insert_header((RETRY_AFTER, secs.to_string()));
         }
         if let Self::Limited(refusal) = self {
             match refusal.as_ref() {

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod money;
 pub mod pricing;
 pub mod proxy;
+pub mod routing;
 pub mod startup;
 pub mod state;
 pub mod store;

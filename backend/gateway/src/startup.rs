@@ -92,9 +92,13 @@ impl Application {
         });
         tokio::task::spawn_blocking(usage::tokenizer::warm_up);
 
-        let catalog = Catalog::load(repo.clone(), Arc::clone(&master_keys))
-            .await
-            .context("loading the provider catalog")?;
+        let catalog = Catalog::load(
+            repo.clone(),
+            Arc::clone(&master_keys),
+            settings.routing.health_policy(),
+        )
+        .await
+        .context("loading the provider catalog")?;
         catalog.spawn_refresher(Arc::clone(&state), settings.proxy.catalog_refresh);
         let budgets = BudgetBook::load(repo.clone(), Arc::clone(&master_keys))
             .await

@@ -41,6 +41,10 @@ pub struct DeploymentView {
     pub cached_input_price: Option<String>,
     /// `null`: reasoning tokens cost the output price.
     pub reasoning_price: Option<String>,
+    /// Share of traffic under the `weighted` strategy (and among equal priorities).
+    pub weight: i32,
+    /// Lower first under the `priority` strategy.
+    pub priority: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -59,6 +63,8 @@ impl DeploymentView {
             output_price: prices.output.to_string(),
             cached_input_price: prices.cached_input.map(|p| p.to_string()),
             reasoning_price: prices.reasoning.map(|p| p.to_string()),
+            weight: d.weight,
+            priority: d.priority,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -104,6 +110,10 @@ pub struct CreateDeployment {
     pub input_price: Option<String>,
     pub output_price: Option<String>,
     pub cached_input_price: Option<String>,
+    /// 0 to 1000; default 1.
+    pub weight: Option<i32>,
+    /// Default 0.
+    pub priority: Option<i32>,
 }
 
 /// `PATCH /deployments/{id}` body.
@@ -120,6 +130,17 @@ pub struct UpdateDeployment {
     #[serde(default, with = "super::teams::double_option")]
     #[schema(value_type = Option<String>)]
     pub cached_input_price: Option<Option<String>>,
+    pub weight: Option<i32>,
+    pub priority: Option<i32>,
+}
+
+fn check_weight(weight: Option<i32>) -> Result<(), ApiError> {
+    match weight {
+        Some(w) if !(0..=1000).contains(&w) => {
+            Err(ApiError::validation("weight", "must be between 0 and 1000"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A deployment's own prices from the request, or `None` to price it from the catalog.
@@ -353,6 +374,7 @@ pub async fn create_deployment(
     let body = body.into_inner();
     let model = non_empty("model", &body.model)?;
     let upstream_model = non_empty("upstream_model", &body.upstream_model)?;
+    check_weight(body.weight)?;
     let own = own_prices(
         body.input_price.as_deref(),
         body.output_price.as_deref(),
@@ -392,6 +414,8 @@ pub async fn create_deployment(
                 created_at: now,
                 updated_at: now,
                 price_source: String::new(),
+                weight: body.weight.unwrap_or(1),
+                priority: body.priority.unwrap_or(0),
             }
             .into_active_model();
             set_columns(&mut active, prices, source);
@@ -451,6 +475,7 @@ pub async fn update_deployment(
         .map(|m| non_empty("upstream_model", m))
         .transpose()?;
     let change = PriceChange::from_request(&body)?;
+    check_weight(body.weight)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let actor = session.user_id;
     let view = admin
@@ -475,6 +500,12 @@ pub async fn update_deployment(
             }
             if let Some(v) = body.region {
                 active.region = Set(v);
+            }
+            if let Some(v) = body.weight {
+                active.weight = Set(v);
+            }
+            if let Some(v) = body.priority {
+                active.priority = Set(v);
             }
             active.updated_at = Set(Utc::now());
             let view = view(&scoped, active.update(&scoped.db).await?).await?;

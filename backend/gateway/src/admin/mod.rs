@@ -10,6 +10,7 @@ pub mod context;
 pub mod deployments;
 pub mod error;
 pub mod members;
+pub mod model_groups;
 pub mod openapi;
 pub mod pagination;
 pub mod prices;
@@ -107,6 +108,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/deployments/{id}",
                 web::delete().to(deployments::delete_deployment),
+            )
+            .route("/model-groups", web::get().to(model_groups::list))
+            .route("/model-groups/{model}", web::put().to(model_groups::put))
+            .route(
+                "/model-groups/{model}",
+                web::delete().to(model_groups::delete),
             )
             .route("/budgets", web::get().to(budgets::list))
             .route("/budgets", web::post().to(budgets::create))

@@ -5,8 +5,8 @@
 
 use super::error::ApiErrorBody;
 use super::{
-    api_keys, audit, auth, budgets, deployments, members, prices, providers, regions, teams,
-    tenants,
+    api_keys, audit, auth, budgets, deployments, members, model_groups, prices, providers, regions,
+    teams, tenants,
 };
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,6 +40,7 @@ pub struct DataList<T> {
         api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::revoke, api_keys::rotate,
         providers::list, providers::create, providers::update, providers::delete,
         deployments::list_deployments, deployments::create_deployment, deployments::update_deployment, deployments::delete_deployment,
+        model_groups::list, model_groups::put, model_groups::delete,
         budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
         prices::list, prices::create, prices::delete,
         audit::list,
@@ -55,6 +56,7 @@ pub struct DataList<T> {
         (name = "keys", description = "API keys for the `/v1` proxy"),
         (name = "providers", description = "Upstream providers and their credentials"),
         (name = "deployments", description = "Public models served by a provider in a region"),
+        (name = "routing", description = "Model groups: strategy, fallbacks and attempts per public model"),
         (name = "budgets", description = "Spend limits"),
         (name = "prices", description = "The price catalog: prices per provider kind and upstream model, with effective dates"),
         (name = "audit", description = "The audit log"),

@@ -125,6 +125,8 @@ fn a_catalog_deployment_falls_back_to_its_columns_only_when_no_price_is_in_force
         created_at: time(1),
         updated_at: time(1),
         price_source: "catalog".into(),
+        weight: 1,
+        priority: 0,
     };
     let pricing = book.pricing_of(&deployment, "openai");
     assert_eq!(pricing.source(), PriceSource::Catalog);
@@ -133,6 +135,8 @@ fn a_catalog_deployment_falls_back_to_its_columns_only_when_no_price_is_in_force
     let own = book.pricing_of(
         &deployment::Model {
             price_source: "deployment".into(),
+            weight: 1,
+            priority: 0,
             ..deployment
         },
         "openai",

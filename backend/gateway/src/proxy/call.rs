@@ -1,10 +1,12 @@
 //! One proxied call from the moment it is routed until its usage event is queued.
 
+use super::failover::Attempt;
 use super::tags::Attribution;
 use crate::auth::AuthenticatedKey;
 use crate::catalog::Deployment;
 use crate::limits::Ticket;
 use crate::money::TokenCounts;
+use crate::routing::InFlight;
 use crate::usage::{UsageEvent, UsageSink};
 use actix_web::HttpResponseBuilder;
 use chrono::{DateTime, Utc};
@@ -65,6 +67,10 @@ pub struct CallRecord {
     pub sink: UsageSink,
     /// The call's claim on rate limits and budgets, settled with its real cost in `finish`.
     pub ticket: Ticket,
+    /// Attempts on other deployments before this one (or, for a failed call, every attempt).
+    pub failed_attempts: Vec<Attempt>,
+    /// Counts the call in flight on its deployment until the call is finished.
+    pub in_flight: Option<InFlight>,
 }
 
 impl CallRecord {
@@ -79,9 +85,13 @@ impl CallRecord {
     }
 
     /// The routing headers, for responses built elsewhere (errors).
-    pub fn routing_headers(&self) -> [(&'static str, String); 4] {
+    pub fn routing_headers(&self) -> [(&'static str, String); 5] {
         [
             ("x-request-id", self.id.to_string()),
+            (
+                "x-switchyard-attempts",
+                (self.failed_attempts.len() + usize::from(self.in_flight.is_some())).to_string(),
+            ),
             ("x-switchyard-deployment", self.deployment.id.to_string()),
             (
                 "x-switchyard-provider",
@@ -133,6 +143,9 @@ impl CallRecord {
             user_id: self.key.owner_user_id,
             session_id: self.attribution.session_id,
             agent_id: self.attribution.agent_id,
+            attempts: (!self.failed_attempts.is_empty())
+                .then(|| serde_json::to_value(&self.failed_attempts).ok())
+                .flatten(),
         };
         self.sink.record(event);
     }

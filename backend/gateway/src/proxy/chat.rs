@@ -1,11 +1,12 @@
 //! `POST /v1/chat/completions`, streaming and not; tool definitions and tool calls pass through untouched.
 
 use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
-use super::{ProxyState, admission, body, relay, tags};
-use crate::auth::AuthenticatedKey;
+use super::failover::{self, Failed};
+use super::{ProxyState, admission, body, relay, route, tags};
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
+use crate::routing::CallShape;
 use crate::usage::tokenizer;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -53,19 +54,24 @@ pub async fn chat_completions(
     let attribution = tags::from_request(req.headers(), &mut request, &key.default_tags)?;
     let max_output =
         admission::max_output_tokens(&request, state.settings.default_max_output_tokens)?;
-    let deployment = route(&state, &key, &model)?;
-    let ticket = admission::admit(&state, &key, &deployment, &attribution, || {
+    let shape = CallShape {
+        streamed: stream,
+        // A cheap estimate is enough to order deployments by cost; admission counts exactly when it must.
+        prompt_tokens: (raw.len() / 4) as u64,
+        max_output,
+    };
+    let plan = route::plan(&state, &key, &model, &route::route_request(&req)?, shape)?;
+    let priced_by = plan
+        .dearest(shape)
+        .cloned()
+        .ok_or_else(|| ProxyError::Internal("an empty routing plan".into()))?;
+    let ticket = admission::admit(&state, &key, &priced_by, &attribution, || {
         (admission::chat_prompt_tokens(&request), max_output)
     })
     .await?;
     if ticket.bounded_output {
         admission::bound_output(&mut request, state.settings.default_max_output_tokens);
     }
-
-    request.insert(
-        "model".into(),
-        Value::String(deployment.upstream_model.clone()),
-    );
     let client_wants_usage = stream && include_usage_requested(&request)?;
     if stream {
         // Always ask for usage so streams are billed from the provider's own count; the extra chunk is removed
@@ -75,36 +81,60 @@ pub async fn chat_completions(
             stream_options_with_usage(request.get("stream_options")),
         );
     }
-    let upstream_body =
-        Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
 
-    let call = CallRecord {
+    let deadline = state.upstream.deadline_from(started);
+    let forwarded = state.forwarded_headers(&req);
+    let record = |deployment: Arc<Deployment>, ticket| CallRecord {
         id: Uuid::now_v7(),
         created_at: chrono::Utc::now(),
         started,
-        key,
-        deployment: Arc::clone(&deployment),
+        key: Arc::clone(&key),
+        deployment,
         endpoint: "chat.completions",
         streamed: stream,
         attribution,
         sink: state.usage.clone(),
         ticket,
+        failed_attempts: Vec::new(),
+        in_flight: None,
     };
-    let deadline = state.upstream.deadline_from(started);
-    let forwarded = state.forwarded_headers(&req);
-    let response = match state
-        .upstream
-        .post_json(
-            &deployment.provider,
-            &deployment.provider.endpoints.chat_completions,
-            upstream_body,
-            forwarded,
-            deadline,
-        )
-        .await
-    {
-        Ok(response) => response,
-        Err(error) => return Ok(fail(call, error)),
+    let sent = failover::send(
+        &state,
+        &plan,
+        &forwarded,
+        deadline,
+        |d| &d.provider.endpoints.chat_completions,
+        |deployment| {
+            request.insert(
+                "model".into(),
+                Value::String(deployment.upstream_model.clone()),
+            );
+            serde_json::to_vec(&request)
+                .map(Bytes::from)
+                .map_err(|e| ProxyError::Internal(e.to_string()))
+        },
+    )
+    .await;
+    let (response, call) = match sent {
+        Ok(sent) => {
+            let mut call = record(sent.deployment, ticket);
+            call.failed_attempts = sent.failed;
+            call.in_flight = Some(sent.in_flight);
+            (sent.response, call)
+        }
+        Err(failed) => {
+            let Failed {
+                error,
+                deployment,
+                failed,
+            } = *failed;
+            let Some(deployment) = deployment else {
+                return Err(error);
+            };
+            let mut call = record(deployment, ticket);
+            call.failed_attempts = failed;
+            return Ok(fail(call, error));
+        }
     };
 
     if stream {
@@ -145,56 +175,6 @@ pub async fn chat_completions(
         error: None,
     });
     Ok(builder.body(bytes))
-}
-
-/// Finds the deployments of `model` for this key and picks one.
-pub(super) fn route(
-    state: &ProxyState,
-    key: &AuthenticatedKey,
-    model: &str,
-) -> Result<Arc<Deployment>, ProxyError> {
-    // The allow-list first: a restricted key must not learn which other model names exist.
-    if !key.allows_model(model) {
-        return Err(ProxyError::ModelNotAllowed(model.to_owned()));
-    }
-    let snapshot = state.catalog.snapshot();
-    let deployments = snapshot
-        .deployments(key.tenant_id, model)
-        .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))?;
-    // Residency first: a deployment outside the allowed regions is never a candidate.
-    if key.allowed_regions.is_none() {
-        return state
-            .catalog
-            .pick(deployments)
-            .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()));
-    }
-    let allowed: Vec<Arc<Deployment>> = deployments
-        .iter()
-        .filter(|d| key.allows_region(&d.region))
-        .cloned()
-        .collect();
-    if allowed.is_empty() {
-        let mut served: Vec<&str> = deployments.iter().map(|d| d.region.as_str()).collect();
-        served.sort_unstable();
-        served.dedup();
-        let mut permitted: Vec<&str> = key
-            .allowed_regions
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        permitted.sort_unstable();
-        return Err(ProxyError::RegionNotAllowed(format!(
-            "the model `{model}` is served only in region(s) [{}], but the residency policy of this {} allows only [{}]",
-            served.join(", "),
-            key.region_policy.join(" and "),
-            permitted.join(", ")
-        )));
-    }
-    state
-        .catalog
-        .pick(&allowed)
-        .ok_or_else(|| ProxyError::ModelNotFound(model.to_owned()))
 }
 
 /// Records a call that failed after routing and answers with its error, carrying the routing headers so the

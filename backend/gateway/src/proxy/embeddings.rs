@@ -1,10 +1,13 @@
 //! `POST /v1/embeddings`.
 
 use super::call::{CallRecord, Outcome, UsageSource};
-use super::chat::{fail, route};
-use super::{ProxyState, admission, body, tags};
+use super::chat::fail;
+use super::failover::{self, Failed};
+use super::{ProxyState, admission, body, route, tags};
+use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
+use crate::routing::CallShape;
 use crate::usage::tokenizer;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
@@ -54,8 +57,17 @@ pub async fn embeddings(
         }
     }
     let attribution = tags::from_request(req.headers(), &mut request, &key.default_tags)?;
-    let deployment = route(&state, &key, &model)?;
-    let ticket = admission::admit(&state, &key, &deployment, &attribution, || {
+    let shape = CallShape {
+        streamed: false,
+        prompt_tokens: (raw.len() / 4) as u64,
+        max_output: 0,
+    };
+    let plan = route::plan(&state, &key, &model, &route::route_request(&req)?, shape)?;
+    let priced_by = plan
+        .dearest(shape)
+        .cloned()
+        .ok_or_else(|| ProxyError::Internal("an empty routing plan".into()))?;
+    let ticket = admission::admit(&state, &key, &priced_by, &attribution, || {
         let input = request
             .get("input")
             .map(tokenizer::count_embedding_input)
@@ -63,40 +75,59 @@ pub async fn embeddings(
         (input, 0)
     })
     .await?;
-    request.insert(
-        "model".into(),
-        Value::String(deployment.upstream_model.clone()),
-    );
-    let upstream_body =
-        Bytes::from(serde_json::to_vec(&request).map_err(|e| ProxyError::Internal(e.to_string()))?);
-
-    let call = CallRecord {
+    let deadline = state.upstream.deadline_from(started);
+    let forwarded = state.forwarded_headers(&req);
+    let record = |deployment: Arc<Deployment>, ticket| CallRecord {
         id: Uuid::now_v7(),
         created_at: chrono::Utc::now(),
         started,
-        key,
-        deployment: Arc::clone(&deployment),
+        key: Arc::clone(&key),
+        deployment,
         endpoint: "embeddings",
         streamed: false,
         attribution,
         sink: state.usage.clone(),
         ticket,
+        failed_attempts: Vec::new(),
+        in_flight: None,
     };
-    let deadline = state.upstream.deadline_from(started);
-    let forwarded = state.forwarded_headers(&req);
-    let response = match state
-        .upstream
-        .post_json(
-            &deployment.provider,
-            &deployment.provider.endpoints.embeddings,
-            upstream_body,
-            forwarded,
-            deadline,
-        )
-        .await
-    {
-        Ok(response) => response,
-        Err(error) => return Ok(fail(call, error)),
+    let sent = failover::send(
+        &state,
+        &plan,
+        &forwarded,
+        deadline,
+        |d| &d.provider.endpoints.embeddings,
+        |deployment| {
+            request.insert(
+                "model".into(),
+                Value::String(deployment.upstream_model.clone()),
+            );
+            serde_json::to_vec(&request)
+                .map(Bytes::from)
+                .map_err(|e| ProxyError::Internal(e.to_string()))
+        },
+    )
+    .await;
+    let (response, call) = match sent {
+        Ok(sent) => {
+            let mut call = record(sent.deployment, ticket);
+            call.failed_attempts = sent.failed;
+            call.in_flight = Some(sent.in_flight);
+            (sent.response, call)
+        }
+        Err(failed) => {
+            let Failed {
+                error,
+                deployment,
+                failed,
+            } = *failed;
+            let Some(deployment) = deployment else {
+                return Err(error);
+            };
+            let mut call = record(deployment, ticket);
+            call.failed_attempts = failed;
+            return Ok(fail(call, error));
+        }
     };
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {

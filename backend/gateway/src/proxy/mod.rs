@@ -6,8 +6,10 @@ mod body;
 mod call;
 mod chat;
 mod embeddings;
+mod failover;
 mod models;
 mod relay;
+mod route;
 pub mod tags;
 
 use crate::auth::{AuthError, AuthenticatedKey, KeyResolver};

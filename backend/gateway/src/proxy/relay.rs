@@ -216,6 +216,10 @@ impl SseRelay {
             tail.extend_from_slice(format!("data: {json}\n\n").as_bytes());
         }
         if let Some(tracker) = self.tracker.take() {
+            if error.is_some() {
+                // The stream broke after its first byte: too late to fail over, not too late to learn.
+                tracker.call.deployment.health.record_failure();
+            }
             tracker.finish(status, label, error.map(|(message, _)| message));
         }
         (!tail.is_empty()).then(|| tail.freeze())

@@ -6,8 +6,8 @@
 //! Reads on the routing path are lock-free (atomics); recording an outcome takes a short mutex for the rolling
 //! window. Health is per replica, like Envoy's outlier detection: every replica learns from its own traffic.
 
-use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// When circuits open and close.
@@ -158,7 +158,9 @@ impl DeploymentHealth {
         let state = self.circuit.load(Ordering::Acquire);
         if state == OPEN {
             // The open period is over: the first caller moves the circuit to half-open.
-            let _ = self.circuit.compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire);
+            let _ =
+                self.circuit
+                    .compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire);
         }
         if self.circuit.load(Ordering::Acquire) == HALF_OPEN
             && self
@@ -218,7 +220,10 @@ impl DeploymentHealth {
             / BUCKETS as u64)
             .max(1);
         let start = now - now % bucket_ms;
-        let mut window = self.window.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let slot = usize::try_from(start / bucket_ms).unwrap_or(0) % BUCKETS;
         if window.buckets[slot].0 != start {
             window.buckets[slot] = (start, 0, 0);
@@ -240,6 +245,22 @@ impl DeploymentHealth {
             && (window.consecutive_failures >= self.policy.consecutive_failures
                 || (calls >= self.policy.min_calls
                     && f64::from(failures) / f64::from(calls) >= self.policy.error_rate))
+    }
+
+    /// Milliseconds until the deployment may be tried again; 0 when it may be now.
+    pub fn available_in_ms(&self, now: u64) -> u64 {
+        let cooldown = self
+            .cooldown_until_ms
+            .load(Ordering::Relaxed)
+            .saturating_sub(now);
+        let open = if self.circuit.load(Ordering::Acquire) == OPEN {
+            self.open_until_ms
+                .load(Ordering::Relaxed)
+                .saturating_sub(now)
+        } else {
+            0
+        };
+        cooldown.max(open)
     }
 
     /// The circuit's state now.

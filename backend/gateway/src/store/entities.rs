@@ -143,6 +143,10 @@ pub mod deployment {
         pub updated_at: DateTimeUtc,
         /// `deployment`: priced by the columns above; `catalog`: by `model_prices` (see `pricing`).
         pub price_source: String,
+        /// Share of traffic under the weighted strategy.
+        pub weight: i32,
+        /// Lower first under the priority strategy.
+        pub priority: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -190,6 +194,8 @@ pub mod usage_event {
         pub user_id: Option<Uuid>,
         pub session_id: Option<String>,
         pub agent_id: Option<String>,
+        /// Attempts before the last one: `[{deployment_id, region, status, reason}]`.
+        pub attempts: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -386,6 +392,31 @@ pub mod model_price {
         pub created_at: DateTimeUtc,
         pub created_by: Option<Uuid>,
         pub note: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A public model's routing: strategy, fallback chain and attempt budget.
+pub mod model_group {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "model_groups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub tenant_id: Uuid,
+        pub public_model: String,
+        pub strategy: String,
+        /// JSON array of public model names.
+        pub fallbacks: Option<Json>,
+        pub max_attempts: Option<i32>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,7 @@
 //! Queries. Every function that reads configuration takes the tenant id, so a caller cannot forget it.
 
 use super::entities::{
-    api_key, budget, deployment, model_price, provider, team, tenant, usage_event,
+    api_key, budget, deployment, model_group, model_price, provider, team, tenant, usage_event,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -31,6 +31,8 @@ pub struct Catalog {
     pub deployments: Vec<deployment::Model>,
     /// Every `model_prices` row, global and of every tenant (a small table: one row per price change).
     pub prices: Vec<model_price::Model>,
+    /// Every model group with routing settings.
+    pub groups: Vec<model_group::Model>,
 }
 
 /// Repository over one database connection (cheap to clone: the connection is a pool).
@@ -262,6 +264,7 @@ impl Repo {
                 .all(&self.db)
                 .await?,
             prices: model_price::Entity::find().all(&self.db).await?,
+            groups: model_group::Entity::find().all(&self.db).await?,
         })
     }
 

@@ -2,8 +2,8 @@
 //! start filtered by the caller's tenant: an id of another tenant simply is not found.
 
 use super::entities::{
-    api_key, audit_entry, budget, deployment, membership, model_price, provider, team, team_member,
-    tenant,
+    api_key, audit_entry, budget, deployment, membership, model_group, model_price, provider, team,
+    team_member, tenant,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
@@ -54,6 +54,11 @@ impl Scoped {
     /// The tenant's deployments.
     pub fn deployments(&self) -> Select<deployment::Entity> {
         deployment::Entity::find().filter(deployment::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's model groups (routing settings).
+    pub fn model_groups(&self) -> Select<model_group::Entity> {
+        model_group::Entity::find().filter(model_group::Column::TenantId.eq(self.tenant_id))
     }
 
     /// The tenant's budgets.

@@ -73,6 +73,8 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         created_at: now,
         updated_at: now,
         price_source: "deployment".into(),
+        weight: 1,
+        priority: 0,
     }
     .into_active_model()
     .insert(db)

@@ -170,17 +170,18 @@ async fn provider_failures_are_502_and_its_client_errors_keep_their_status() {
             .send()
     };
 
+    let bad_request = call("400").await.unwrap();
     let server_error = call("500").await.unwrap();
     let request_id = server_error
         .headers()
         .get("x-request-id")
         .map(|v| v.to_str().unwrap().to_owned());
+    // Last: a 429 puts the only deployment in cooldown for its Retry-After.
     let rate_limited = call("429").await.unwrap();
     let retry_after = rate_limited
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_owned());
-    let bad_request = call("400").await.unwrap();
 
     let (status, error) = error_of(server_error).await;
     assert_eq!(
@@ -241,7 +242,8 @@ async fn an_unreachable_provider_is_a_502_and_a_silent_one_a_504() {
         (504, Some("upstream_timeout"))
     );
 
-    // Point the model at a port nobody listens on.
+    // Point the model at a port nobody listens on as well: calls that try it first fail over to the mock,
+    // so the client sees no failure, and the usage event says what happened.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!(
         "http://127.0.0.1:{}/v1",
@@ -249,24 +251,32 @@ async fn an_unreachable_provider_is_a_502_and_a_silent_one_a_504() {
     );
     drop(closed);
     crate::helpers::add_provider_and_models(&app.services, "dead", &dead_url).await;
-    // The dead provider's deployments join the group; call until one lands there.
     app.services.catalog.reload().await.unwrap();
-    let mut saw_502 = false;
-    for _ in 0..4 {
+    for _ in 0..8 {
         let response = app.post("/v1/chat/completions", &chat_body(false)).await;
-        if response.status() == 502 {
-            let (_, error) = error_of(response).await;
-            assert!(
-                error["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("could not reach the provider `dead`"),
-                "{error}"
-            );
-            saw_502 = true;
-        }
+        assert_eq!(response.status(), 200);
     }
-    assert!(saw_502, "round-robin never reached the dead provider");
+    assert_eq!(app.wait_for_usage(9, Duration::from_secs(5)).await, 9);
+    let failed_over: Vec<_> = app
+        .usage_rows()
+        .await
+        .into_iter()
+        .filter(|r| r.status_code == 200)
+        .filter_map(|r| r.attempts)
+        .collect();
+    assert!(
+        !failed_over.is_empty(),
+        "no call ever tried the dead provider first"
+    );
+    let attempt = &failed_over[0][0];
+    assert_eq!(attempt["reason"], "upstream_error");
+    assert!(
+        attempt["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach the provider `dead`"),
+        "{attempt}"
+    );
     app.shutdown().await;
 }
 

@@ -259,6 +259,8 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
                 created_at: now,
                 updated_at: now,
                 price_source: "deployment".into(),
+                weight: 1,
+                priority: 0,
             })
             .await
             .expect("insert deployment");

@@ -27,6 +27,7 @@ mod health;
 mod keys;
 mod limits;
 mod outage;
+mod routing;
 mod sdk;
 mod shared_state;
 mod shutdown;

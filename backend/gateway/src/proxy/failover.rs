@@ -1,0 +1,192 @@
+//! Sending one call along its plan: each deployment in turn until one answers, with jittered exponential
+//! backoff between attempts, all inside the call's one deadline. Connection errors, time-outs and 5xx count
+//! against the deployment's health; a 429 cools it down for its `Retry-After`; both move on to the next
+//! deployment. Any other 4xx is the caller's and ends the call at once. Only the response headers are awaited
+//! here, so a stream fails over only before its first byte reaches the client.
+
+use super::ProxyState;
+use super::route::Plan;
+use crate::catalog::Deployment;
+use crate::error::ProxyError;
+use crate::routing::InFlight;
+use crate::routing::health::now_ms;
+use crate::upstream::ForwardedHeader;
+use bytes::Bytes;
+use rand::Rng;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// First backoff step; doubled per attempt up to [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_millis(20);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// One attempt that did not answer the call, as recorded on the usage event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub deployment_id: uuid::Uuid,
+    pub region: String,
+    /// The status the attempt ended with (0: no answer at all, or skipped).
+    pub status: u16,
+    /// `upstream_error`, `upstream_timeout`, `rate_limited`, `circuit_open`, `rejected` …
+    pub reason: String,
+    pub message: String,
+}
+
+/// The attempt that answered.
+pub struct Sent {
+    pub response: reqwest::Response,
+    pub deployment: Arc<Deployment>,
+    pub in_flight: InFlight,
+    pub failed: Vec<Attempt>,
+}
+
+/// Every attempt failed (or the last one was refused for the caller's own reasons).
+pub struct Failed {
+    pub error: ProxyError,
+    /// The deployment of the last attempt (`None` only for an empty plan, which routing never makes).
+    pub deployment: Option<Arc<Deployment>>,
+    pub failed: Vec<Attempt>,
+}
+
+/// Tries the plan's deployments in order.
+pub async fn send(
+    state: &ProxyState,
+    plan: &Plan,
+    forwarded: &[ForwardedHeader],
+    deadline: Instant,
+    endpoint: fn(&Deployment) -> &reqwest::Url,
+    mut body_for: impl FnMut(&Deployment) -> Result<Bytes, ProxyError>,
+) -> Result<Sent, Box<Failed>> {
+    let mut failed = Vec::new();
+    let mut last: Option<(ProxyError, Arc<Deployment>)> = None;
+    for (n, deployment) in plan.deployments.iter().enumerate() {
+        if n > 0 {
+            let pause = backoff(n);
+            if Instant::now() + pause >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        let Some(in_flight) = deployment.health.begin(now_ms()) else {
+            failed.push(Attempt {
+                deployment_id: deployment.id,
+                region: deployment.region.clone(),
+                status: 0,
+                reason: "circuit_open".into(),
+                message: "another call is probing this deployment".into(),
+            });
+            continue;
+        };
+        let body = match body_for(deployment) {
+            Ok(body) => body,
+            Err(error) => {
+                return Err(Box::new(Failed {
+                    error,
+                    deployment: Some(Arc::clone(deployment)),
+                    failed,
+                }));
+            }
+        };
+        let started = Instant::now();
+        let result = state
+            .upstream
+            .post_json(
+                &deployment.provider,
+                endpoint(deployment),
+                body,
+                forwarded.to_vec(),
+                deadline,
+            )
+            .await;
+        match result {
+            Ok(response) => {
+                deployment
+                    .health
+                    .record_success(started.elapsed(), Some(started.elapsed()));
+                return Ok(Sent {
+                    response,
+                    deployment: Arc::clone(deployment),
+                    in_flight,
+                    failed,
+                });
+            }
+            Err(error) => {
+                let (retry, reason) = judge(deployment, &error);
+                failed.push(Attempt {
+                    deployment_id: deployment.id,
+                    region: deployment.region.clone(),
+                    status: actix_web::ResponseError::status_code(&error).as_u16(),
+                    reason: reason.into(),
+                    message: error.to_string(),
+                });
+                tracing::warn!(deployment = %deployment.id, reason, error = %error, "attempt failed");
+                last = Some((error, Arc::clone(deployment)));
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    let (error, deployment) = match last {
+        Some((error, deployment)) => (error, Some(deployment)),
+        None => (
+            ProxyError::NoHealthyDeployment {
+                message:
+                    "every deployment of this model is unavailable (circuit open or cooling down)"
+                        .into(),
+                retry_after: Some(1),
+            },
+            plan.deployments.first().cloned(),
+        ),
+    };
+    // The caller gets the last attempt's own error (a provider's 429 stays a 429); the earlier ones are on the
+    // usage event. The last one is also in `failed`, so the event lists every attempt that did not answer.
+    Err(Box::new(Failed {
+        error,
+        deployment,
+        failed,
+    }))
+}
+
+/// Records the failure on the deployment's health; says whether another deployment may be tried.
+fn judge(deployment: &Deployment, error: &ProxyError) -> (bool, &'static str) {
+    match error {
+        ProxyError::UpstreamFailed(_) => {
+            deployment.health.record_failure();
+            (true, "upstream_error")
+        }
+        ProxyError::UpstreamTimeout(_) => {
+            deployment.health.record_failure();
+            (true, "upstream_timeout")
+        }
+        ProxyError::UpstreamRejected {
+            status,
+            retry_after,
+            ..
+        } if status.as_u16() == 429 => {
+            let pause = retry_after
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            deployment.health.record_rate_limited(pause);
+            (true, "rate_limited")
+        }
+        _ => (false, "rejected"),
+    }
+}
+
+/// Equal-jitter exponential backoff before attempt `n` (1-based among retries).
+fn backoff(n: usize) -> Duration {
+    let exponent = u32::try_from(n.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(16);
+    let cap = BASE_BACKOFF
+        .saturating_mul(1u32 << exponent)
+        .min(MAX_BACKOFF);
+    let half = cap / 2;
+    let jitter_ms = rand::rng().random_range(0..=u64::try_from(half.as_millis()).unwrap_or(0));
+    half + Duration::from_millis(jitter_ms)
+}
