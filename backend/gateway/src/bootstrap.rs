@@ -75,7 +75,5 @@ pub async fn ensure_demo(
 
 /// The stored name of a provider kind.
 pub fn kind_name(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::OpenAi => "openai",
-    }
+    kind.as_str()
 }

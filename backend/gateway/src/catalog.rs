@@ -44,6 +44,9 @@ impl fmt::Debug for SecretString {
 pub enum ProviderKind {
     /// OpenAI and everything that speaks its API (vLLM, Ollama, Groq, Together, DeepSeek, Mistral …).
     OpenAi,
+    /// Azure OpenAI: OpenAI's wire format at `{base}/deployments/{deployment}/…?api-version=…` with an
+    /// `api-key` header; the deployment's upstream model is the Azure deployment name.
+    Azure,
 }
 
 impl ProviderKind {
@@ -51,6 +54,7 @@ impl ProviderKind {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "openai" => Some(Self::OpenAi),
+            "azure" => Some(Self::Azure),
             _ => None,
         }
     }
@@ -59,9 +63,21 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OpenAi => "openai",
+            Self::Azure => "azure",
+        }
+    }
+
+    /// The kind whose catalog prices apply: Azure OpenAI serves OpenAI's models at OpenAI's list prices.
+    pub fn pricing_kind(self) -> &'static str {
+        match self {
+            Self::OpenAi | Self::Azure => "openai",
         }
     }
 }
+
+/// The `api-version` Azure OpenAI deployments are called with unless the provider's base URL names one
+/// (`https://<resource>.openai.azure.com/openai?api-version=…`).
+pub const AZURE_API_VERSION: &str = "2024-10-21";
 
 /// A provider as the proxy uses it.
 #[derive(Debug)]
@@ -76,38 +92,75 @@ pub struct Provider {
     pub endpoints: Endpoints,
 }
 
-/// A provider's endpoint URLs and `Authorization` header value, ready to send.
+/// A provider's credential header, ready to send.
 #[derive(Debug)]
 pub struct Endpoints {
-    pub chat_completions: reqwest::Url,
-    pub embeddings: reqwest::Url,
-    /// `Bearer <key>`, marked sensitive so HTTP libraries never print it.
-    pub authorization: Option<reqwest::header::HeaderValue>,
+    /// `Authorization: Bearer <key>` (OpenAI) or `api-key: <key>` (Azure), the value marked sensitive so
+    /// HTTP libraries never print it.
+    pub credential: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
 }
 
 impl Endpoints {
-    fn new(base_url: &str, api_key: Option<&SecretString>) -> Result<Self, String> {
-        let url = |path: &str| {
-            reqwest::Url::parse(&format!("{base_url}{path}"))
-                .map_err(|e| format!("{base_url}{path}: {e}"))
-        };
-        let authorization = match api_key {
+    fn new(kind: ProviderKind, api_key: Option<&SecretString>) -> Result<Self, String> {
+        let credential = match api_key {
             Some(key) => {
-                let mut value =
-                    reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                        .map_err(|_| {
-                            "the API key contains characters not allowed in a header".to_owned()
-                        })?;
+                let (name, text) = match kind {
+                    ProviderKind::OpenAi => (
+                        reqwest::header::AUTHORIZATION,
+                        format!("Bearer {}", key.expose()),
+                    ),
+                    ProviderKind::Azure => (
+                        reqwest::header::HeaderName::from_static("api-key"),
+                        key.expose().to_owned(),
+                    ),
+                };
+                let mut value = reqwest::header::HeaderValue::from_str(&text).map_err(|_| {
+                    "the API key contains characters not allowed in a header".to_owned()
+                })?;
                 value.set_sensitive(true);
-                Some(value)
+                Some((name, value))
             }
             None => None,
         };
-        Ok(Self {
-            chat_completions: url("/chat/completions")?,
-            embeddings: url("/embeddings")?,
-            authorization,
-        })
+        Ok(Self { credential })
+    }
+}
+
+/// A deployment's endpoint URLs, built once per catalog load.
+fn deployment_urls(
+    provider: &Provider,
+    upstream_model: &str,
+) -> Result<(reqwest::Url, reqwest::Url), String> {
+    let parse = |text: String| reqwest::Url::parse(&text).map_err(|e| format!("{text}: {e}"));
+    match provider.kind {
+        ProviderKind::OpenAi => Ok((
+            parse(format!("{}/chat/completions", provider.base_url))?,
+            parse(format!("{}/embeddings", provider.base_url))?,
+        )),
+        ProviderKind::Azure => {
+            let base = parse(provider.base_url.clone())?;
+            let version = base
+                .query_pairs()
+                .find(|(k, _)| k == "api-version")
+                .map_or_else(|| AZURE_API_VERSION.to_owned(), |(_, v)| v.into_owned());
+            // Path segments are pushed, not formatted, so a deployment name is always escaped.
+            let endpoint = |operation: &[&str]| -> Result<reqwest::Url, String> {
+                let mut url = base.clone();
+                url.set_query(None);
+                url.path_segments_mut()
+                    .map_err(|()| format!("{}: not a base URL", provider.base_url))?
+                    .pop_if_empty()
+                    .push("deployments")
+                    .push(upstream_model)
+                    .extend(operation);
+                url.query_pairs_mut().append_pair("api-version", &version);
+                Ok(url)
+            };
+            Ok((
+                endpoint(&["chat", "completions"])?,
+                endpoint(&["embeddings"])?,
+            ))
+        }
     }
 }
 
@@ -122,6 +175,9 @@ pub struct Deployment {
     /// Its own prices or the catalog's schedule; read it through `prices_at`.
     pub pricing: DeploymentPricing,
     pub provider: Arc<Provider>,
+    /// Where chat completions and embeddings of this deployment are sent.
+    pub chat_url: reqwest::Url,
+    pub embeddings_url: reqwest::Url,
     /// Share of traffic under the weighted strategy.
     pub weight: u32,
     /// Lower first under the priority strategy.
@@ -204,7 +260,7 @@ impl Snapshot {
                     (None, None) => None,
                 };
                 let base_url = p.base_url.trim_end_matches('/').to_owned();
-                let endpoints = match Endpoints::new(&base_url, api_key.as_ref()) {
+                let endpoints = match Endpoints::new(kind, api_key.as_ref()) {
                     Ok(endpoints) => endpoints,
                     Err(e) => {
                         tracing::warn!(provider = %p.name, error = %e, "skipping provider with an unusable base URL or key");
@@ -220,11 +276,20 @@ impl Snapshot {
             let Some(provider) = providers.get(&d.provider_id) else {
                 continue;
             };
+            let (chat_url, embeddings_url) = match deployment_urls(provider, &d.upstream_model) {
+                Ok(urls) => urls,
+                Err(e) => {
+                    tracing::warn!(deployment = %d.id, error = %e, "skipping a deployment with an unusable URL");
+                    continue;
+                }
+            };
             let deployment = Deployment {
                 id: d.id,
                 tenant_id: d.tenant_id,
                 public_model: d.public_model.clone(),
-                pricing: book.pricing_of(&d, provider.kind.as_str()),
+                pricing: book.pricing_of(&d, provider.kind.pricing_kind()),
+                chat_url,
+                embeddings_url,
                 upstream_model: d.upstream_model,
                 region: d.region,
                 provider: Arc::clone(provider),

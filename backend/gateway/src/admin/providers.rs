@@ -56,7 +56,8 @@ impl From<provider::Model> for ProviderView {
 #[serde(deny_unknown_fields)]
 pub struct CreateProvider {
     pub name: String,
-    /// `openai` (OpenAI and every OpenAI-compatible server).
+    /// `openai` (OpenAI and every OpenAI-compatible server) or `azure` (Azure OpenAI: the base URL is
+    /// `https://<resource>.openai.azure.com/openai`, optionally with `?api-version=…`).
     pub kind: String,
     pub base_url: String,
     /// Stored encrypted; never returned.

@@ -103,7 +103,7 @@ pub async fn chat_completions(
         &plan,
         &forwarded,
         deadline,
-        |d| &d.provider.endpoints.chat_completions,
+        |d| &d.chat_url,
         |deployment| {
             request.insert(
                 "model".into(),

@@ -96,7 +96,7 @@ pub async fn embeddings(
         &plan,
         &forwarded,
         deadline,
-        |d| &d.provider.endpoints.embeddings,
+        |d| &d.embeddings_url,
         |deployment| {
             request.insert(
                 "model".into(),

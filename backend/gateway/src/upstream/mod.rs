@@ -67,8 +67,8 @@ impl UpstreamClient {
                 reqwest::header::HeaderValue::from_static("application/json"),
             )
             .body(body);
-        if let Some(authorization) = &provider.endpoints.authorization {
-            request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
+        if let Some((name, value)) = &provider.endpoints.credential {
+            request = request.header(name.clone(), value.clone());
         }
         for (name, value) in forwarded {
             request = request.header(name, value);

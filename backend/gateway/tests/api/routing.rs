@@ -378,3 +378,48 @@ async fn residency_is_never_widened_and_an_unhealthy_region_is_a_503_naming_it()
     us.stop().await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_azure_openai_deployment_is_called_with_its_url_scheme_api_version_and_api_key() {
+    let app = routing_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let azure = start_mock(MockConfig::default()).await;
+    let provider: Value = app
+        .admin(
+            &token,
+            Method::POST,
+            "/providers",
+            Some(json!({"name": "azure-eu", "kind": "azure", "base_url": format!("{}/openai", azure.root_url()),
+                        "api_key": "azure-secret-key"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = app
+        .admin(
+            &token,
+            Method::POST,
+            "/deployments",
+            Some(json!({"model": "azure-gpt", "provider_id": provider["id"], "upstream_model": "my-gpt4o-deploy",
+                        "region": "eu", "input_price": "2.5", "output_price": "10"})),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    app.services.catalog.reload().await.unwrap();
+    let response = call(&app, "azure-gpt", None).await;
+    assert_eq!(response.status(), 200);
+    let sent = azure.received().pop().unwrap();
+    assert_eq!(sent.azure_deployment(), Some("my-gpt4o-deploy"));
+    assert_eq!(
+        sent.query_param("api-version").as_deref(),
+        Some("2024-10-21")
+    );
+    assert_eq!(
+        sent.headers.get("api-key").map(String::as_str),
+        Some("azure-secret-key")
+    );
+    assert!(!sent.headers.contains_key("authorization"));
+    azure.stop().await;
+    app.shutdown().await;
+}
