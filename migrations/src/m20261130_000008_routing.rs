@@ -28,8 +28,8 @@ impl MigrationTrait for Migration {
             integer("priority").default(0).to_owned(),
         )
         .await?;
-        // JSON array of {deployment_id, region, status, reason} for every attempt before the last; NULL when
-        // the first attempt answered.
+        // JSON array of {deployment_id, region, status, reason, message}: every attempt that did not answer
+        // (for a failed call, all of them); NULL when the first attempt answered.
         add_column(manager, "usage_events", json_binary_null("attempts")).await?;
         manager
             .create_table(

@@ -135,10 +135,14 @@ pub async fn put(
             "must be between 1 and 10",
         ));
     }
-    if body.fallbacks.len() > 5 || body.fallbacks.iter().any(|f| f == &model || f.is_empty()) {
+    let distinct: std::collections::HashSet<&String> = body.fallbacks.iter().collect();
+    if body.fallbacks.len() > 5
+        || distinct.len() != body.fallbacks.len()
+        || body.fallbacks.iter().any(|f| f == &model || f.is_empty())
+    {
         return Err(ApiError::validation(
             "fallbacks",
-            "at most 5 other models, none of them this model itself",
+            "at most 5 other models, each once, none of them this model itself",
         ));
     }
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);

@@ -352,9 +352,14 @@ impl Limits {
     fn note_outage(&self, error: &LimitsError) {
         // Only an unreachable Redis skips it for a while; a failed seeding query or a script error concerns
         // this call alone and must not switch metering off for every tenant.
-        let LimitsError::State(StateError::Redis(redis)) = error else {
-            tracing::error!(error = %error, "checking limits failed; the tenant's failure mode applies to this call");
-            return;
+        let redis = match error {
+            // Already known to be down: logged when the backoff began.
+            LimitsError::Backoff => return,
+            LimitsError::State(StateError::Redis(redis)) => redis,
+            other => {
+                tracing::error!(error = %other, "checking limits failed; the tenant's failure mode applies to this call");
+                return;
+            }
         };
         if !(redis.is_io_error()
             || redis.is_timeout()

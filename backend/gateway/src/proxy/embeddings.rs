@@ -77,9 +77,11 @@ pub async fn embeddings(
     .await?;
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
+    // The call is identified and priced as of now, before any attempt.
+    let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
     let record = |deployment: Arc<Deployment>, ticket| CallRecord {
-        id: Uuid::now_v7(),
-        created_at: chrono::Utc::now(),
+        id: call_id,
+        created_at,
         started,
         key: Arc::clone(&key),
         deployment,
@@ -96,6 +98,7 @@ pub async fn embeddings(
         &plan,
         &forwarded,
         deadline,
+        false,
         |d| &d.embeddings_url,
         |deployment| {
             request.insert(

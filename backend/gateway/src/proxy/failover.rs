@@ -27,7 +27,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 pub struct Attempt {
     pub deployment_id: uuid::Uuid,
     pub region: String,
-    /// The status the attempt ended with (0: no answer at all, or skipped).
+    /// The status the attempt ended with (502 / 504 for a connection error or time-out; 0: skipped).
     pub status: u16,
     /// `upstream_error`, `upstream_timeout`, `rate_limited`, `circuit_open`, `rejected` …
     pub reason: String,
@@ -56,6 +56,7 @@ pub async fn send(
     plan: &Plan,
     forwarded: &[ForwardedHeader],
     deadline: Instant,
+    streamed: bool,
     endpoint: fn(&Deployment) -> &reqwest::Url,
     mut body_for: impl FnMut(&Deployment) -> Result<Bytes, ProxyError>,
 ) -> Result<Sent, Box<Failed>> {
@@ -102,9 +103,11 @@ pub async fn send(
             .await;
         match result {
             Ok(response) => {
+                // The response headers: for a stream its first byte, for a whole answer nearly all of it.
+                let elapsed = started.elapsed();
                 deployment
                     .health
-                    .record_success(started.elapsed(), Some(started.elapsed()));
+                    .record_success(elapsed, streamed.then_some(elapsed));
                 return Ok(Sent {
                     response,
                     deployment: Arc::clone(deployment),

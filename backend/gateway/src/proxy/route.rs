@@ -54,7 +54,13 @@ pub fn plan(
     }
     let snapshot = state.catalog.snapshot();
     let group = snapshot.group(key.tenant_id, model);
-    let primary = candidates(&snapshot, key, model, request)?;
+    // When the model itself has no usable deployment for this key, its fallbacks may still serve the call;
+    // only if none does is the model's own refusal returned.
+    let (primary, primary_error) = match candidates(&snapshot, key, model, request) {
+        Ok(list) => (list, None),
+        Err(e) if group.fallbacks.is_empty() || request.no_fallbacks => return Err(e),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     let strategy = request.strategy.unwrap_or(group.strategy);
     let now = crate::routing::health::now_ms();
     let mut rng = rand::rng();
@@ -87,6 +93,11 @@ pub fn plan(
         }
     }
     deployments.truncate(group.max_attempts);
+    if deployments.is_empty()
+        && let Some(error) = primary_error
+    {
+        return Err(error);
+    }
     if deployments.is_empty() {
         let residency = match &key.allowed_regions {
             Some(allowed) => {

@@ -113,11 +113,20 @@ impl Unavailable {
 
 /// A call in flight on a deployment; counted until dropped.
 #[derive(Debug)]
-pub struct InFlight(Arc<DeploymentHealth>);
+pub struct InFlight {
+    health: Arc<DeploymentHealth>,
+    /// This call is the half-open circuit's one probe.
+    probe: bool,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.health.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // A probe that ended without a verdict (the caller's own 4xx, or the client went away) must hand the
+        // probe on, or the circuit would stay half-open with nobody allowed to test it.
+        if self.probe && self.health.circuit.load(Ordering::Acquire) == HALF_OPEN {
+            self.health.probe_taken.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -162,7 +171,8 @@ impl DeploymentHealth {
                 self.circuit
                     .compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire);
         }
-        if self.circuit.load(Ordering::Acquire) == HALF_OPEN
+        let probe = self.circuit.load(Ordering::Acquire) == HALF_OPEN;
+        if probe
             && self
                 .probe_taken
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -171,7 +181,10 @@ impl DeploymentHealth {
             return None;
         }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Some(InFlight(Arc::clone(self)))
+        Some(InFlight {
+            health: Arc::clone(self),
+            probe,
+        })
     }
 
     /// A call succeeded after `latency`, its first byte after `ttft` (streams).
@@ -366,6 +379,19 @@ mod tests {
             }
         }
         assert_eq!(health.circuit(), Circuit::Open, "5 of 10 failed");
+    }
+
+    #[test]
+    fn a_probe_that_ends_without_a_verdict_hands_the_probe_on() {
+        let health = Arc::new(DeploymentHealth::new(fast_policy()));
+        for _ in 0..3 {
+            health.record_failure();
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let probe = health.begin(now_ms());
+        assert!(probe.is_some());
+        drop(probe);
+        assert!(health.begin(now_ms()).is_some(), "the next call may probe");
     }
 
     #[test]
