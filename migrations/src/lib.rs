@@ -13,6 +13,7 @@ mod m20261130_000002_identity;
 mod m20261130_000003_provider_credentials;
 mod m20261130_000004_budgets;
 mod m20261130_000005_attribution_and_limits;
+mod m20261130_000007_usage_rollups;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_provider_credentials::Migration),
             Box::new(m20261130_000004_budgets::Migration),
             Box::new(m20261130_000005_attribution_and_limits::Migration),
+            Box::new(m20261130_000007_usage_rollups::Migration),
         ]
     }
 }

@@ -149,6 +149,8 @@ pub struct UsageSettings {
     /// How often the spool is retried.
     #[serde(with = "humantime_serde")]
     pub replay_interval: Duration,
+    /// Days raw usage events are kept (0: forever). The hourly roll-ups that reports read are kept regardless.
+    pub raw_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -181,6 +183,7 @@ impl Default for Settings {
                 flush_interval: Duration::from_millis(200),
                 spool_dir: None,
                 replay_interval: Duration::from_secs(5),
+                raw_retention_days: 400,
             },
             admin: AdminSettings {
                 mode: TenancyMode::SelfHosted,

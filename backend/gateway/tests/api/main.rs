@@ -29,3 +29,5 @@ mod shared_state;
 mod shutdown;
 mod streaming;
 mod usage;
+mod usage_fixtures;
+mod usage_rollups;
