@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod providers;
 pub mod regions;
+pub mod reports;
 pub mod roles;
 pub mod teams;
 pub mod tenants;
@@ -109,6 +110,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/budgets/{id}", web::patch().to(budgets::update))
             .route("/budgets/{id}", web::delete().to(budgets::delete))
             .route("/audit", web::get().to(audit::list))
+            .route("/reports/chargeback", web::get().to(reports::chargeback))
+            .route("/statements/{month}", web::get().to(reports::statement))
             .default_service(web::to(not_found)),
     );
 }

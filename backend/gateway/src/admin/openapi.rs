@@ -4,7 +4,7 @@
 //! test checks that every route registered in `admin/mod.rs` is in it.
 
 use super::error::ApiErrorBody;
-use super::{api_keys, audit, auth, budgets, members, providers, regions, teams, tenants};
+use super::{api_keys, audit, auth, budgets, members, providers, regions, reports, teams, tenants};
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -39,6 +39,7 @@ pub struct DataList<T> {
         providers::list_deployments, providers::create_deployment, providers::update_deployment, providers::delete_deployment,
         budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
         audit::list,
+        reports::chargeback, reports::statement,
     ),
     components(schemas(ApiErrorBody)),
     modifiers(&SecuritySchemes),
@@ -53,6 +54,7 @@ pub struct DataList<T> {
         (name = "deployments", description = "Public models served by a provider in a region"),
         (name = "budgets", description = "Spend limits"),
         (name = "audit", description = "The audit log"),
+        (name = "reports", description = "Chargeback reports and monthly statements (JSON or CSV)"),
     )
 )]
 pub struct AdminApiDoc;

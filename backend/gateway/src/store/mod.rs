@@ -4,6 +4,7 @@
 pub mod entities;
 pub mod partitions;
 pub mod repo;
+pub mod reports;
 pub mod rollups;
 pub mod scoped;
 

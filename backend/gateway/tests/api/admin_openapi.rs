@@ -50,6 +50,8 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/budgets/{id}"),
     ("delete", "/api/v1/budgets/{id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/reports/chargeback"),
+    ("get", "/api/v1/statements/{month}"),
 ];
 
 /// Routes that need no session.

@@ -24,6 +24,8 @@ mod errors;
 mod health;
 mod keys;
 mod outage;
+mod reports;
+mod reports_access;
 mod sdk;
 mod shared_state;
 mod shutdown;

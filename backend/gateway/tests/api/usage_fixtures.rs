@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use switchyard::store::entities::{team, usage_event};
+use switchyard::store::entities::{team, tenant, usage_event};
 use uuid::Uuid;
 
 /// Teams, keys (each in one team) and users that random events are attributed to.
@@ -262,3 +262,24 @@ pub fn actual(
         .collect()
 }
 
+/// A second tenant; returns its id.
+pub async fn other_tenant(app: &TestApp) -> Uuid {
+    let now = Utc::now();
+    tenant::Model {
+        id: Uuid::now_v7(),
+        slug: format!("other-{}", Uuid::now_v7().simple()),
+        name: "Other".into(),
+        currency: "EUR".into(),
+        created_at: now,
+        updated_at: now,
+        allowed_regions: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        limits_failure_mode: "open".into(),
+    }
+    .into_active_model()
+    .insert(app.services.repo.db())
+    .await
+    .unwrap()
+    .id
+}
