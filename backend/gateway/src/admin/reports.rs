@@ -2,6 +2,7 @@
 //! (`?format=csv`, or `Accept: text/csv`). CSV is streamed from the database in chunks, so an export of a year
 //! is never built in memory; JSON is bounded to [`MAX_JSON_ROWS`] groups. See docs/chargeback.md.
 
+use super::budgets::currency;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
 use super::roles::Action;
@@ -179,14 +180,6 @@ fn wants_csv(format: Option<&str>, request: &HttpRequest) -> Result<bool, ApiErr
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/csv"))),
     }
-}
-
-async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
-    Ok(scoped
-        .tenant()
-        .one(&scoped.db)
-        .await?
-        .map_or_else(|| "USD".to_owned(), |t| t.currency))
 }
 
 /// Reads at most `MAX_JSON_ROWS` rows; more is a 400 that points to CSV.
