@@ -82,6 +82,13 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         if backend == DbBackend::Postgres {
             db.execute_unprepared(PARTITION_USAGE_EVENTS).await?;
+            // Roll-up rows are updated in place all the time; free room on each page lets Postgres keep the new
+            // version on the same page without touching the wide primary-key index (a HOT update).
+            db.execute_unprepared(
+                "ALTER TABLE usage_rollups_hourly SET (fillfactor = 70); \
+                 ALTER TABLE usage_tag_rollups_hourly SET (fillfactor = 70);",
+            )
+            .await?;
         }
         for statement in backfill(backend) {
             db.execute_unprepared(&statement).await?;

@@ -179,7 +179,7 @@ impl Default for Settings {
                 pool_max_idle_per_host: 512,
             },
             usage: UsageSettings {
-                batch_size: 500,
+                batch_size: 2000,
                 flush_interval: Duration::from_millis(200),
                 spool_dir: None,
                 replay_interval: Duration::from_secs(5),

@@ -181,28 +181,35 @@ const COLUMNS: [(&str, &str); 30] = [
     ("agent_id", "text"),
 ];
 
+/// The Postgres statement that inserts the rows `input` yields (a `SELECT` of every column of `usage_events`, in
+/// table order) and, with `rollups`, rolls up the ones that were new; it returns how many were new. The usage
+/// writer's `input` is one `unnest` of an array per column; the benchmark's bulk loader passes a staging table.
+pub fn postgres_ingest_sql(input: &str, rollups: bool) -> String {
+    let names = COLUMNS.map(|(name, _)| name).join(", ");
+    let mut sql = format!(
+        "WITH inserted AS (INSERT INTO usage_events ({names}) {input} \
+         ON CONFLICT (id, created_at) DO NOTHING RETURNING *)"
+    );
+    if rollups {
+        let [hourly, tagged] = rollup_upserts(DbBackend::Postgres, "inserted", "1 = 1");
+        sql.push_str(&format!(", hourly AS ({hourly}), tagged AS ({tagged})"));
+    }
+    sql.push_str(" SELECT count(*) FROM inserted");
+    sql
+}
+
 fn postgres_statement(rollups: bool) -> &'static str {
     static WITH: OnceLock<String> = OnceLock::new();
     static WITHOUT: OnceLock<String> = OnceLock::new();
     let cell = if rollups { &WITH } else { &WITHOUT };
     cell.get_or_init(|| {
-        let names = COLUMNS.map(|(name, _)| name).join(", ");
         let arrays = COLUMNS
             .iter()
             .enumerate()
             .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut sql = format!(
-            "WITH inserted AS (INSERT INTO usage_events ({names}) SELECT * FROM unnest({arrays}) \
-             ON CONFLICT (id, created_at) DO NOTHING RETURNING *)"
-        );
-        if rollups {
-            let [hourly, tagged] = rollup_upserts(DbBackend::Postgres, "inserted", "1 = 1");
-            sql.push_str(&format!(", hourly AS ({hourly}), tagged AS ({tagged})"));
-        }
-        sql.push_str(" SELECT count(*) FROM inserted");
-        sql
+        postgres_ingest_sql(&format!("SELECT * FROM unnest({arrays})"), rollups)
     })
 }
 
@@ -245,12 +252,20 @@ async fn insert_postgres(
         .bind(col(events, |e| e.user_id))
         .bind(col(events, |e| e.session_id.clone()))
         .bind(col(events, |e| e.agent_id.clone()));
-    let inserted = query
-        .fetch_one(db.get_postgres_connection_pool())
+    let failed = |e| sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)));
+    let mut txn = db
+        .get_postgres_connection_pool()
+        .begin()
         .await
-        .map_err(|e| {
-            sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
-        })?;
+        .map_err(failed)?;
+    // Postgres plans each execution with the real array lengths and expects 100 tags per event, so a batch
+    // of a few thousand events crosses `jit_above_cost`: compiling the plan would cost more than running it.
+    sqlx::query("SET LOCAL jit = off")
+        .execute(&mut *txn)
+        .await
+        .map_err(failed)?;
+    let inserted = query.fetch_one(&mut *txn).await.map_err(failed)?;
+    txn.commit().await.map_err(failed)?;
     Ok(u64::try_from(inserted).unwrap_or(0))
 }
 
