@@ -14,6 +14,7 @@ mod m20261130_000003_provider_credentials;
 mod m20261130_000004_budgets;
 mod m20261130_000005_attribution_and_limits;
 mod m20261130_000006_model_prices;
+mod m20261130_000007_usage_rollups;
 mod m20261130_000008_routing;
 mod schema_helpers;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_budgets::Migration),
             Box::new(m20261130_000005_attribution_and_limits::Migration),
             Box::new(m20261130_000006_model_prices::Migration),
+            Box::new(m20261130_000007_usage_rollups::Migration),
             Box::new(m20261130_000008_routing::Migration),
         ]
     }

@@ -186,6 +186,8 @@ pub struct UsageSettings {
     /// How often the spool is retried.
     #[serde(with = "humantime_serde")]
     pub replay_interval: Duration,
+    /// Days raw usage events are kept (0: forever). The hourly roll-ups that reports read are kept regardless.
+    pub raw_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -215,10 +217,11 @@ impl Default for Settings {
                 pool_max_idle_per_host: 512,
             },
             usage: UsageSettings {
-                batch_size: 500,
+                batch_size: 2000,
                 flush_interval: Duration::from_millis(200),
                 spool_dir: None,
                 replay_interval: Duration::from_secs(5),
+                raw_retention_days: 400,
             },
             routing: RoutingSettings {
                 circuit_consecutive_failures: 5,

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
+pub mod chargeback;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -114,6 +114,20 @@ impl fmt::Display for Picos {
     }
 }
 
+/// An exact decimal string for a sum of pico-units that may exceed `i64` (report totals): `12.5`, `0.000000075`,
+/// `0`. The same digits as `Picos`'s `Display` for every amount that fits in it.
+pub fn picos_sum_to_string(picos: i128) -> String {
+    let sign = if picos < 0 { "-" } else { "" };
+    let magnitude = picos.unsigned_abs();
+    let per_unit = PICOS_PER_UNIT.unsigned_abs() as u128;
+    let (units, fraction) = (magnitude / per_unit, magnitude % per_unit);
+    if fraction == 0 {
+        return format!("{sign}{units}");
+    }
+    let digits = format!("{fraction:012}");
+    format!("{sign}{units}.{}", digits.trim_end_matches('0'))
+}
+
 /// The prices one call is charged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Prices {
@@ -196,6 +210,19 @@ mod tests {
         assert_eq!(amount.to_string(), "250.005");
         assert!("1.0000000000001".parse::<Picos>().is_err());
         assert!("10000000".parse::<Picos>().is_err(), "beyond i64 picos");
+    }
+
+    #[test]
+    fn sums_beyond_i64_print_exactly_like_picos() {
+        for picos in [0, 1, 75_000, 250_005_000_000_000, i64::MAX] {
+            assert_eq!(
+                picos_sum_to_string(i128::from(picos)),
+                Picos(picos).to_string()
+            );
+        }
+        let beyond = i128::from(i64::MAX) * 3 + 7;
+        assert_eq!(picos_sum_to_string(beyond), "27670116.110564327428");
+        assert_eq!(picos_sum_to_string(-1_500_000_000_000), "-1.5");
     }
 
     #[test]

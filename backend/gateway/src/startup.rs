@@ -39,6 +39,7 @@ pub struct Application {
     port: u16,
     server: Server,
     writer: UsageWriter,
+    upkeep: tokio::task::JoinHandle<()>,
     services: Services,
 }
 
@@ -75,6 +76,10 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let (repo, state) = open_storage(&settings).await?;
+        // Before any event can arrive: this month's and next month's partitions (Postgres).
+        usage::maintenance::ensure_partitions(&repo, chrono::Utc::now())
+            .await
+            .context("creating usage partitions")?;
         let (default_tenant, default_team) = repo.ensure_default_tenant().await?;
         crate::admin::bootstrap::ensure_first_owner(&repo, &default_tenant)
             .await
@@ -125,6 +130,7 @@ impl Application {
             .with_context(|| format!("opening the usage spool {}", spool_dir.display()))?;
         let (sink, rx, queued) = usage::channel();
         let writer = UsageWriter::start(repo.clone(), spool, settings.usage.clone(), rx, queued);
+        let upkeep = usage::maintenance::spawn(repo.clone(), settings.usage.raw_retention_days);
 
         // Checked once here so a broken TLS setup fails the start; each worker then builds its own client, so
         // pooled upstream connections live on the worker's own runtime (actix workers are single-threaded).
@@ -181,6 +187,7 @@ impl Application {
             port,
             server,
             writer,
+            upkeep,
             services,
         })
     }
@@ -205,6 +212,7 @@ impl Application {
         let served = self.server.await;
         tracing::info!("HTTP server stopped; flushing usage events");
         self.writer.shutdown().await;
+        self.upkeep.abort();
         served.context("HTTP server failed")
     }
 }

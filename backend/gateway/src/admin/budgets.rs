@@ -240,7 +240,8 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
+/// The tenant's currency, in which budgets and reports are given.
+pub(super) async fn currency(scoped: &Scoped) -> Result<String, ApiError> {
     Ok(scoped
         .tenant()
         .one(&scoped.db)

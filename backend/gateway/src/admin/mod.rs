@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod prices;
 pub mod providers;
 pub mod regions;
+pub mod reports;
 pub mod roles;
 pub mod teams;
 pub mod tenants;
@@ -124,6 +125,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/prices", web::post().to(prices::create))
             .route("/prices/{id}", web::delete().to(prices::delete))
             .route("/audit", web::get().to(audit::list))
+            .route("/reports/chargeback", web::get().to(reports::chargeback))
+            .route("/statements/{month}", web::get().to(reports::statement))
             .default_service(web::to(not_found)),
     );
 }

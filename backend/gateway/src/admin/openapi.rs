@@ -6,7 +6,7 @@
 use super::error::ApiErrorBody;
 use super::{
     api_keys, audit, auth, budgets, deployments, members, model_groups, prices, providers, regions,
-    teams, tenants,
+    reports, teams, tenants,
 };
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +44,7 @@ pub struct DataList<T> {
         budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
         prices::list, prices::create, prices::delete,
         audit::list,
+        reports::chargeback, reports::statement,
     ),
     components(schemas(ApiErrorBody)),
     modifiers(&SecuritySchemes),
@@ -60,6 +61,7 @@ pub struct DataList<T> {
         (name = "budgets", description = "Spend limits"),
         (name = "prices", description = "The price catalog: prices per provider kind and upstream model, with effective dates"),
         (name = "audit", description = "The audit log"),
+        (name = "reports", description = "Chargeback reports and monthly statements (JSON or CSV)"),
     )
 )]
 pub struct AdminApiDoc;

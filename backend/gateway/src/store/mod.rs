@@ -2,7 +2,10 @@
 //! Repositories write exactly what they are given; ids and timestamps come from the callers.
 
 pub mod entities;
+pub mod partitions;
 pub mod repo;
+pub mod reports;
+pub mod rollups;
 pub mod scoped;
 
 use migration::{Migrator, MigratorTrait};

@@ -4,7 +4,6 @@ use super::entities::{
     api_key, budget, deployment, model_group, model_price, provider, team, tenant, usage_event,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -268,27 +267,13 @@ impl Repo {
         })
     }
 
-    /// Inserts a batch of usage events; ids already present are skipped, so replaying a batch is harmless.
+    /// Inserts a batch of usage events and adds them to the hourly roll-ups in the same transaction. Ids already
+    /// present are skipped and not rolled up again, so replaying a batch is harmless. Returns how many were new.
     pub async fn insert_usage_events(
         &self,
-        events: Vec<usage_event::Model>,
-    ) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let rows = events.into_iter().map(IntoActiveModel::into_active_model);
-        match usage_event::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::column(usage_event::Column::Id)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec(&self.db)
-            .await
-        {
-            Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        events: &[usage_event::Model],
+    ) -> Result<u64, StoreError> {
+        super::rollups::insert_events(&self.db, events, true).await
     }
 
     /// Every budget of every tenant (the proxy keeps them in memory).

@@ -3,6 +3,7 @@
 //! on local disk and are replayed (idempotently, by event id) when it is back; on shutdown the queue is drained
 //! before the process exits.
 
+pub mod maintenance;
 mod spool;
 pub mod tokenizer;
 mod writer;

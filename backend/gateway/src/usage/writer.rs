@@ -134,8 +134,8 @@ impl Worker {
         let events = std::mem::take(batch);
         let count = events.len() as u64;
         if self.database_up {
-            match self.repo.insert_usage_events(events.clone()).await {
-                Ok(()) => {
+            match self.repo.insert_usage_events(&events).await {
+                Ok(_) => {
                     self.stats.written.fetch_add(count, Ordering::Relaxed);
                     self.queued.fetch_sub(count as i64, Ordering::Relaxed);
                     return;
@@ -182,7 +182,7 @@ impl Worker {
             let count = events.len() as u64;
             loop {
                 tokio::time::sleep(pause).await;
-                if repo.insert_usage_events(events.clone()).await.is_ok() {
+                if repo.insert_usage_events(&events).await.is_ok() {
                     stats.written.fetch_add(count, Ordering::Relaxed);
                     break;
                 }
@@ -226,7 +226,7 @@ impl Worker {
                 Err(_) => return,
             };
             let count = events.len() as u64;
-            if let Err(e) = self.repo.insert_usage_events(events).await {
+            if let Err(e) = self.repo.insert_usage_events(&events).await {
                 tracing::warn!(error = %e, "database still unavailable; usage stays spooled");
                 self.database_up = false;
                 return;

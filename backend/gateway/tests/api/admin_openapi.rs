@@ -56,6 +56,8 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/prices"),
     ("delete", "/api/v1/prices/{id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/reports/chargeback"),
+    ("get", "/api/v1/statements/{month}"),
 ];
 
 /// Routes that need no session.

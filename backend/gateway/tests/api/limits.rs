@@ -796,7 +796,7 @@ async fn reconciliation_counts_spend_the_counters_missed() {
     missed.cost_picos = 10_000_000_000;
     app.services
         .repo
-        .insert_usage_events(vec![missed])
+        .insert_usage_events(&[missed])
         .await
         .unwrap();
     assert_eq!(
