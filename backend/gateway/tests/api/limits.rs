@@ -492,7 +492,11 @@ async fn a_restarted_embedded_gateway_keeps_counting_a_budget_from_recorded_spen
         )
         .await;
         match response.status().as_u16() {
-            200 => admitted += 1,
+            200 => {
+                admitted += 1;
+                // Settled before the next call (see the tag budget test).
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             429 => break,
             other => panic!("unexpected {other}"),
         }
@@ -671,6 +675,9 @@ async fn a_tag_budget_covers_only_tagged_calls_and_is_seeded_from_tagged_spend()
         };
         let mut admitted = 0;
         while tagged(app.address.clone(), "feature=search").await == 200 {
+            // Let the call settle first: an unsettled reservation could refuse the next call early, and the
+            // fresh counters below must see the same spend that made this one refuse.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             admitted += 1;
             assert!(
                 admitted < 100,
