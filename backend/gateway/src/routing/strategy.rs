@@ -3,7 +3,6 @@
 
 use super::health::DeploymentHealth;
 use rand::Rng;
-use std::cmp::Ordering;
 
 /// How a model group picks among its deployments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,8 +80,9 @@ pub fn order<T: Routable>(
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     match strategy {
         Strategy::Latency => {
-            let score = |i: &usize| latency_score(&candidates[*i], shape);
-            order.sort_by(|a, b| score(a).partial_cmp(&score(b)).unwrap_or(Ordering::Equal));
+            // Scores are computed once per call, not once per comparison.
+            let scores: Vec<f64> = candidates.iter().map(|c| latency_score(c, shape)).collect();
+            order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
             // Power of two choices: the first pick is the better of two random ones, weighted by in-flight
             // calls through the score, so a burst does not all land on the one currently fastest.
             if order.len() >= 2 {
@@ -91,7 +91,7 @@ pub fn order<T: Routable>(
                 if b >= a {
                     b += 1;
                 }
-                let best = if score(&order[a]) <= score(&order[b]) {
+                let best = if scores[order[a]] <= scores[order[b]] {
                     a
                 } else {
                     b
@@ -101,17 +101,20 @@ pub fn order<T: Routable>(
             }
         }
         Strategy::Cost => {
-            let key = |i: &usize| {
-                (
-                    candidates[*i].estimated_cost(shape.prompt_tokens, shape.max_output),
-                    latency_score(&candidates[*i], shape),
-                )
-            };
+            let keys: Vec<(i64, f64)> = candidates
+                .iter()
+                .map(|c| {
+                    (
+                        c.estimated_cost(shape.prompt_tokens, shape.max_output),
+                        latency_score(c, shape),
+                    )
+                })
+                .collect();
             order.sort_by(|a, b| {
-                let (ca, la) = key(a);
-                let (cb, lb) = key(b);
-                ca.cmp(&cb)
-                    .then(la.partial_cmp(&lb).unwrap_or(Ordering::Equal))
+                keys[*a]
+                    .0
+                    .cmp(&keys[*b].0)
+                    .then(keys[*a].1.total_cmp(&keys[*b].1))
             });
         }
         Strategy::Weighted => weighted_shuffle(candidates, &mut order, rng),
