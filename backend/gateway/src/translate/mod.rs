@@ -14,8 +14,15 @@
 //! dropped silently. The fields that are knowingly ignored are listed next to each request function.
 //! Response-side failures (a provider answer we cannot read) use the same error; the caller maps those to a 502.
 
+mod anthropic;
+mod common;
 mod errors;
 
+pub use anthropic::{
+    anthropic_request_to_openai, anthropic_response_to_openai, anthropic_stop_reason_to_openai,
+    anthropic_usage_to_openai, openai_finish_reason_to_anthropic, openai_request_to_anthropic,
+    openai_response_to_anthropic, openai_usage_to_anthropic,
+};
 pub use errors::{anthropic_error_to_openai, gemini_error_to_openai, openai_error_to_anthropic};
 /// A field that cannot be translated faithfully, or a body that is not of the expected shape. For requests the
 /// caller answers 400 with `param`; for provider answers it answers 502.
@@ -26,6 +33,24 @@ pub struct TranslateError {
     pub message: String,
     /// The JSON path of the offending field, e.g. `messages[2].content[0].input_audio`.
     pub param: String,
+}
+
+impl TranslateError {
+    pub(crate) fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            param: param.into(),
+        }
+    }
+
+    /// The field exists in the source format but has no faithful equivalent in `target`.
+    pub(crate) fn unsupported(param: impl Into<String>, target: &str) -> Self {
+        let param = param.into();
+        Self {
+            message: format!("`{param}` cannot be translated to the {target} format"),
+            param,
+        }
+    }
 }
 
 /// What a translated response needs that the provider's answer may not carry: OpenAI's `created` timestamp, the
