@@ -146,3 +146,21 @@ pub fn openai_error_to_anthropic(status: u16, body: &[u8]) -> (u16, Value) {
 fn anthropic_error_body(kind: &str, message: &str) -> Value {
     json!({ "type": "error", "error": { "type": kind, "message": message } })
 }
+
+/// An OpenAI error met inside a stream (`{"error":{…}}`, no HTTP status any more) as the data of Anthropic's
+/// `error` event. The type is read from OpenAI's `type`.
+pub(crate) fn openai_stream_error_to_anthropic(error: &Value) -> Value {
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("the upstream stream failed");
+    let kind = match error.get("type").and_then(Value::as_str) {
+        Some("invalid_request_error") => "invalid_request_error",
+        Some("rate_limit_exceeded" | "insufficient_quota" | "tokens" | "requests") => {
+            "rate_limit_error"
+        }
+        Some("permission_error") => "permission_error",
+        _ => "api_error",
+    };
+    anthropic_error_body(kind, message)
+}

@@ -19,9 +19,10 @@ mod common;
 mod errors;
 
 pub use anthropic::{
-    anthropic_request_to_openai, anthropic_response_to_openai, anthropic_stop_reason_to_openai,
-    anthropic_usage_to_openai, openai_finish_reason_to_anthropic, openai_request_to_anthropic,
-    openai_response_to_anthropic, openai_usage_to_anthropic,
+    AnthropicStreamToOpenAi, OpenAiStreamToAnthropic, anthropic_request_to_openai,
+    anthropic_response_to_openai, anthropic_stop_reason_to_openai, anthropic_usage_to_openai,
+    openai_finish_reason_to_anthropic, openai_request_to_anthropic, openai_response_to_anthropic,
+    openai_usage_to_anthropic,
 };
 pub use errors::{anthropic_error_to_openai, gemini_error_to_openai, openai_error_to_anthropic};
 /// A field that cannot be translated faithfully, or a body that is not of the expected shape. For requests the

@@ -3,8 +3,10 @@
 
 mod anthropic_request;
 mod anthropic_response;
+mod anthropic_stream;
 mod errors;
 mod inbound;
+mod inbound_stream;
 
 use super::ResponseContext;
 use serde_json::Value;
