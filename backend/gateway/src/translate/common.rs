@@ -1,5 +1,6 @@
 //! Helpers shared by the Anthropic and Gemini translations: reading JSON fields with a path for errors, data
-//! URLs, and the OpenAI parameters both directions refuse.
+//! URLs, the OpenAI parameters both directions refuse, and the tool-call id that carries a Gemini thought
+//! signature.
 
 use super::TranslateError;
 use serde_json::{Map, Value};
@@ -152,4 +153,48 @@ pub(crate) fn refuse_non_neutral(
     check("logit_bias", &|v| v.as_object().is_some_and(Map::is_empty))?;
     check("modalities", &|v| *v == serde_json::json!(["text"]))?;
     Ok(())
+}
+
+/// Separates a synthesised tool-call id from the Gemini thought signature it carries. The convention
+/// (`<id>__thought__<signature>`) is LiteLLM's; the signature is stored base64url without padding so that the
+/// id also satisfies Anthropic's `^[a-zA-Z0-9_-]+$` should the conversation move there.
+const THOUGHT_SEPARATOR: &str = "__thought__";
+
+/// Builds a tool-call id that carries `signature` (standard base64, as Gemini sends it) back on the next turn.
+pub(crate) fn tool_id_with_signature(base: &str, signature: Option<&str>) -> String {
+    match signature {
+        Some(sig) if !sig.is_empty() => {
+            let url: String = sig
+                .chars()
+                .filter(|c| *c != '=')
+                .map(|c| match c {
+                    '+' => '-',
+                    '/' => '_',
+                    c => c,
+                })
+                .collect();
+            format!("{base}{THOUGHT_SEPARATOR}{url}")
+        }
+        _ => base.to_owned(),
+    }
+}
+
+/// The thought signature (standard base64) a tool-call id carries, if any.
+pub(crate) fn signature_from_tool_id(id: &str) -> Option<String> {
+    let (_, url) = id.rsplit_once(THOUGHT_SEPARATOR)?;
+    if url.is_empty() {
+        return None;
+    }
+    let mut sig: String = url
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !sig.len().is_multiple_of(4) {
+        sig.push('=');
+    }
+    Some(sig)
 }

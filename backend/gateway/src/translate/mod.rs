@@ -17,6 +17,7 @@
 mod anthropic;
 mod common;
 mod errors;
+mod gemini;
 
 pub use anthropic::{
     AnthropicStreamToOpenAi, OpenAiStreamToAnthropic, anthropic_request_to_openai,
@@ -25,6 +26,11 @@ pub use anthropic::{
     openai_usage_to_anthropic,
 };
 pub use errors::{anthropic_error_to_openai, gemini_error_to_openai, openai_error_to_anthropic};
+pub use gemini::{
+    GeminiStreamToOpenAi, gemini_finish_reason_to_openai, gemini_response_to_openai,
+    gemini_usage_to_openai, openai_request_to_gemini,
+};
+
 /// A field that cannot be translated faithfully, or a body that is not of the expected shape. For requests the
 /// caller answers 400 with `param`; for provider answers it answers 502.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

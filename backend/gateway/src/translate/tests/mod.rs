@@ -5,6 +5,9 @@ mod anthropic_request;
 mod anthropic_response;
 mod anthropic_stream;
 mod errors;
+mod gemini_request;
+mod gemini_response;
+mod gemini_stream;
 mod inbound;
 mod inbound_stream;
 
