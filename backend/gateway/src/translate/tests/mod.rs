@@ -10,6 +10,7 @@ mod gemini_response;
 mod gemini_stream;
 mod inbound;
 mod inbound_stream;
+mod refusals;
 
 use super::ResponseContext;
 use serde_json::Value;
