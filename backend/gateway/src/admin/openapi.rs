@@ -134,6 +134,20 @@ mod admin_openapi_schemas {
     }
 
     #[test]
+    fn the_chargeback_answers_are_described_down_to_a_statement_line() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        for name in [
+            "ReportView",
+            "StatementView",
+            "TeamStatement",
+            "StatementLine",
+        ] {
+            assert!(schemas.get(name).is_some(), "{name} missing");
+        }
+    }
+
+    #[test]
     fn the_error_schema_has_code_message_and_details() {
         let doc = document();
         let detail = &doc["components"]["schemas"]["ApiErrorDetail"]["properties"];
