@@ -199,10 +199,10 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError
         return Err(ApiError::validation("metadata", "at most 16 entries"));
     }
     for (k, v) in metadata {
-        if k.is_empty() || k.chars().count() > 64 || v.chars().count() > 512 {
+        if k.is_empty() || k.chars().count() > 64 || v.len() > 512 {
             return Err(ApiError::validation(
                 format!("metadata.{k}"),
-                "keys 1 to 64 characters, values at most 512",
+                "keys 1 to 64 characters, values at most 512 bytes",
             ));
         }
     }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 pub const MAX_TAGS: usize = 16;
 /// Longest tag key, in characters.
 pub const MAX_KEY_LEN: usize = 64;
-/// Longest tag value, in characters (OpenAI's `metadata` limit).
+/// Longest tag value: 512 characters (OpenAI's `metadata` limit) and 512 bytes of UTF-8, so that a tag always
+/// fits in the tag roll-up's index entry (Postgres refuses entries over about 2.7 kB, and a batch that can
+/// never be written would sit in the spool forever).
 pub const MAX_VALUE_LEN: usize = 512;
 /// Longest `user`, in characters.
 pub const MAX_USER_LEN: usize = 256;
@@ -183,9 +185,11 @@ fn insert(
             param,
         ));
     }
-    if value.chars().count() > MAX_VALUE_LEN || value.chars().any(char::is_control) {
+    if value.len() > MAX_VALUE_LEN || value.chars().any(char::is_control) {
         return Err(ProxyError::bad_request(
-            format!("tag `{key}`: the value must be at most {MAX_VALUE_LEN} printable characters"),
+            format!(
+                "tag `{key}`: the value must be at most {MAX_VALUE_LEN} bytes of printable characters"
+            ),
             param,
         ));
     }
