@@ -1,8 +1,12 @@
-//! Cost is right for every shape of call: a table of streaming × cached input × reasoning output, each priced
-//! exactly from the usage the provider reported to the client (the same figures the client sees).
-//! Only the OpenAI wire format exists so far; Anthropic and Gemini rows join the table with their providers.
+//! Cost is right for every shape of call: a table of provider × streaming × cached input × reasoning output,
+//! each priced exactly from the usage the provider reported to the client (the same figures the client sees).
+//! The providers wired so far are OpenAI-compatible and Azure OpenAI; Anthropic and Gemini rows join the table
+//! with their upstreams.
 
-use crate::helpers::{CACHED_MICROS, INPUT_MICROS, OUTPUT_MICROS, chat_body, spawn_app};
+use crate::helpers::{
+    CACHED_MICROS, INPUT_MICROS, MODEL, OUTPUT_MICROS, TestApp, chat_body, spawn_app, start_mock,
+};
+use mock_provider::MockConfig;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -36,9 +40,15 @@ fn reported_usage(streamed: bool, body: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shape_of_call_is_priced_exactly() {
     let app = spawn_app().await;
+    let azure = start_mock(MockConfig::default()).await;
+    add_azure_model(&app, &azure.root_url()).await;
     let mut expected = Vec::new();
-    for (streamed, cached, reasoning) in SHAPES {
+    for (model, (streamed, cached, reasoning)) in [MODEL, "azure-test"]
+        .into_iter()
+        .flat_map(|m| SHAPES.map(|shape| (m, shape)))
+    {
         let mut body = chat_body(streamed);
+        body["model"] = json!(model);
         if streamed {
             body["stream_options"] = json!({"include_usage": true});
         }
@@ -72,7 +82,12 @@ async fn every_shape_of_call_is_priced_exactly() {
             (input - cached) * INPUT_MICROS + cached * CACHED_MICROS + output * OUTPUT_MICROS;
         expected.push((id, streamed, input, output, cached, reasoning, cost));
     }
-    assert_eq!(app.wait_for_usage(8, Duration::from_secs(5)).await, 8);
+    assert_eq!(
+        azure.received().len(),
+        8,
+        "the Azure rows went to the Azure deployment"
+    );
+    assert_eq!(app.wait_for_usage(16, Duration::from_secs(5)).await, 16);
     let rows = app.usage_rows().await;
     for (id, streamed, input, output, cached, reasoning, cost) in expected {
         let row = rows
@@ -94,5 +109,33 @@ async fn every_shape_of_call_is_priced_exactly() {
         assert_eq!(row.cost_picos, cost, "{shape}");
         assert_eq!(row.usage_source, "provider", "{shape}");
     }
+    azure.stop().await;
     app.shutdown().await;
+}
+
+/// An Azure OpenAI provider with the model `azure-test` at `MODEL`'s prices.
+async fn add_azure_model(app: &TestApp, root_url: &str) {
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let provider: Value = app
+        .admin(
+            &token,
+            reqwest::Method::POST,
+            "/providers",
+            Some(json!({"name": "azure", "kind": "azure", "base_url": format!("{root_url}/openai"), "api_key": "k"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = app
+        .admin(
+            &token,
+            reqwest::Method::POST,
+            "/deployments",
+            Some(json!({"model": "azure-test", "provider_id": provider["id"], "upstream_model": "gpt-test-deploy",
+                        "region": "eu", "input_price": "2.5", "output_price": "10", "cached_input_price": "1.25"})),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    app.services.catalog.reload().await.unwrap();
 }
