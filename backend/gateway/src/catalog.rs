@@ -223,7 +223,8 @@ pub struct Snapshot {
     /// tenant -> public model -> deployments (in creation order).
     by_tenant: HashMap<Uuid, HashMap<String, Vec<Arc<Deployment>>>>,
     /// Routing settings of the groups that have any; the others route with the defaults.
-    groups: HashMap<(Uuid, String), GroupSettings>,
+    /// tenant -> public model -> settings.
+    groups: HashMap<Uuid, HashMap<String, GroupSettings>>,
 }
 
 impl Snapshot {
@@ -304,10 +305,9 @@ impl Snapshot {
                 .or_default()
                 .push(Arc::new(deployment));
         }
-        let groups = rows
-            .groups
-            .into_iter()
-            .map(|g| {
+        let mut groups: HashMap<Uuid, HashMap<String, GroupSettings>> = HashMap::new();
+        for g in rows.groups {
+            {
                 let strategy = Strategy::parse(&g.strategy).unwrap_or_else(|| {
                     tracing::warn!(model = %g.public_model, strategy = %g.strategy, "unknown routing strategy; using the default");
                     Strategy::default()
@@ -321,25 +321,27 @@ impl Snapshot {
                     .and_then(|n| usize::try_from(n).ok())
                     .filter(|n| *n > 0)
                     .unwrap_or(crate::routing::DEFAULT_MAX_ATTEMPTS);
-                (
-                    (g.tenant_id, g.public_model),
+                groups.entry(g.tenant_id).or_default().insert(
+                    g.public_model,
                     GroupSettings {
                         strategy,
                         fallbacks,
                         max_attempts,
                     },
-                )
-            })
-            .collect();
+                );
+            }
+        }
         Self { by_tenant, groups }
     }
 
     /// The routing settings of a model group.
-    pub fn group(&self, tenant_id: Uuid, model: &str) -> GroupSettings {
+    pub fn group(&self, tenant_id: Uuid, model: &str) -> &GroupSettings {
+        static DEFAULT: std::sync::LazyLock<GroupSettings> =
+            std::sync::LazyLock::new(GroupSettings::default);
         self.groups
-            .get(&(tenant_id, model.to_owned()))
-            .cloned()
-            .unwrap_or_default()
+            .get(&tenant_id)
+            .and_then(|models| models.get(model))
+            .unwrap_or(&DEFAULT)
     }
 
     /// The deployments serving `model` for the tenant, if the tenant has that model at all.

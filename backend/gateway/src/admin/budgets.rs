@@ -9,11 +9,11 @@ use super::error::ApiError;
 use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
-use crate::limits::Period as LimitPeriod;
+use crate::limits::{Period as LimitPeriod, scope_of};
 use crate::money::Picos;
 use crate::state::Invalidation;
 use crate::store::entities::{api_key, budget, team};
-use crate::store::{Repo, Scoped, SpendScope};
+use crate::store::{Repo, Scoped};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
@@ -92,18 +92,12 @@ async fn with_spend(
     row: &budget::Model,
     mut view: BudgetView,
 ) -> Result<BudgetView, ApiError> {
-    let Some(rule) = budget_scope(row) else {
+    let (Some(scope), Some(period)) = (scope_of(row), LimitPeriod::parse(&row.period)) else {
         return Ok(view);
-    };
-    let period = match row.period.as_str() {
-        "daily" => LimitPeriod::Daily,
-        "weekly" => LimitPeriod::Weekly,
-        "monthly" => LimitPeriod::Monthly,
-        _ => LimitPeriod::Total,
     };
     let (start, end) = period.bounds(Utc::now());
     let spent = Repo::new(scoped.db.clone())
-        .spend_since(scoped.tenant_id, &rule, start)
+        .spend_since(scoped.tenant_id, &scope, start)
         .await?;
     let percent_used = if row.limit_picos > 0 {
         i64::try_from(i128::from(spent) * 100 / i128::from(row.limit_picos)).unwrap_or(i64::MAX)
@@ -117,19 +111,6 @@ async fn with_spend(
         percent_used,
     });
     Ok(view)
-}
-
-fn budget_scope(row: &budget::Model) -> Option<SpendScope> {
-    Some(match row.scope_type.as_str() {
-        "tenant" => SpendScope::Tenant,
-        "team" => SpendScope::Team(row.scope_id?),
-        "key" => SpendScope::Key(row.scope_id?),
-        "tag" => SpendScope::Tag {
-            key: row.tag_key.clone()?,
-            value: row.tag_value.clone()?,
-        },
-        _ => return None,
-    })
 }
 
 fn view(b: budget::Model, currency: &str) -> BudgetView {

@@ -27,7 +27,8 @@ pub enum Period {
 }
 
 impl Period {
-    fn parse(name: &str) -> Option<Self> {
+    /// Parses a stored period name.
+    pub fn parse(name: &str) -> Option<Self> {
         match name {
             "daily" => Some(Self::Daily),
             "weekly" => Some(Self::Weekly),
@@ -153,16 +154,7 @@ impl BudgetRule {
     }
 
     fn from_row(row: budget::Model, master_keys: &MasterKeys) -> Option<Self> {
-        let scope = match row.scope_type.as_str() {
-            "tenant" => BudgetScope::Tenant,
-            "team" => BudgetScope::Team(row.scope_id?),
-            "key" => BudgetScope::Key(row.scope_id?),
-            "tag" => BudgetScope::Tag {
-                key: row.tag_key?,
-                value: row.tag_value?,
-            },
-            _ => return None,
-        };
+        let scope = scope_of(&row)?;
         let thresholds_percent = row
             .soft_thresholds
             .as_array()
@@ -200,6 +192,20 @@ impl BudgetRule {
             webhook,
         })
     }
+}
+
+/// What a stored budget covers; `None` for a scope this version does not know.
+pub fn scope_of(row: &budget::Model) -> Option<BudgetScope> {
+    Some(match row.scope_type.as_str() {
+        "tenant" => BudgetScope::Tenant,
+        "team" => BudgetScope::Team(row.scope_id?),
+        "key" => BudgetScope::Key(row.scope_id?),
+        "tag" => BudgetScope::Tag {
+            key: row.tag_key.clone()?,
+            value: row.tag_value.clone()?,
+        },
+        _ => return None,
+    })
 }
 
 type RulesByTenant = HashMap<Uuid, Vec<Arc<BudgetRule>>>;

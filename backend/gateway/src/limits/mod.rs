@@ -13,7 +13,7 @@ mod budgets;
 mod headers;
 mod webhooks;
 
-pub use budgets::{BudgetBook, BudgetPeriod, BudgetRule, BudgetScope, Period};
+pub use budgets::{BudgetBook, BudgetPeriod, BudgetRule, BudgetScope, Period, scope_of};
 pub use headers::{RateHeaders, format_reset};
 pub use webhooks::Notifier;
 
@@ -173,18 +173,8 @@ impl Limits {
         let budgets = self.budgets.covering(key, tags);
         let limits = &key.limits;
         let tenant = key.tenant_id;
-        let token_limits = [
-            (
-                limits.key_tpm,
-                format!("tpm:{{{tenant}}}:key:{}", key.lineage_id),
-            ),
-            (
-                limits.team_tpm,
-                format!("tpm:{{{tenant}}}:team:{}", key.team_id),
-            ),
-            (limits.tenant_tpm, format!("tpm:{{{tenant}}}:tenant")),
-        ];
-        let needs_estimate = !budgets.is_empty() || token_limits.iter().any(|(l, _)| l.is_some());
+        let token_limits = [limits.key_tpm, limits.team_tpm, limits.tenant_tpm];
+        let needs_estimate = !budgets.is_empty() || token_limits.iter().any(Option::is_some);
         let estimate = if needs_estimate {
             estimate()
         } else {
@@ -192,42 +182,28 @@ impl Limits {
         };
         let mut planned = Vec::new();
         let mut checks = Vec::new();
-        let request_limits = [
-            (
-                limits.key_rpm,
-                format!("rpm:{{{tenant}}}:key:{}", key.lineage_id),
-            ),
-            (
-                limits.team_rpm,
-                format!("rpm:{{{tenant}}}:team:{}", key.team_id),
-            ),
-            (limits.tenant_rpm, format!("rpm:{{{tenant}}}:tenant")),
-        ];
-        for (limit, counter) in request_limits {
-            if let Some(limit) = limit {
-                checks.push(Check::Window {
-                    key: counter,
-                    limit,
-                    amount: 1,
-                    window_ms: MINUTE_MS,
-                });
-                planned.push(Planned::Requests { limit });
-            }
+        let request_limits = [limits.key_rpm, limits.team_rpm, limits.tenant_rpm];
+        for (limit, counter) in set_levels(key, "rpm", request_limits) {
+            checks.push(Check::Window {
+                key: counter,
+                limit,
+                amount: 1,
+                window_ms: MINUTE_MS,
+            });
+            planned.push(Planned::Requests { limit });
         }
-        for (limit, counter) in token_limits {
-            if let Some(limit) = limit {
-                checks.push(Check::Window {
-                    key: counter.clone(),
-                    limit,
-                    amount: estimate.tokens,
-                    window_ms: MINUTE_MS,
-                });
-                planned.push(Planned::Tokens {
-                    limit,
-                    key: counter,
-                    reserved: estimate.tokens,
-                });
-            }
+        for (limit, counter) in set_levels(key, "tpm", token_limits) {
+            checks.push(Check::Window {
+                key: counter.clone(),
+                limit,
+                amount: estimate.tokens,
+                window_ms: MINUTE_MS,
+            });
+            planned.push(Planned::Tokens {
+                limit,
+                key: counter,
+                reserved: estimate.tokens,
+            });
         }
         if let Some(limit) = limits.key_concurrency {
             let counter = format!("inflight:{{{tenant}}}:key:{}", key.lineage_id);
@@ -413,6 +389,28 @@ enum LimitsError {
     Storage(String),
     #[error("the shared state failed moments ago")]
     Backoff,
+}
+
+/// The limits set at the key, team and tenant levels, each with its counter. Counter names are only built for
+/// limits that are set: most calls have none, and this runs on every call.
+fn set_levels<'a>(
+    key: &'a AuthenticatedKey,
+    kind: &'static str,
+    limits: [Option<i64>; 3],
+) -> impl Iterator<Item = (i64, String)> + 'a {
+    let tenant = key.tenant_id;
+    limits
+        .into_iter()
+        .enumerate()
+        .filter_map(move |(level, limit)| {
+            let limit = limit?;
+            let counter = match level {
+                0 => format!("{kind}:{{{tenant}}}:key:{}", key.lineage_id),
+                1 => format!("{kind}:{{{tenant}}}:team:{}", key.team_id),
+                _ => format!("{kind}:{{{tenant}}}:tenant"),
+            };
+            Some((limit, counter))
+        })
 }
 
 fn planned_limits(planned: &[Planned]) -> Vec<headers::LimitPair> {

@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`, streaming and not; tool definitions and tool calls pass through untouched.
 
 use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
-use super::failover::{self, Failed};
+use super::failover;
 use super::{ProxyState, admission, body, relay, route, tags};
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
@@ -86,7 +86,7 @@ pub async fn chat_completions(
     let forwarded = state.forwarded_headers(&req);
     // The call is identified and priced as of now, before any attempt.
     let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
-    let record = |deployment: Arc<Deployment>, ticket| CallRecord {
+    let record = |deployment: Arc<Deployment>| CallRecord {
         id: call_id,
         created_at,
         started,
@@ -118,26 +118,9 @@ pub async fn chat_completions(
         },
     )
     .await;
-    let (response, call) = match sent {
-        Ok(sent) => {
-            let mut call = record(sent.deployment, ticket);
-            call.failed_attempts = sent.failed;
-            call.in_flight = Some(sent.in_flight);
-            (sent.response, call)
-        }
-        Err(failed) => {
-            let Failed {
-                error,
-                deployment,
-                failed,
-            } = *failed;
-            let Some(deployment) = deployment else {
-                return Err(error);
-            };
-            let mut call = record(deployment, ticket);
-            call.failed_attempts = failed;
-            return Ok(fail(call, error));
-        }
+    let (response, call) = match failover::into_call(sent, record) {
+        Ok(sent) => sent,
+        Err(answer) => return *answer,
     };
 
     if stream {

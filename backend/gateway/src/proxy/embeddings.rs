@@ -2,7 +2,7 @@
 
 use super::call::{CallRecord, Outcome, UsageSource};
 use super::chat::fail;
-use super::failover::{self, Failed};
+use super::failover;
 use super::{ProxyState, admission, body, route, tags};
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
@@ -79,7 +79,7 @@ pub async fn embeddings(
     let forwarded = state.forwarded_headers(&req);
     // The call is identified and priced as of now, before any attempt.
     let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
-    let record = |deployment: Arc<Deployment>, ticket| CallRecord {
+    let record = |deployment: Arc<Deployment>| CallRecord {
         id: call_id,
         created_at,
         started,
@@ -111,26 +111,9 @@ pub async fn embeddings(
         },
     )
     .await;
-    let (response, call) = match sent {
-        Ok(sent) => {
-            let mut call = record(sent.deployment, ticket);
-            call.failed_attempts = sent.failed;
-            call.in_flight = Some(sent.in_flight);
-            (sent.response, call)
-        }
-        Err(failed) => {
-            let Failed {
-                error,
-                deployment,
-                failed,
-            } = *failed;
-            let Some(deployment) = deployment else {
-                return Err(error);
-            };
-            let mut call = record(deployment, ticket);
-            call.failed_attempts = failed;
-            return Ok(fail(call, error));
-        }
+    let (response, call) = match failover::into_call(sent, record) {
+        Ok(sent) => sent,
+        Err(answer) => return *answer,
     };
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {

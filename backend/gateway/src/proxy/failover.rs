@@ -5,12 +5,15 @@
 //! here, so a stream fails over only before its first byte reaches the client.
 
 use super::ProxyState;
+use super::call::CallRecord;
+use super::chat::fail;
 use super::route::Plan;
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::routing::InFlight;
 use crate::routing::health::now_ms;
 use crate::upstream::ForwardedHeader;
+use actix_web::HttpResponse;
 use bytes::Bytes;
 use rand::Rng;
 use serde::Serialize;
@@ -151,6 +154,35 @@ pub async fn send(
         deployment,
         failed,
     }))
+}
+
+/// Turns the outcome of [`send`] into the call's record: the answering response with its call, or the answer to
+/// give at once (a failed call is recorded here, with every attempt).
+pub fn into_call(
+    sent: Result<Sent, Box<Failed>>,
+    record: impl FnOnce(Arc<Deployment>) -> CallRecord,
+) -> Result<(reqwest::Response, CallRecord), Box<Result<HttpResponse, ProxyError>>> {
+    match sent {
+        Ok(sent) => {
+            let mut call = record(sent.deployment);
+            call.failed_attempts = sent.failed;
+            call.in_flight = Some(sent.in_flight);
+            Ok((sent.response, call))
+        }
+        Err(failed) => {
+            let Failed {
+                error,
+                deployment,
+                failed,
+            } = *failed;
+            let Some(deployment) = deployment else {
+                return Err(Box::new(Err(error)));
+            };
+            let mut call = record(deployment);
+            call.failed_attempts = failed;
+            Err(Box::new(Ok(fail(call, error))))
+        }
+    }
 }
 
 /// Records the failure on the deployment's health; says whether another deployment may be tried.
