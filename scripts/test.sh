@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchyard-target}"
 CACHE_DIR="${SWITCHYARD_CACHE_DIR:-$HOME/.cache/switchyard}"
 OPENAI_SDK_VERSION="3.57.0"
+ANTHROPIC_SDK_VERSION="2.14.0"
 PG_HOST=127.0.0.1 PG_PORT=5432 REDIS_PORT=6379
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -50,14 +51,15 @@ export SWITCHYARD_TEST_REDIS_URL="${SWITCHYARD_TEST_REDIS_URL:-redis://127.0.0.1
 
 command -v curl >/dev/null 2>&1 || die "curl is needed by the documented admin walkthrough test (Debian: apt-get install curl)"
 
-# --- OpenAI Python SDK in a throwaway virtualenv ----------------------------------------------------------
-command -v python3 >/dev/null 2>&1 || die "python3 is needed for the OpenAI SDK suite (Debian: apt-get install python3 python3-venv)"
-VENV="$CACHE_DIR/venv-openai-$OPENAI_SDK_VERSION"
-if ! "$VENV/bin/python" -c "import openai" >/dev/null 2>&1; then
-  say "installing openai==$OPENAI_SDK_VERSION into $VENV"
+# --- The official OpenAI and Anthropic Python SDKs in a throwaway virtualenv ------------------------------
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the SDK suites (Debian: apt-get install python3 python3-venv)"
+VENV="$CACHE_DIR/venv-openai-$OPENAI_SDK_VERSION-anthropic-$ANTHROPIC_SDK_VERSION"
+if ! "$VENV/bin/python" -c "import openai, anthropic" >/dev/null 2>&1; then
+  say "installing openai==$OPENAI_SDK_VERSION and anthropic==$ANTHROPIC_SDK_VERSION into $VENV"
   rm -rf "$VENV"
   python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "openai==$OPENAI_SDK_VERSION"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "openai==$OPENAI_SDK_VERSION" "anthropic==$ANTHROPIC_SDK_VERSION"
 fi
 export SWITCHYARD_TEST_PYTHON="$VENV/bin/python"
 

@@ -16,6 +16,7 @@ mod m20261130_000005_attribution_and_limits;
 mod m20261130_000006_model_prices;
 mod m20261130_000007_usage_rollups;
 mod m20261130_000008_routing;
+mod m20261130_000009_deployment_limits;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_model_prices::Migration),
             Box::new(m20261130_000007_usage_rollups::Migration),
             Box::new(m20261130_000008_routing::Migration),
+            Box::new(m20261130_000009_deployment_limits::Migration),
         ]
     }
 }

@@ -56,6 +56,9 @@ fn catalog(tenant: Uuid) -> Snapshot {
             price_source: "deployment".into(),
             weight: 1 + i32::try_from(i).unwrap(),
             priority: i32::try_from(i % 3).unwrap(),
+            // Limits that never bind, so the decision pays for checking them.
+            rpm_limit: Some(i32::MAX),
+            tpm_limit: Some(i64::MAX),
         })
         .collect();
     let rows = CatalogRows {
@@ -84,7 +87,11 @@ fn decide(
     let candidates: Vec<Arc<Deployment>> = snapshot
         .deployments(tenant, "gpt-bench")?
         .iter()
-        .filter(|d| allowed.contains(&d.region) && d.health.check(now).is_ok())
+        .filter(|d| {
+            allowed.contains(&d.region)
+                && d.health.check(now).is_ok()
+                && d.within_own_limits(now, shape.prompt_tokens)
+        })
         .cloned()
         .collect();
     let order = strategy::order(strategy, &candidates, shape, rng);

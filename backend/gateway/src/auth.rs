@@ -145,7 +145,9 @@ impl AuthenticatedKey {
 /// Why a key was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("missing API key: send it as `Authorization: Bearer sk-sy-…`")]
+    #[error(
+        "missing API key: send it as `Authorization: Bearer sk-sy-…` (or `x-api-key: sk-sy-…`)"
+    )]
     Missing,
     #[error("invalid API key")]
     Invalid,

@@ -63,6 +63,8 @@ pub async fn ensure_demo(
             price_source: PriceSource::Deployment.as_str().into(),
             weight: 1,
             priority: 0,
+            rpm_limit: None,
+            tpm_limit: None,
         })
         .await?;
     }

@@ -6,7 +6,9 @@
 use crate::crypto::MasterKeys;
 use crate::money::Prices;
 use crate::pricing::{DeploymentPricing, PriceBook};
-use crate::routing::{DeploymentHealth, GroupSettings, HealthPolicy, Routable, Strategy};
+use crate::routing::{
+    DeploymentHealth, GroupSettings, HealthPolicy, OwnLimits, Routable, Strategy,
+};
 use crate::state::{Invalidation, SharedState};
 use crate::store::{Repo, StoreError};
 use arc_swap::ArcSwap;
@@ -47,14 +49,25 @@ pub enum ProviderKind {
     /// Azure OpenAI: OpenAI's wire format at `{base}/deployments/{deployment}/…?api-version=…` with an
     /// `api-key` header; the deployment's upstream model is the Azure deployment name.
     Azure,
+    /// Anthropic Messages: `POST {base}/messages` (base `https://api.anthropic.com/v1`) with `x-api-key` and
+    /// `anthropic-version`; requests and answers are translated from and to OpenAI's format.
+    Anthropic,
+    /// Google Gemini: `POST {base}/models/{model}:generateContent` and `:streamGenerateContent?alt=sse` (base
+    /// `https://generativelanguage.googleapis.com/v1beta`) with `x-goog-api-key`; translated like Anthropic.
+    Gemini,
 }
 
 impl ProviderKind {
+    /// Every kind, by its stored name (for error messages and documentation).
+    pub const NAMES: &'static [&'static str] = &["openai", "azure", "anthropic", "gemini"];
+
     /// Parses the stored / command-line name.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "openai" => Some(Self::OpenAi),
             "azure" => Some(Self::Azure),
+            "anthropic" => Some(Self::Anthropic),
+            "gemini" => Some(Self::Gemini),
             _ => None,
         }
     }
@@ -64,6 +77,8 @@ impl ProviderKind {
         match self {
             Self::OpenAi => "openai",
             Self::Azure => "azure",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
         }
     }
 
@@ -71,9 +86,19 @@ impl ProviderKind {
     pub fn pricing_kind(self) -> &'static str {
         match self {
             Self::OpenAi | Self::Azure => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
         }
     }
+
+    /// Whether the provider speaks OpenAI's wire format, so bodies pass through untranslated.
+    pub fn speaks_openai(self) -> bool {
+        matches!(self, Self::OpenAi | Self::Azure)
+    }
 }
+
+/// The `anthropic-version` sent to Anthropic: the only version of the Messages API there is.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// The `api-version` Azure OpenAI deployments are called with unless the provider's base URL names one
 /// (`https://<resource>.openai.azure.com/openai?api-version=…`).
@@ -95,9 +120,11 @@ pub struct Provider {
 /// A provider's credential header, ready to send.
 #[derive(Debug)]
 pub struct Endpoints {
-    /// `Authorization: Bearer <key>` (OpenAI) or `api-key: <key>` (Azure), the value marked sensitive so
-    /// HTTP libraries never print it.
+    /// `Authorization: Bearer <key>` (OpenAI), `api-key: <key>` (Azure), `x-api-key: <key>` (Anthropic) or
+    /// `x-goog-api-key: <key>` (Gemini), the value marked sensitive so HTTP libraries never print it.
     pub credential: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// Headers the provider requires on every call (Anthropic's `anthropic-version`).
+    pub fixed: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
 }
 
 impl Endpoints {
@@ -113,6 +140,14 @@ impl Endpoints {
                         reqwest::header::HeaderName::from_static("api-key"),
                         key.expose().to_owned(),
                     ),
+                    ProviderKind::Anthropic => (
+                        reqwest::header::HeaderName::from_static("x-api-key"),
+                        key.expose().to_owned(),
+                    ),
+                    ProviderKind::Gemini => (
+                        reqwest::header::HeaderName::from_static("x-goog-api-key"),
+                        key.expose().to_owned(),
+                    ),
                 };
                 let mut value = reqwest::header::HeaderValue::from_str(&text).map_err(|_| {
                     "the API key contains characters not allowed in a header".to_owned()
@@ -122,28 +157,67 @@ impl Endpoints {
             }
             None => None,
         };
-        Ok(Self { credential })
+        let fixed = match kind {
+            ProviderKind::Anthropic => vec![(
+                reqwest::header::HeaderName::from_static("anthropic-version"),
+                reqwest::header::HeaderValue::from_static(ANTHROPIC_VERSION),
+            )],
+            ProviderKind::OpenAi | ProviderKind::Azure | ProviderKind::Gemini => Vec::new(),
+        };
+        Ok(Self { credential, fixed })
     }
 }
 
+/// Where one deployment's calls go, built once per catalog load.
+#[derive(Debug)]
+pub struct DeploymentUrls {
+    pub chat: reqwest::Url,
+    /// Streamed chat; differs from `chat` only for Gemini (`:streamGenerateContent?alt=sse`).
+    pub chat_stream: reqwest::Url,
+    /// `None` for providers whose embeddings API the gateway does not speak (Anthropic has none; Gemini's
+    /// `embedContent` is not translated).
+    pub embeddings: Option<reqwest::Url>,
+}
+
 /// A deployment's endpoint URLs, built once per catalog load.
-fn deployment_urls(
-    provider: &Provider,
-    upstream_model: &str,
-) -> Result<(reqwest::Url, reqwest::Url), String> {
+fn deployment_urls(provider: &Provider, upstream_model: &str) -> Result<DeploymentUrls, String> {
     let parse = |text: String| reqwest::Url::parse(&text).map_err(|e| format!("{text}: {e}"));
+    // Path segments are pushed, not formatted, so a model or deployment name is always escaped.
+    let under_base =
+        |segments: &[&str], query: Option<(&str, &str)>| -> Result<reqwest::Url, String> {
+            let mut url = parse(provider.base_url.clone())?;
+            let kept_query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            url.set_query(None);
+            url.path_segments_mut()
+                .map_err(|()| format!("{}: not a base URL", provider.base_url))?
+                .pop_if_empty()
+                .extend(segments);
+            if query.is_some() || !kept_query.is_empty() {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in &kept_query {
+                    pairs.append_pair(k, v);
+                }
+                if let Some((k, v)) = query {
+                    pairs.append_pair(k, v);
+                }
+            }
+            Ok(url)
+        };
     match provider.kind {
-        ProviderKind::OpenAi => Ok((
-            parse(format!("{}/chat/completions", provider.base_url))?,
-            parse(format!("{}/embeddings", provider.base_url))?,
-        )),
+        ProviderKind::OpenAi => {
+            let chat = parse(format!("{}/chat/completions", provider.base_url))?;
+            Ok(DeploymentUrls {
+                chat_stream: chat.clone(),
+                chat,
+                embeddings: Some(parse(format!("{}/embeddings", provider.base_url))?),
+            })
+        }
         ProviderKind::Azure => {
             let base = parse(provider.base_url.clone())?;
             let version = base
                 .query_pairs()
                 .find(|(k, _)| k == "api-version")
                 .map_or_else(|| AZURE_API_VERSION.to_owned(), |(_, v)| v.into_owned());
-            // Path segments are pushed, not formatted, so a deployment name is always escaped.
             let endpoint = |operation: &[&str]| -> Result<reqwest::Url, String> {
                 let mut url = base.clone();
                 url.set_query(None);
@@ -156,10 +230,34 @@ fn deployment_urls(
                 url.query_pairs_mut().append_pair("api-version", &version);
                 Ok(url)
             };
-            Ok((
-                endpoint(&["chat", "completions"])?,
-                endpoint(&["embeddings"])?,
-            ))
+            let chat = endpoint(&["chat", "completions"])?;
+            Ok(DeploymentUrls {
+                chat_stream: chat.clone(),
+                chat,
+                embeddings: Some(endpoint(&["embeddings"])?),
+            })
+        }
+        ProviderKind::Anthropic => {
+            let chat = under_base(&["messages"], None)?;
+            Ok(DeploymentUrls {
+                chat_stream: chat.clone(),
+                chat,
+                embeddings: None,
+            })
+        }
+        ProviderKind::Gemini => {
+            // Google names models `models/<id>`; either spelling is accepted as the upstream model.
+            let model = upstream_model
+                .strip_prefix("models/")
+                .unwrap_or(upstream_model);
+            Ok(DeploymentUrls {
+                chat: under_base(&["models", &format!("{model}:generateContent")], None)?,
+                chat_stream: under_base(
+                    &["models", &format!("{model}:streamGenerateContent")],
+                    Some(("alt", "sse")),
+                )?,
+                embeddings: None,
+            })
         }
     }
 }
@@ -175,13 +273,14 @@ pub struct Deployment {
     /// Its own prices or the catalog's schedule; read it through `prices_at`.
     pub pricing: DeploymentPricing,
     pub provider: Arc<Provider>,
-    /// Where chat completions and embeddings of this deployment are sent.
-    pub chat_url: reqwest::Url,
-    pub embeddings_url: reqwest::Url,
+    /// Where chat completions (whole and streamed) and embeddings of this deployment are sent.
+    pub urls: DeploymentUrls,
     /// Share of traffic under the weighted strategy.
     pub weight: u32,
     /// Lower first under the priority strategy.
     pub priority: i32,
+    /// The deployment's own RPM / TPM limits, counted per replica in `health.quota()`.
+    pub own_limits: OwnLimits,
     /// Passive health, kept across catalog reloads.
     pub health: Arc<DeploymentHealth>,
 }
@@ -214,6 +313,13 @@ impl Deployment {
     /// a future-dated catalog price reaching its time) applies to calls from then on and never to earlier ones.
     pub fn prices_at(&self, at: DateTime<Utc>) -> Prices {
         self.pricing.at(at)
+    }
+
+    /// Whether a call of about `prompt_tokens` fits this minute under the deployment's own limits.
+    pub fn within_own_limits(&self, now_ms: u64, prompt_tokens: u64) -> bool {
+        self.health
+            .quota()
+            .admits(self.own_limits, now_ms, prompt_tokens)
     }
 }
 
@@ -277,7 +383,7 @@ impl Snapshot {
             let Some(provider) = providers.get(&d.provider_id) else {
                 continue;
             };
-            let (chat_url, embeddings_url) = match deployment_urls(provider, &d.upstream_model) {
+            let urls = match deployment_urls(provider, &d.upstream_model) {
                 Ok(urls) => urls,
                 Err(e) => {
                     tracing::warn!(deployment = %d.id, error = %e, "skipping a deployment with an unusable URL");
@@ -289,13 +395,16 @@ impl Snapshot {
                 tenant_id: d.tenant_id,
                 public_model: d.public_model.clone(),
                 pricing: book.pricing_of(&d, provider.kind.pricing_kind()),
-                chat_url,
-                embeddings_url,
+                urls,
                 upstream_model: d.upstream_model,
                 region: d.region,
                 provider: Arc::clone(provider),
                 weight: u32::try_from(d.weight).unwrap_or(0),
                 priority: d.priority,
+                own_limits: OwnLimits {
+                    rpm: d.rpm_limit.and_then(|n| u64::try_from(n).ok()),
+                    tpm: d.tpm_limit.and_then(|n| u64::try_from(n).ok()),
+                },
                 health: health.of(d.id),
             };
             by_tenant

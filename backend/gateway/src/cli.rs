@@ -81,7 +81,7 @@ pub enum ProvidersCommand {
     Add {
         #[arg(long)]
         name: String,
-        /// Wire format: `openai` (OpenAI and every OpenAI-compatible server).
+        /// Wire format: `openai` (OpenAI and every OpenAI-compatible server), `azure`, `anthropic` or `gemini`.
         #[arg(long = "type", default_value = "openai")]
         kind: String,
         /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
@@ -295,7 +295,10 @@ async fn providers_command(settings: &Settings, command: ProvidersCommand) -> an
             api_key_env,
         } => {
             let Some(parsed) = ProviderKind::parse(&kind) else {
-                bail!("unknown provider type `{kind}` (supported: openai)")
+                bail!(
+                    "unknown provider type `{kind}` (supported: {})",
+                    ProviderKind::NAMES.join(", ")
+                )
             };
             if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
                 bail!("--base-url must start with http:// or https://");
@@ -399,6 +402,8 @@ async fn models_command(settings: &Settings, command: ModelsCommand) -> anyhow::
                     price_source: PriceSource::Deployment.as_str().into(),
                     weight: 1,
                     priority: 0,
+                    rpm_limit: None,
+                    tpm_limit: None,
                 })
                 .await?;
             notify(settings, &state, Invalidation::Catalog).await;

@@ -25,6 +25,9 @@ pub enum ProxyError {
         message: String,
         param: Option<&'static str>,
     },
+    /// A request field the chosen provider's format cannot carry faithfully; refused rather than dropped.
+    #[error("{message}")]
+    Untranslatable { message: String, param: String },
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     /// The provider refused the request for a reason that is the caller's (400, 404, 422, 429 …); its error is
@@ -73,6 +76,7 @@ impl ProxyError {
             Self::ModelNotFound(_) => "model_not_found",
             Self::RegionNotAllowed(_) => "region_not_allowed",
             Self::BadRequest { .. } => "bad_request",
+            Self::Untranslatable { .. } => "untranslatable",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UpstreamRejected { .. } => "upstream_rejected",
             Self::UpstreamFailed(_) => "upstream_error",
@@ -130,6 +134,12 @@ impl ProxyError {
             Self::BadRequest { param, .. } => {
                 OpenAiErrorBody::new(message, "invalid_request_error", *param, None)
             }
+            Self::Untranslatable { param, .. } => OpenAiErrorBody::new(
+                message,
+                "invalid_request_error",
+                Some(param.as_str()),
+                Some("unsupported_by_provider"),
+            ),
             Self::PayloadTooLarge(_) => OpenAiErrorBody::new(
                 message,
                 "invalid_request_error",
@@ -182,7 +192,7 @@ impl ResponseError for ProxyError {
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::ModelNotAllowed(_) | Self::RegionNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::ModelNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::Untranslatable { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamRejected { status, .. } => *status,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
@@ -197,6 +207,35 @@ impl ResponseError for ProxyError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.respond_with(|error| serde_json::to_value(error.body()).unwrap_or_default())
+    }
+}
+
+impl ProxyError {
+    /// The error as Anthropic's Messages API answers (`{"type":"error","error":{"type","message"}}`), for
+    /// `POST /v1/messages`. The status is kept (the Anthropic SDK maps 400, 401, 403, 404, 413, 429, 503 and
+    /// 504 to their own exception classes); the type is the one Anthropic gives that status.
+    pub fn anthropic_response(&self) -> HttpResponse {
+        self.respond_with(|error| {
+            let kind = match error.status_code().as_u16() {
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                503 | 529 => "overloaded_error",
+                500.. => "api_error",
+                _ => "invalid_request_error",
+            };
+            serde_json::json!({
+                "type": "error",
+                "error": { "type": kind, "message": error.body().error.message },
+            })
+        })
+    }
+
+    /// The error response with its status and headers (`Retry-After`, rate-limit headers) and `body`.
+    fn respond_with(&self, body: impl FnOnce(&Self) -> serde_json::Value) -> HttpResponse {
         match self {
             Self::Auth(AuthError::Unavailable(source)) => {
                 tracing::error!(error = %source, "key store unavailable")
@@ -245,7 +284,7 @@ impl ResponseError for ProxyError {
                 }
             }
         }
-        response.json(self.body())
+        response.json(body(self))
     }
 }
 

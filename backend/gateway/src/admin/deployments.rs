@@ -45,6 +45,10 @@ pub struct DeploymentView {
     pub weight: i32,
     /// Lower first under the `priority` strategy.
     pub priority: i32,
+    /// The deployment's own requests per minute, counted on each replica; `null`: unlimited.
+    pub rpm_limit: Option<i32>,
+    /// The deployment's own tokens per minute, counted on each replica; `null`: unlimited.
+    pub tpm_limit: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -65,6 +69,8 @@ impl DeploymentView {
             reasoning_price: prices.reasoning.map(|p| p.to_string()),
             weight: d.weight,
             priority: d.priority,
+            rpm_limit: d.rpm_limit,
+            tpm_limit: d.tpm_limit,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -114,6 +120,10 @@ pub struct CreateDeployment {
     pub weight: Option<i32>,
     /// Default 0.
     pub priority: Option<i32>,
+    /// The deployment's own requests per minute (≥ 1); routing passes over it while its minute is full.
+    pub rpm_limit: Option<i32>,
+    /// The deployment's own tokens per minute (≥ 1).
+    pub tpm_limit: Option<i64>,
 }
 
 /// `PATCH /deployments/{id}` body.
@@ -132,6 +142,22 @@ pub struct UpdateDeployment {
     pub cached_input_price: Option<Option<String>>,
     pub weight: Option<i32>,
     pub priority: Option<i32>,
+    /// `null` removes the limit.
+    #[serde(default, with = "super::teams::double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub rpm_limit: Option<Option<i32>>,
+    /// `null` removes the limit.
+    #[serde(default, with = "super::teams::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub tpm_limit: Option<Option<i64>>,
+}
+
+/// A deployment's own limit must be at least 1 when set.
+fn check_own_limit(field: &str, limit: Option<i64>) -> Result<(), ApiError> {
+    match limit {
+        Some(n) if n < 1 => Err(ApiError::validation(field, "must be at least 1")),
+        _ => Ok(()),
+    }
 }
 
 fn check_weight(weight: Option<i32>) -> Result<(), ApiError> {
@@ -375,6 +401,8 @@ pub async fn create_deployment(
     let model = non_empty("model", &body.model)?;
     let upstream_model = non_empty("upstream_model", &body.upstream_model)?;
     check_weight(body.weight)?;
+    check_own_limit("rpm_limit", body.rpm_limit.map(i64::from))?;
+    check_own_limit("tpm_limit", body.tpm_limit)?;
     let own = own_prices(
         body.input_price.as_deref(),
         body.output_price.as_deref(),
@@ -416,6 +444,8 @@ pub async fn create_deployment(
                 price_source: String::new(),
                 weight: body.weight.unwrap_or(1),
                 priority: body.priority.unwrap_or(0),
+                rpm_limit: body.rpm_limit,
+                tpm_limit: body.tpm_limit,
             }
             .into_active_model();
             set_columns(&mut active, prices, source);
@@ -476,6 +506,8 @@ pub async fn update_deployment(
         .transpose()?;
     let change = PriceChange::from_request(&body)?;
     check_weight(body.weight)?;
+    check_own_limit("rpm_limit", body.rpm_limit.flatten().map(i64::from))?;
+    check_own_limit("tpm_limit", body.tpm_limit.flatten())?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let actor = session.user_id;
     let view = admin
@@ -506,6 +538,12 @@ pub async fn update_deployment(
             }
             if let Some(v) = body.priority {
                 active.priority = Set(v);
+            }
+            if let Some(v) = body.rpm_limit {
+                active.rpm_limit = Set(v);
+            }
+            if let Some(v) = body.tpm_limit {
+                active.tpm_limit = Set(v);
             }
             active.updated_at = Set(Utc::now());
             let view = view(&scoped, active.update(&scoped.db).await?).await?;

@@ -351,6 +351,15 @@ async fn book_for(scoped: &Scoped, models: Vec<String>) -> Result<PriceBook, Api
     Ok(PriceBook::new(rows))
 }
 
+/// The price-catalog kind of a provider kind (Azure OpenAI is priced from the `openai` rows), as the proxy
+/// prices it.
+fn catalog_kind(provider_kind: &str) -> &str {
+    match crate::catalog::ProviderKind::parse(provider_kind) {
+        Some(kind) => kind.pricing_kind(),
+        None => provider_kind,
+    }
+}
+
 /// The prices in force now for each deployment: its own columns, or the catalog's price. `kinds` maps provider
 /// ids to provider kinds.
 pub(super) async fn prices_now(
@@ -365,7 +374,7 @@ pub(super) async fn prices_now(
         .iter()
         .map(|d| {
             let kind = kinds.get(&d.provider_id).map_or("", String::as_str);
-            book.pricing_of(d, kind).at(now)
+            book.pricing_of(d, catalog_kind(kind)).at(now)
         })
         .collect())
 }
@@ -379,7 +388,7 @@ pub(super) async fn catalog_price_now(
 ) -> Result<Prices, ApiError> {
     book_for(scoped, vec![upstream_model.to_owned()])
         .await?
-        .schedule(scoped.tenant_id, provider_kind, upstream_model)
+        .schedule(scoped.tenant_id, catalog_kind(provider_kind), upstream_model)
         .at(Utc::now())
         .ok_or_else(|| {
             ApiError::validation(

@@ -175,7 +175,10 @@ pub async fn create(
     if ProviderKind::parse(&body.kind).is_none() {
         return Err(ApiError::validation(
             "kind",
-            "unknown provider kind; supported: openai",
+            format!(
+                "unknown provider kind; supported: {}",
+                ProviderKind::NAMES.join(", ")
+            ),
         ));
     }
     let base_url = validate_base_url(&body.base_url)?;

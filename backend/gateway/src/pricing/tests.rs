@@ -127,6 +127,8 @@ fn a_catalog_deployment_falls_back_to_its_columns_only_when_no_price_is_in_force
         price_source: "catalog".into(),
         weight: 1,
         priority: 0,
+        rpm_limit: None,
+        tpm_limit: None,
     };
     let pricing = book.pricing_of(&deployment, "openai");
     assert_eq!(pricing.source(), PriceSource::Catalog);
@@ -137,6 +139,8 @@ fn a_catalog_deployment_falls_back_to_its_columns_only_when_no_price_is_in_force
             price_source: "deployment".into(),
             weight: 1,
             priority: 0,
+            rpm_limit: None,
+            tpm_limit: None,
             ..deployment
         },
         "openai",

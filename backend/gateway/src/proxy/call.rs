@@ -1,5 +1,6 @@
 //! One proxied call from the moment it is routed until its usage event is queued.
 
+use super::client::ClientFormat;
 use super::failover::Attempt;
 use super::tags::Attribution;
 use crate::auth::AuthenticatedKey;
@@ -62,6 +63,8 @@ pub struct CallRecord {
     pub key: Arc<AuthenticatedKey>,
     pub deployment: Arc<Deployment>,
     pub endpoint: &'static str,
+    /// The caller's format, for the error answers of a call that fails after routing.
+    pub client: ClientFormat,
     pub streamed: bool,
     pub attribution: Attribution,
     pub sink: UsageSink,
@@ -108,6 +111,12 @@ impl CallRecord {
             .prices_at(self.created_at)
             .cost(outcome.tokens);
         let total_tokens = outcome.tokens.input.saturating_add(outcome.tokens.output);
+        if self.deployment.own_limits.any() {
+            self.deployment
+                .health
+                .quota()
+                .count_tokens(crate::routing::health::now_ms(), total_tokens);
+        }
         self.ticket
             .settle(i64::try_from(total_tokens).unwrap_or(i64::MAX), cost);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);

@@ -1,12 +1,19 @@
-//! `POST /v1/chat/completions`, streaming and not; tool definitions and tool calls pass through untouched.
+//! `POST /v1/chat/completions`, streaming and not, and the chat pipeline `POST /v1/messages` shares: route,
+//! admit, send (translated for Anthropic and Gemini providers), relay, record. Tool definitions and tool calls
+//! pass through untouched to OpenAI-compatible providers.
 
 use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
+use super::client::ClientFormat;
 use super::failover;
+use super::relay::StreamFormats;
+use super::wire::{self, StreamTranslator};
 use super::{ProxyState, admission, body, relay, route, tags};
+use crate::auth::AuthenticatedKey;
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
 use crate::routing::CallShape;
+use crate::translate::{self, OpenAiStreamToAnthropic, ResponseContext};
 use crate::usage::tokenizer;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -27,8 +34,8 @@ pub async fn chat_completions(
     let started = Instant::now();
     let key = state.authenticate(&req).await?;
     let raw = body::read_limited(&req, payload, state.settings.max_body_bytes).await?;
-    let mut request = body::parse_object(&raw)?;
-    let model = body::required_model(&request)?;
+    let request = body::parse_object(&raw)?;
+    body::required_model(&request)?;
     match request.get("messages") {
         Some(Value::Array(messages)) if !messages.is_empty() => {}
         Some(Value::Array(_)) => {
@@ -50,6 +57,42 @@ pub async fn chat_completions(
             ));
         }
     }
+    let call = ChatCall {
+        started,
+        key,
+        request,
+        raw_len: raw.len(),
+        client: ClientFormat::OpenAi,
+    };
+    run(&req, &state, call).await
+}
+
+/// A chat call, authenticated and parsed into OpenAI's format, from either inbound endpoint.
+pub(super) struct ChatCall {
+    pub started: Instant,
+    pub key: Arc<AuthenticatedKey>,
+    /// The request in OpenAI's format (an Anthropic request already translated).
+    pub request: Map<String, Value>,
+    /// Size of the body as received, for a cheap token estimate.
+    pub raw_len: usize,
+    pub client: ClientFormat,
+}
+
+/// Routes, admits, sends and relays a chat call; answers in the caller's format. Errors returned here (before
+/// routing) are rendered by the caller's handler.
+pub(super) async fn run(
+    req: &HttpRequest,
+    state: &ProxyState,
+    call: ChatCall,
+) -> Result<HttpResponse, ProxyError> {
+    let ChatCall {
+        started,
+        key,
+        mut request,
+        raw_len,
+        client,
+    } = call;
+    let model = body::required_model(&request)?;
     let stream = body::optional_bool(&request, "stream")?;
     let attribution = tags::from_request(req.headers(), &mut request, &key.default_tags)?;
     let max_output =
@@ -57,15 +100,15 @@ pub async fn chat_completions(
     let shape = CallShape {
         streamed: stream,
         // A cheap estimate is enough to order deployments by cost; admission counts exactly when it must.
-        prompt_tokens: (raw.len() / 4) as u64,
+        prompt_tokens: (raw_len / 4) as u64,
         max_output,
     };
-    let plan = route::plan(&state, &key, &model, &route::route_request(&req)?, shape)?;
+    let plan = route::plan(state, &key, &model, &route::route_request(req)?, shape)?;
     let priced_by = plan
         .dearest(shape)
         .cloned()
         .ok_or_else(|| ProxyError::Internal("an empty routing plan".into()))?;
-    let ticket = admission::admit(&state, &key, &priced_by, &attribution, || {
+    let ticket = admission::admit(state, &key, &priced_by, &attribution, || {
         (admission::chat_prompt_tokens(&request), max_output)
     })
     .await?;
@@ -83,7 +126,7 @@ pub async fn chat_completions(
     }
 
     let deadline = state.upstream.deadline_from(started);
-    let forwarded = state.forwarded_headers(&req);
+    let forwarded = state.forwarded_headers(req);
     // The call is identified and priced as of now, before any attempt.
     let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
     let record = |deployment: Arc<Deployment>| CallRecord {
@@ -92,7 +135,11 @@ pub async fn chat_completions(
         started,
         key: Arc::clone(&key),
         deployment,
-        endpoint: "chat.completions",
+        endpoint: match client {
+            ClientFormat::OpenAi => "chat.completions",
+            ClientFormat::Anthropic => "messages",
+        },
+        client,
         streamed: stream,
         attribution,
         sink: state.usage.clone(),
@@ -100,41 +147,44 @@ pub async fn chat_completions(
         failed_attempts: Vec::new(),
         in_flight: None,
     };
-    let sent = failover::send(
-        &state,
-        &plan,
-        &forwarded,
-        deadline,
-        stream,
-        |d| &d.chat_url,
-        |deployment| {
-            request.insert(
-                "model".into(),
-                Value::String(deployment.upstream_model.clone()),
-            );
-            serde_json::to_vec(&request)
-                .map(Bytes::from)
-                .map_err(|e| ProxyError::Internal(e.to_string()))
-        },
-    )
+    let default_max_tokens = state.settings.default_max_output_tokens;
+    let sent = failover::send(state, &plan, &forwarded, deadline, stream, |deployment| {
+        wire::chat_request(deployment, &mut request, stream, default_max_tokens)
+    })
     .await;
     let (response, call) = match failover::into_call(sent, record) {
         Ok(sent) => sent,
         Err(answer) => return *answer,
     };
+    let ctx = ResponseContext {
+        created: created_at.timestamp(),
+        model: call.deployment.upstream_model.clone(),
+        request_id: call_id.to_string(),
+    };
 
     if stream {
+        let formats = StreamFormats {
+            upstream: StreamTranslator::for_deployment(&call.deployment, ctx.clone()),
+            client: (client == ClientFormat::Anthropic).then(|| OpenAiStreamToAnthropic::new(ctx)),
+        };
         let prompt_tokens = PromptCounter::Chat(request.remove("messages").unwrap_or(Value::Null));
+        // An Anthropic client's usage travels in its own events, which are built from the usage chunk.
+        let strip_usage_chunk = client == ClientFormat::OpenAi && !client_wants_usage;
         return Ok(relay::relay_sse(
             call,
             response,
             prompt_tokens,
-            !client_wants_usage,
+            strip_usage_chunk,
             deadline,
+            formats,
         ));
     }
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {
+        Ok(bytes) => bytes,
+        Err(error) => return Ok(fail(call, error)),
+    };
+    let bytes = match wire::chat_response(&call.deployment, bytes, &ctx) {
         Ok(bytes) => bytes,
         Err(error) => return Ok(fail(call, error)),
     };
@@ -147,6 +197,13 @@ pub async fn chat_completions(
             count_completion_ourselves(request.get("messages"), &bytes),
             UsageSource::Tokenizer,
         ),
+    };
+    let bytes = match client {
+        ClientFormat::OpenAi => bytes,
+        ClientFormat::Anthropic => match to_anthropic(&bytes) {
+            Ok(bytes) => bytes,
+            Err(error) => return Ok(fail(call, error)),
+        },
     };
     let mut builder =
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
@@ -163,10 +220,25 @@ pub async fn chat_completions(
     Ok(builder.body(bytes))
 }
 
+/// An answer in OpenAI's format as an Anthropic Messages answer.
+fn to_anthropic(openai: &[u8]) -> Result<Bytes, ProxyError> {
+    let value: Value = serde_json::from_slice(openai).map_err(|e| {
+        ProxyError::UpstreamFailed(format!("the provider answered with invalid JSON: {e}"))
+    })?;
+    let translated = translate::openai_response_to_anthropic(&value).map_err(|e| {
+        ProxyError::UpstreamFailed(format!(
+            "the provider's answer could not be translated to Anthropic's format: {e}"
+        ))
+    })?;
+    serde_json::to_vec(&translated)
+        .map(Bytes::from)
+        .map_err(|e| ProxyError::Internal(e.to_string()))
+}
+
 /// Records a call that failed after routing and answers with its error, carrying the routing headers so the
 /// caller can match the failure to its usage event.
 pub(super) fn fail(call: CallRecord, error: ProxyError) -> HttpResponse {
-    let mut response = error.error_response();
+    let mut response = call.client.error_response(&error);
     for (name, value) in call.routing_headers() {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response

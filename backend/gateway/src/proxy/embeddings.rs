@@ -2,6 +2,7 @@
 
 use super::call::{CallRecord, Outcome, UsageSource};
 use super::chat::fail;
+use super::client::ClientFormat;
 use super::failover;
 use super::{ProxyState, admission, body, route, tags};
 use crate::catalog::Deployment;
@@ -86,6 +87,7 @@ pub async fn embeddings(
         key: Arc::clone(&key),
         deployment,
         endpoint: "embeddings",
+        client: ClientFormat::OpenAi,
         streamed: false,
         attribution,
         sink: state.usage.clone(),
@@ -99,14 +101,23 @@ pub async fn embeddings(
         &forwarded,
         deadline,
         false,
-        |d| &d.embeddings_url,
         |deployment| {
+            let Some(url) = &deployment.urls.embeddings else {
+                return Err(ProxyError::Untranslatable {
+                    message: format!(
+                        "the model `{}` is served here by a {} provider, whose embeddings API the gateway does not speak",
+                        deployment.public_model,
+                        deployment.provider.kind.as_str()
+                    ),
+                    param: "model".into(),
+                });
+            };
             request.insert(
                 "model".into(),
                 Value::String(deployment.upstream_model.clone()),
             );
             serde_json::to_vec(&request)
-                .map(Bytes::from)
+                .map(|body| (url.clone(), Bytes::from(body)))
                 .map_err(|e| ProxyError::Internal(e.to_string()))
         },
     )

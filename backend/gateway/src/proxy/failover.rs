@@ -60,14 +60,33 @@ pub async fn send(
     forwarded: &[ForwardedHeader],
     deadline: Instant,
     streamed: bool,
-    endpoint: fn(&Deployment) -> &reqwest::Url,
-    mut body_for: impl FnMut(&Deployment) -> Result<Bytes, ProxyError>,
+    mut prepare: impl FnMut(&Deployment) -> Result<(reqwest::Url, Bytes), ProxyError>,
 ) -> Result<Sent, Box<Failed>> {
     let mut failed = Vec::new();
     let mut last: Option<(ProxyError, Arc<Deployment>)> = None;
-    for (n, deployment) in plan.deployments.iter().enumerate() {
-        if n > 0 {
-            let pause = backoff(n);
+    // Why the last deployment passed over could not take the call; answered only if no attempt was sent.
+    let mut passed_over: Option<(ProxyError, Arc<Deployment>)> = None;
+    // Attempts actually sent; the backoff grows with them, not with deployments passed over.
+    let mut sent_attempts = 0usize;
+    for deployment in &plan.deployments {
+        // A deployment whose provider cannot take this request (a field its format cannot carry, an endpoint it
+        // does not have) is passed over for the next one; if none can, the caller gets that 400.
+        let (url, body) = match prepare(deployment) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                failed.push(Attempt {
+                    deployment_id: deployment.id,
+                    region: deployment.region.clone(),
+                    status: actix_web::ResponseError::status_code(&error).as_u16(),
+                    reason: "unsupported".into(),
+                    message: error.to_string(),
+                });
+                passed_over = Some((error, Arc::clone(deployment)));
+                continue;
+            }
+        };
+        if sent_attempts > 0 {
+            let pause = backoff(sent_attempts);
             if Instant::now() + pause >= deadline {
                 break;
             }
@@ -83,22 +102,16 @@ pub async fn send(
             });
             continue;
         };
-        let body = match body_for(deployment) {
-            Ok(body) => body,
-            Err(error) => {
-                return Err(Box::new(Failed {
-                    error,
-                    deployment: Some(Arc::clone(deployment)),
-                    failed,
-                }));
-            }
-        };
+        sent_attempts += 1;
+        if deployment.own_limits.any() {
+            deployment.health.quota().count_request(now_ms());
+        }
         let started = Instant::now();
         let result = state
             .upstream
             .post_json(
                 &deployment.provider,
-                endpoint(deployment),
+                &url,
                 body,
                 forwarded.to_vec(),
                 deadline,
@@ -135,7 +148,9 @@ pub async fn send(
             }
         }
     }
-    let (error, deployment) = match last {
+    // A provider's own failure (with its status and Retry-After) tells the caller more than the format of a
+    // deployment that was passed over; that 400 is the answer only when nothing was sent.
+    let (error, deployment) = match last.or(passed_over) {
         Some((error, deployment)) => (error, Some(deployment)),
         None => (
             ProxyError::NoHealthyDeployment {

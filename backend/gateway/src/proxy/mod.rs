@@ -5,12 +5,15 @@ mod admission;
 mod body;
 mod call;
 mod chat;
+mod client;
 mod embeddings;
 mod failover;
+mod messages;
 mod models;
 mod relay;
 mod route;
 pub mod tags;
+mod wire;
 
 use crate::auth::{AuthError, AuthenticatedKey, KeyResolver};
 use crate::catalog::Catalog;
@@ -89,6 +92,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .to(|req, payload, state| guarded(chat::chat_completions(req, payload, state))),
             )
             .route(
+                "/messages",
+                web::post().to(|req, payload, state| {
+                    guarded_anthropic(messages::messages(req, payload, state))
+                }),
+            )
+            .route(
+                "/messages/count_tokens",
+                web::post().to(|req, payload, state| {
+                    guarded_anthropic(messages::count_tokens(req, payload, state))
+                }),
+            )
+            .route(
                 "/embeddings",
                 web::post()
                     .to(|req, payload, state| guarded(embeddings::embeddings(req, payload, state))),
@@ -115,22 +130,40 @@ where
         .unwrap_or_else(|_| Err(ProxyError::Internal("handler panicked".into())))
 }
 
+/// Like [`guarded`], for Anthropic's endpoints: every error, a panic included, in Anthropic's error format.
+async fn guarded_anthropic<F>(handler: F) -> HttpResponse
+where
+    F: Future<Output = Result<HttpResponse, ProxyError>>,
+{
+    match guarded(handler).await {
+        Ok(response) => response,
+        Err(error) => error.anthropic_response(),
+    }
+}
+
 impl ProxyState {
-    /// Resolves the caller's key from `Authorization: Bearer …`.
+    /// Resolves the caller's key from `Authorization: Bearer …`, or from `x-api-key` (Anthropic's API key
+    /// header, which Anthropic clients and older SDKs send).
     pub async fn authenticate(
         &self,
         req: &HttpRequest,
     ) -> Result<Arc<AuthenticatedKey>, ProxyError> {
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(AuthError::Missing)?;
-        let secret = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or(AuthError::Missing)?;
+        let headers = req.headers();
+        let secret = match headers.get(actix_web::http::header::AUTHORIZATION) {
+            Some(header) => {
+                let header = header.to_str().map_err(|_| AuthError::Missing)?;
+                header
+                    .strip_prefix("Bearer ")
+                    .or_else(|| header.strip_prefix("bearer "))
+                    .map(str::trim)
+                    .ok_or(AuthError::Missing)?
+            }
+            None => headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .ok_or(AuthError::Missing)?,
+        };
         Ok(self.keys.resolve(secret).await?)
     }
 

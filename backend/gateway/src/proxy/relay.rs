@@ -3,10 +3,16 @@
 //! generated text, so the call is billed from the provider's count, or from our own tokenizer when the stream
 //! carries none. Whatever way the stream ends (finished, provider failure, time-out, or the client hanging up,
 //! which drops this relay), exactly one usage event is recorded.
+//!
+//! When the provider or the client does not speak OpenAI's stream format, the relay translates on the way: each
+//! provider event becomes OpenAI chunks (`wire::StreamTranslator`), which are inspected as above, then, for an
+//! Anthropic-SDK client, become Anthropic events. Streams that need no translation keep the byte-for-byte path.
 
 use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
 use super::chat::PromptCounter;
+use super::wire::StreamTranslator;
 use crate::money::TokenCounts;
+use crate::translate::OpenAiStreamToAnthropic;
 use crate::upstream::error_chain;
 use crate::usage::tokenizer;
 use actix_web::HttpResponse;
@@ -23,6 +29,20 @@ use tokio::time::{Instant, Sleep};
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
+/// The translations a stream needs on its way, if any.
+pub struct StreamFormats {
+    /// Provider events to OpenAI chunks (`None`: the provider speaks OpenAI's format).
+    pub upstream: Option<StreamTranslator>,
+    /// OpenAI chunks to Anthropic events (`None`: the client speaks OpenAI's format).
+    pub client: Option<OpenAiStreamToAnthropic>,
+}
+
+impl StreamFormats {
+    fn translating(&self) -> bool {
+        self.upstream.is_some() || self.client.is_some()
+    }
+}
+
 /// Starts relaying `response` (a 2xx SSE response) to the client.
 pub fn relay_sse(
     call: CallRecord,
@@ -30,6 +50,7 @@ pub fn relay_sse(
     prompt: PromptCounter,
     strip_usage_chunk: bool,
     deadline: Instant,
+    formats: StreamFormats,
 ) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder
@@ -44,6 +65,8 @@ pub fn relay_sse(
         pending: BytesMut::new(),
         strip_usage_chunk,
         finished: false,
+        formats,
+        sent_done: false,
         tracker: Some(Tracker {
             call,
             prompt,
@@ -164,12 +187,23 @@ struct SseRelay {
     pending: BytesMut,
     strip_usage_chunk: bool,
     finished: bool,
+    formats: StreamFormats,
+    /// Whether a translated stream has sent its `data: [DONE]` (to the tracker, and to an OpenAI client).
+    sent_done: bool,
     tracker: Option<Tracker>,
 }
 
 impl SseRelay {
     /// Splits off every complete event in `pending`, returning the bytes to send.
     fn take_complete_events(&mut self) -> Bytes {
+        if self.formats.translating() {
+            let mut out = BytesMut::new();
+            while let Some(len) = event_length(&self.pending) {
+                let event = self.pending.split_to(len).freeze();
+                self.translate_event(&event, &mut out);
+            }
+            return out.freeze();
+        }
         let mut end = 0;
         let mut dropped: Vec<(usize, usize)> = Vec::new();
         while let Some(len) = event_length(&self.pending[end..]) {
@@ -198,22 +232,122 @@ impl SseRelay {
         kept.freeze()
     }
 
+    /// One complete provider event of a translated stream: into OpenAI chunks, then to the client.
+    fn translate_event(&mut self, event: &[u8], out: &mut BytesMut) {
+        let mut chunks: Vec<Bytes> = Vec::new();
+        match &mut self.formats.upstream {
+            None => chunks.push(Bytes::copy_from_slice(event)),
+            Some(translator) => {
+                for data in data_lines(event) {
+                    // Comments, pings and anything unreadable carry nothing to translate.
+                    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+                        continue;
+                    };
+                    chunks.extend(translator.push(&value).iter().map(openai_event));
+                }
+                if translator.is_done() && !self.sent_done {
+                    self.sent_done = true;
+                    chunks.push(Bytes::from_static(b"data: [DONE]\n\n"));
+                }
+            }
+        }
+        for chunk in chunks {
+            self.deliver_openai(&chunk, out);
+        }
+    }
+
+    /// One OpenAI event: inspected for usage, then written in the client's format.
+    fn deliver_openai(&mut self, event: &[u8], out: &mut BytesMut) {
+        if let Some(tracker) = &mut self.tracker
+            && !tracker.inspect(event, self.strip_usage_chunk)
+        {
+            return;
+        }
+        let Some(client) = &mut self.formats.client else {
+            out.extend_from_slice(event);
+            return;
+        };
+        for data in data_lines(event) {
+            let events = if data == b"[DONE]" {
+                client.finish()
+            } else {
+                match serde_json::from_slice::<serde_json::Value>(data) {
+                    Ok(chunk) => client.push(&chunk),
+                    Err(_) => continue,
+                }
+            };
+            for event in events {
+                out.extend_from_slice(event.to_sse().as_bytes());
+            }
+        }
+    }
+
+    /// The end of a provider stream that needed translation: what is owed (Gemini's usage chunk, `[DONE]`),
+    /// or, for an Anthropic client of a stream that never completed, an error event.
+    fn finish_translated(&mut self, out: &mut BytesMut) {
+        let tail = self.pending.split();
+        if !tail.is_empty() {
+            // A last event without its blank line.
+            let mut event = tail.to_vec();
+            event.extend_from_slice(b"\n\n");
+            self.translate_event(&event, out);
+        }
+        let complete = match &mut self.formats.upstream {
+            Some(translator) => {
+                let (chunks, complete) = translator.finish();
+                for chunk in chunks.iter().map(openai_event) {
+                    self.deliver_openai(&chunk, out);
+                }
+                complete
+            }
+            None => self.tracker.as_ref().is_some_and(|t| t.saw_done),
+        };
+        if complete && !self.sent_done && self.formats.upstream.is_some() {
+            self.sent_done = true;
+            self.deliver_openai(b"data: [DONE]\n\n", out);
+        }
+        if !complete && let Some(client) = &mut self.formats.client {
+            let error = serde_json::json!({ "error": {
+                "message": "the provider's stream ended before the answer was complete",
+                "type": "server_error",
+            }});
+            for event in client.push(&error) {
+                out.extend_from_slice(event.to_sse().as_bytes());
+            }
+        }
+    }
+
     /// Ends the relay: records usage and returns what is left to send (the unterminated tail, and an error
-    /// event in OpenAI's stream format when the stream failed).
+    /// event in the client's stream format when the stream failed).
     fn end(
         &mut self,
         status: u16,
         label: &'static str,
         error: Option<(String, &'static str)>,
     ) -> Option<Bytes> {
+        // A translated stream's tail was handled by `finish_translated` (or is dropped with an error).
+        let mut tail = if self.formats.translating() {
+            BytesMut::new()
+        } else {
+            self.pending.split()
+        };
         self.finished = true;
-        let mut tail = self.pending.split();
         if let Some((message, code)) = &error {
             // Half an event would only make the client's parser fail before it reads the error.
             tail.clear();
             let body = OpenAiErrorBody::new(message.clone(), "server_error", None, Some(code));
-            let json = serde_json::to_string(&body).unwrap_or_default();
-            tail.extend_from_slice(format!("data: {json}\n\n").as_bytes());
+            match &mut self.formats.client {
+                None => {
+                    let json = serde_json::to_string(&body).unwrap_or_default();
+                    tail.extend_from_slice(format!("data: {json}\n\n").as_bytes());
+                }
+                Some(client) => {
+                    let chunk = serde_json::to_value(&body).unwrap_or_default();
+                    for event in client.push(&chunk) {
+                        tail.extend_from_slice(event.to_sse().as_bytes());
+                    }
+                }
+            }
         }
         if let Some(tracker) = self.tracker.take() {
             if error.is_some() {
@@ -266,9 +400,16 @@ impl Stream for SseRelay {
                     );
                 }
                 Poll::Ready(None) => {
+                    let mut out = BytesMut::new();
+                    if this.formats.translating() {
+                        this.finish_translated(&mut out);
+                    }
                     let saw_done = this.tracker.as_ref().is_some_and(|t| t.saw_done);
                     let label = if saw_done { "ok" } else { "incomplete" };
-                    return Poll::Ready(this.end(200, label, None).map(Ok));
+                    if let Some(tail) = this.end(200, label, None) {
+                        out.extend_from_slice(&tail);
+                    }
+                    return Poll::Ready((!out.is_empty()).then(|| Ok(out.freeze())));
                 }
             }
         }
@@ -286,6 +427,20 @@ impl Drop for SseRelay {
             );
         }
     }
+}
+
+/// An OpenAI chunk framed as one SSE event.
+fn openai_event(chunk: &serde_json::Value) -> Bytes {
+    Bytes::from(format!("data: {chunk}\n\n"))
+}
+
+/// The payloads of an event's `data:` lines.
+fn data_lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
+    event.split(|b| *b == b'\n').filter_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let data = line.strip_prefix(b"data:")?;
+        Some(data.strip_prefix(b" ").unwrap_or(data))
+    })
 }
 
 /// Length of the first complete event in `bytes` (through its blank line), if there is one.

@@ -7,7 +7,7 @@ use super::ProxyState;
 use crate::auth::AuthenticatedKey;
 use crate::catalog::{Deployment, Snapshot};
 use crate::error::ProxyError;
-use crate::routing::{CallShape, Routable, RouteRequest, strategy};
+use crate::routing::{CallShape, Quota, Routable, RouteRequest, strategy};
 use actix_web::HttpRequest;
 use std::sync::Arc;
 
@@ -68,8 +68,9 @@ pub fn plan(
     let mut unhealthy = Vec::new();
     let mut push_ordered =
         |list: Vec<Arc<Deployment>>, strategy, out: &mut Vec<Arc<Deployment>>| {
-            let (healthy, sick): (Vec<_>, Vec<_>) =
-                list.into_iter().partition(|d| d.health.check(now).is_ok());
+            let (healthy, sick): (Vec<_>, Vec<_>) = list.into_iter().partition(|d| {
+                d.health.check(now).is_ok() && d.within_own_limits(now, shape.prompt_tokens)
+            });
             unhealthy.extend(sick);
             for i in strategy::order(strategy, &healthy, shape, &mut rng) {
                 out.push(Arc::clone(&healthy[i]));
@@ -113,16 +114,20 @@ pub fn plan(
         };
         let reasons: Vec<String> = unhealthy
             .iter()
-            .filter_map(|d| {
-                d.health
-                    .check(now)
-                    .err()
-                    .map(|why| format!("{} ({}): {}", d.id, d.region, why.as_str()))
+            .map(|d| {
+                let why = match d.health.check(now) {
+                    Err(why) => why.as_str(),
+                    Ok(()) => "own_rate_limit_reached",
+                };
+                format!("{} ({}): {why}", d.id, d.region)
             })
             .collect();
         let soonest_ms = unhealthy
             .iter()
-            .map(|d| d.health.available_in_ms(now))
+            .map(|d| match d.health.check(now) {
+                Err(_) => d.health.available_in_ms(now),
+                Ok(()) => Quota::next_window_in_ms(now),
+            })
             .min();
         return Err(ProxyError::NoHealthyDeployment {
             message: format!(

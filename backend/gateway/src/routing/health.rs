@@ -90,6 +90,8 @@ pub struct DeploymentHealth {
     latency_ewma_us: AtomicU64,
     ttft_ewma_us: AtomicU64,
     window: Mutex<Window>,
+    /// This minute's calls and tokens against the deployment's own RPM / TPM limits.
+    quota: super::Quota,
 }
 
 /// Why a deployment was not tried.
@@ -143,7 +145,13 @@ impl DeploymentHealth {
             latency_ewma_us: AtomicU64::new(0),
             ttft_ewma_us: AtomicU64::new(0),
             window: Mutex::new(Window::default()),
+            quota: super::Quota::default(),
         }
+    }
+
+    /// This minute's counts against the deployment's own limits.
+    pub fn quota(&self) -> &super::Quota {
+        &self.quota
     }
 
     /// Whether the deployment may be chosen now (without taking a half-open probe).

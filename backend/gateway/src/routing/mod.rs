@@ -3,9 +3,11 @@
 //! (`x-switchyard-route`). The proxy's `route` module puts them together with residency and fallbacks.
 
 pub mod health;
+pub mod quota;
 pub mod strategy;
 
 pub use health::{Circuit, DeploymentHealth, HealthPolicy, InFlight, Unavailable};
+pub use quota::{OwnLimits, Quota};
 pub use strategy::{CallShape, Routable, Strategy};
 
 /// Most attempts one call makes across its group and fallbacks unless the group says otherwise.

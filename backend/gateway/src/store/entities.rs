@@ -147,6 +147,10 @@ pub mod deployment {
         pub weight: i32,
         /// Lower first under the priority strategy.
         pub priority: i32,
+        /// The deployment's own requests per minute (per replica); `None`: unlimited.
+        pub rpm_limit: Option<i32>,
+        /// The deployment's own tokens per minute (per replica); `None`: unlimited.
+        pub tpm_limit: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

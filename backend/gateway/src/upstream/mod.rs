@@ -1,9 +1,10 @@
 //! Calling providers: one pooled HTTP client for every upstream, with connect, first-byte and total time-outs.
 //! This module speaks HTTP only; what a status means for the caller is decided in `error.rs`.
 
-use crate::catalog::Provider;
+use crate::catalog::{Provider, ProviderKind};
 use crate::config::UpstreamSettings;
 use crate::error::ProxyError;
+use crate::translate;
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
@@ -70,6 +71,9 @@ impl UpstreamClient {
         if let Some((name, value)) = &provider.endpoints.credential {
             request = request.header(name.clone(), value.clone());
         }
+        for (name, value) in &provider.endpoints.fixed {
+            request = request.header(name.clone(), value.clone());
+        }
         for (name, value) in forwarded {
             request = request.header(name, value);
         }
@@ -120,7 +124,7 @@ impl UpstreamClient {
         response: reqwest::Response,
         deadline: Instant,
     ) -> ProxyError {
-        let status = response.status().as_u16();
+        let provider_status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -131,7 +135,21 @@ impl UpstreamClient {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let parsed: Option<OpenAiErrorBody> = serde_json::from_slice(&body).ok();
+        // Each provider's error shape becomes OpenAI's, the gateway's canonical format (Anthropic's 529
+        // "overloaded" becomes a 503 on the way).
+        let (status, parsed): (u16, Option<OpenAiErrorBody>) = match provider.kind {
+            ProviderKind::OpenAi | ProviderKind::Azure => {
+                (provider_status, serde_json::from_slice(&body).ok())
+            }
+            ProviderKind::Anthropic => {
+                let (status, body) = translate::anthropic_error_to_openai(provider_status, &body);
+                (status, Some(body))
+            }
+            ProviderKind::Gemini => {
+                let (status, body) = translate::gemini_error_to_openai(provider_status, &body);
+                (status, Some(body))
+            }
+        };
         let message = parsed
             .as_ref()
             .map(|b| b.error.message.clone())

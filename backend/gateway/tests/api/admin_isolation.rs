@@ -75,6 +75,8 @@ async fn tenant_a_cannot_see_or_touch_anything_of_tenant_b() {
         price_source: "deployment".into(),
         weight: 1,
         priority: 0,
+        rpm_limit: None,
+        tpm_limit: None,
     }
     .into_active_model()
     .insert(db)

@@ -425,3 +425,54 @@ async fn developers_only_read_prices_and_another_tenant_neither_sees_nor_deletes
     assert_eq!(still["data"][0]["id"], price["id"]);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_anthropic_and_gemini_deployments_are_priced_from_their_vendors_catalog_rows() {
+    let app = spawn_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    for (kind, base_url, upstream, input, output) in [
+        (
+            "azure",
+            "https://r.openai.azure.com/openai",
+            "gpt-4o",
+            "2.5",
+            "10",
+        ),
+        (
+            "anthropic",
+            "https://api.anthropic.com/v1",
+            "claude-sonnet-4-5",
+            "3",
+            "15",
+        ),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "gemini-3.5-flash",
+            "1.5",
+            "9",
+        ),
+    ] {
+        let provider = app
+            .admin_json(
+                &token,
+                Method::POST,
+                "/providers",
+                Some(json!({"name": kind, "kind": kind, "base_url": base_url, "api_key": "k"})),
+                201,
+            )
+            .await;
+        let body = json!({"model": format!("{kind}-model"), "provider_id": provider["id"],
+                          "upstream_model": upstream, "region": "eu"});
+        let created = app
+            .admin_json(&token, Method::POST, "/deployments", Some(body), 201)
+            .await;
+        assert_eq!(created["price_source"], "catalog", "{kind}");
+        assert_eq!(
+            fields(&created, &["input_price", "output_price"]),
+            [&json!(input), &json!(output)],
+            "{kind}"
+        );
+    }
+    app.shutdown().await;
+}

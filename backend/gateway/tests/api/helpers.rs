@@ -261,6 +261,8 @@ pub async fn add_provider_and_models(services: &Services, name: &str, base_url: 
                 price_source: "deployment".into(),
                 weight: 1,
                 priority: 0,
+                rpm_limit: None,
+                tpm_limit: None,
             })
             .await
             .expect("insert deployment");
@@ -478,5 +480,54 @@ impl TestApp {
             request = request.json(&body);
         }
         request.send().await.expect("admin request")
+    }
+}
+
+/// The provider-kind models tests add beside `MODEL`: (public model, upstream model).
+pub const CLAUDE_MODEL: (&str, &str) = ("claude-test", "claude-sonnet-4-5");
+pub const GEMINI_MODEL: (&str, &str) = ("gemini-test", "gemini-3.5-flash");
+
+impl TestApp {
+    /// Registers a provider of `kind` at `base_url` (with an API key, which Anthropic and Gemini require) and a
+    /// deployment of `model` on it in region `eu` at `MODEL`'s prices, through the admin API; returns the
+    /// deployment id.
+    pub async fn add_model_of_kind(
+        &self,
+        kind: &str,
+        base_url: &str,
+        (model, upstream_model): (&str, &str),
+    ) -> String {
+        let (_, token) = self
+            .token_for(&format!("{kind}-{model}-owner@example.com"), "owner")
+            .await;
+        let provider = self
+            .admin_json(
+                &token,
+                reqwest::Method::POST,
+                "/providers",
+                Some(serde_json::json!({"name": format!("{kind}-{model}"), "kind": kind, "base_url": base_url,
+                                        "api_key": format!("{kind}-secret-key")})),
+                201,
+            )
+            .await;
+        let deployment = self
+            .admin_json(
+                &token,
+                reqwest::Method::POST,
+                "/deployments",
+                Some(
+                    serde_json::json!({"model": model, "provider_id": provider["id"],
+                                        "upstream_model": upstream_model, "region": "eu",
+                                        "input_price": "2.5", "output_price": "10"}),
+                ),
+                201,
+            )
+            .await;
+        self.services
+            .catalog
+            .reload()
+            .await
+            .expect("reload catalog");
+        deployment["id"].as_str().expect("deployment id").to_owned()
     }
 }

@@ -34,6 +34,7 @@ mod sdk;
 mod shared_state;
 mod shutdown;
 mod streaming;
+mod translation;
 mod usage;
 mod usage_fixtures;
 mod usage_rollups;

@@ -57,6 +57,8 @@ async fn add_deployment(
             price_source: "deployment".into(),
             weight: 1,
             priority: 0,
+            rpm_limit: None,
+            tpm_limit: None,
         })
         .await
         .unwrap();
@@ -421,5 +423,110 @@ async fn an_azure_openai_deployment_is_called_with_its_url_scheme_api_version_an
     );
     assert!(!sent.headers.contains_key("authorization"));
     azure.stop().await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_at_its_own_rpm_limit_is_passed_over_and_alone_answers_503_with_retry_after() {
+    let app = routing_app().await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let capped_mock = start_mock(MockConfig::default()).await;
+    let spare_mock = start_mock(MockConfig::default()).await;
+    let capped = add_deployment(
+        &app,
+        "capped",
+        &capped_mock.base_url(),
+        "routed",
+        "eu",
+        1_000_000,
+    )
+    .await;
+    let spare = add_deployment(
+        &app,
+        "spare",
+        &spare_mock.base_url(),
+        "routed",
+        "eu",
+        1_000_000,
+    )
+    .await;
+    // The capped deployment is preferred; its own limit is set (and read back) through the admin API.
+    let patched = app
+        .admin_json(
+            &token,
+            Method::PATCH,
+            &format!("/deployments/{capped}"),
+            Some(json!({"rpm_limit": 3, "priority": 0})),
+            200,
+        )
+        .await;
+    assert_eq!(patched["rpm_limit"], 3);
+    assert_eq!(patched["tpm_limit"], Value::Null);
+    app.admin_json(
+        &token,
+        Method::PATCH,
+        &format!("/deployments/{spare}"),
+        Some(json!({"priority": 1})),
+        200,
+    )
+    .await;
+    app.admin_json(
+        &token,
+        Method::PATCH,
+        &format!("/deployments/{capped}"),
+        Some(json!({"rpm_limit": 0})),
+        400,
+    )
+    .await;
+    set_group(&app, &token, "routed", json!({"strategy": "priority"})).await;
+
+    let mut served = Vec::new();
+    for _ in 0..6 {
+        let response = call(&app, "routed", None).await;
+        assert_eq!(response.status(), 200);
+        served.push(served_by(&response));
+    }
+    // Unless the minute turned mid-test, exactly three calls went to the capped deployment, first.
+    let to_capped = served
+        .iter()
+        .filter(|id| **id == capped.to_string())
+        .count();
+    assert!((3..=6).contains(&to_capped), "{served:?}");
+    assert_eq!(
+        served[..3],
+        [capped.to_string(), capped.to_string(), capped.to_string()]
+    );
+    assert_eq!(capped_mock.received().len(), to_capped);
+
+    // Narrowed to the capped deployment's region alone (the spare moves away), the full minute is a 503.
+    app.admin_json(
+        &token,
+        Method::PATCH,
+        &format!("/deployments/{spare}"),
+        Some(json!({"region": "us"})),
+        200,
+    )
+    .await;
+    app.services.catalog.reload().await.unwrap();
+    let response = call(&app, "routed", Some("region=eu")).await;
+    if capped_mock.received().len() == 3 {
+        assert_eq!(response.status(), 503);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("own_rate_limit_reached"),
+            "{body}"
+        );
+    }
+    capped_mock.stop().await;
+    spare_mock.stop().await;
     app.shutdown().await;
 }
