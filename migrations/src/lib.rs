@@ -17,6 +17,7 @@ mod m20261130_000006_model_prices;
 mod m20261130_000007_usage_rollups;
 mod m20261130_000008_routing;
 mod m20261130_000009_deployment_limits;
+mod m20261130_000010_agent_sessions;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_usage_rollups::Migration),
             Box::new(m20261130_000008_routing::Migration),
             Box::new(m20261130_000009_deployment_limits::Migration),
+            Box::new(m20261130_000010_agent_sessions::Migration),
         ]
     }
 }

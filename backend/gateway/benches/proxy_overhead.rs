@@ -15,6 +15,11 @@
 //!     cargo bench -p switchyard --bench proxy_overhead                 # 5 s per point, c = 1, 16, 64
 //!     cargo bench -p switchyard --bench proxy_overhead -- --seconds 10 --concurrency 1,16,64,128
 //!     cargo bench -p switchyard --bench proxy_overhead -- --soak 300   # 5-minute c=16 run, gateway RSS sampled
+//!     cargo bench -p switchyard --bench proxy_overhead -- --tracing     # the same points with traces off, then on
+//!
+//! With `--tracing` the whole measurement runs twice in one process: a gateway with traces off, then one that
+//! samples and exports every call's spans over OTLP/HTTP to an in-process collector that accepts and discards
+//! them, so the difference is the cost of tracing on the proxy path.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -34,6 +39,7 @@ struct Options {
     concurrency: Vec<usize>,
     embedded: bool,
     soak: Option<u64>,
+    tracing: bool,
 }
 
 fn parse_options() -> Options {
@@ -43,6 +49,7 @@ fn parse_options() -> Options {
         concurrency: vec![1, 16, 64],
         embedded: false,
         soak: None,
+        tracing: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -62,6 +69,7 @@ fn parse_options() -> Options {
                     .collect();
             }
             "--embedded" => options.embedded = true,
+            "--tracing" => options.tracing = true,
             "--rate" => {
                 options.rate = args
                     .next()
@@ -109,9 +117,43 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let gateway = Gateway::start(&mock, options.embedded);
-    load_runtime.block_on(run(&options, &mock, &gateway));
-    drop(gateway);
+    if options.tracing {
+        // A collector that accepts every export and keeps nothing, on the mock's runtime.
+        let collector = mock_runtime.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let server = actix_web::HttpServer::new(|| {
+                actix_web::App::new().default_service(actix_web::web::to(|| async {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("application/x-protobuf")
+                        .finish()
+                }))
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run();
+            tokio::spawn(server);
+            url
+        });
+        for traced in [None, Some(collector.as_str())] {
+            println!(
+                "\n=== traces {} ===",
+                if traced.is_some() {
+                    "ON (every call sampled, exported over OTLP/HTTP)"
+                } else {
+                    "OFF"
+                }
+            );
+            let gateway = Gateway::start(&mock, options.embedded, traced);
+            load_runtime.block_on(run(&options, &mock, &gateway));
+            drop(gateway);
+        }
+    } else {
+        let gateway = Gateway::start(&mock, options.embedded, None);
+        load_runtime.block_on(run(&options, &mock, &gateway));
+        drop(gateway);
+    }
     mock_runtime.block_on(mock.stop());
 }
 
@@ -126,7 +168,7 @@ struct Gateway {
 }
 
 impl Gateway {
-    fn start(mock: &MockServer, embedded: bool) -> Self {
+    fn start(mock: &MockServer, embedded: bool, traces_to: Option<&str>) -> Self {
         let bin = env!("CARGO_BIN_EXE_switchyard");
         let data_dir =
             std::env::temp_dir().join(format!("switchyard-bench-{}", std::process::id()));
@@ -144,6 +186,10 @@ impl Gateway {
             ),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
+        if let Some(collector) = traces_to {
+            envs.push(("SWITCHYARD_TRACING__ENABLED".into(), "true".into()));
+            envs.push(("SWITCHYARD_TRACING__ENDPOINT".into(), collector.to_owned()));
+        }
         let mut database = None;
         if !embedded {
             let admin = std::env::var("SWITCHYARD_TEST_DATABASE_URL")

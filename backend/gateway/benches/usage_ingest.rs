@@ -162,6 +162,8 @@ fn events(rng: &mut StdRng, tenant: Uuid, n: usize) -> Vec<usage_event::Model> {
                 session_id: None,
                 agent_id: None,
                 attempts: None,
+                parent_id: None,
+                tools: None,
             }
         })
         .collect()

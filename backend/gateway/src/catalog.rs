@@ -461,6 +461,14 @@ impl Snapshot {
             .map(Vec::as_slice)
     }
 
+    /// Every deployment of every tenant (for scrape-time metrics).
+    pub fn all_deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.by_tenant
+            .values()
+            .flat_map(|models| models.values())
+            .flatten()
+    }
+
     /// The tenant's public model names, sorted.
     pub fn models(&self, tenant_id: Uuid) -> Vec<&str> {
         let mut names: Vec<&str> = self

@@ -45,6 +45,81 @@ pub struct Settings {
     pub usage: UsageSettings,
     pub routing: RoutingSettings,
     pub admin: AdminSettings,
+    pub metrics: MetricsSettings,
+    pub tracing: TracingSettings,
+}
+
+/// OpenTelemetry traces over OTLP. The standard `OTEL_*` variables apply where these settings are left unset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingSettings {
+    /// `true` / `false`; unset: on when an OTLP endpoint is configured here or in `OTEL_EXPORTER_OTLP_ENDPOINT` /
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. `OTEL_SDK_DISABLED=true` turns it off.
+    pub enabled: Option<bool>,
+    /// Collector base URL (`http://collector:4318` for HTTP, `http://collector:4317` for gRPC); unset: the
+    /// `OTEL_EXPORTER_OTLP_*ENDPOINT` variables, else the OTLP default.
+    pub endpoint: Option<String>,
+    /// `http/protobuf` or `grpc`; unset: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`, else
+    /// `http/protobuf`.
+    pub protocol: Option<String>,
+    /// Share of new traces sampled (0 to 1); a caller's sampled flag is followed. `OTEL_TRACES_SAMPLER` wins.
+    pub sample_ratio: f64,
+    /// Spans waiting for export at most; beyond it spans are dropped and counted.
+    pub max_queue_size: usize,
+    /// How often a batch is sent.
+    #[serde(with = "humantime_serde")]
+    pub export_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub export_timeout: Duration,
+    /// Record prompts and completions (redacted) on spans. Off by default.
+    pub capture_content: bool,
+    /// `service.name` unless `OTEL_SERVICE_NAME` is set.
+    pub service_name: String,
+}
+
+impl TracingSettings {
+    fn env(name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+
+    /// Whether traces are exported.
+    pub fn is_enabled(&self) -> bool {
+        if Self::env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            return false;
+        }
+        self.enabled.unwrap_or_else(|| {
+            self.endpoint.is_some()
+                || Self::env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+                || Self::env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
+        })
+    }
+
+    /// The configured endpoint (the exporter reads the `OTEL_*` variables itself when this is `None`).
+    pub fn endpoint(&self) -> Option<String> {
+        self.endpoint.clone()
+    }
+
+    /// The transport: the setting, then the standard variables, then HTTP/protobuf.
+    pub fn protocol(&self) -> crate::otel::OtlpProtocol {
+        self.protocol
+            .clone()
+            .or_else(|| Self::env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
+            .or_else(|| Self::env("OTEL_EXPORTER_OTLP_PROTOCOL"))
+            .and_then(|p| crate::otel::OtlpProtocol::parse(&p))
+            .unwrap_or(crate::otel::OtlpProtocol::HttpProtobuf)
+    }
+}
+
+/// `GET /metrics` in Prometheus' text format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// When set, scrapes must send `Authorization: Bearer <token>`.
+    pub bearer_token: Option<SecretValue>,
+    /// Most (tenant, model, provider) label sets with their own series; later ones are counted as `other`.
+    pub max_label_sets: usize,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -240,6 +315,22 @@ impl Default for Settings {
                 login_attempts: 10,
                 login_window: Duration::from_secs(15 * 60),
             },
+            metrics: MetricsSettings {
+                enabled: true,
+                bearer_token: None,
+                max_label_sets: 10_000,
+            },
+            tracing: TracingSettings {
+                enabled: None,
+                endpoint: None,
+                protocol: None,
+                sample_ratio: 1.0,
+                max_queue_size: 4096,
+                export_interval: Duration::from_secs(2),
+                export_timeout: Duration::from_secs(10),
+                capture_content: false,
+                service_name: "switchyard".into(),
+            },
         }
     }
 }
@@ -278,6 +369,51 @@ impl Settings {
 
     /// Checks values that types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.0..=1.0).contains(&self.tracing.sample_ratio) {
+            return Err(ConfigError::Invalid {
+                key: "tracing.sample_ratio",
+                message: "must be between 0 and 1".into(),
+            });
+        }
+        if let Some(protocol) = &self.tracing.protocol
+            && crate::otel::OtlpProtocol::parse(protocol).is_none()
+        {
+            return Err(ConfigError::Invalid {
+                key: "tracing.protocol",
+                message: "must be `http/protobuf` or `grpc`".into(),
+            });
+        }
+        if self.tracing.export_timeout.is_zero()
+            || self.tracing.export_timeout > Duration::from_secs(10)
+        {
+            return Err(ConfigError::Invalid {
+                key: "tracing.export_timeout",
+                message: "must be above 0 and at most 10s (an export and its retries must end inside the batch processor's own time-out)".into(),
+            });
+        }
+        if self
+            .metrics
+            .bearer_token
+            .as_ref()
+            .is_some_and(|t| t.0.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics.bearer_token",
+                message: "must not be empty (leave it unset for no token)".into(),
+            });
+        }
+        if self.tracing.max_queue_size == 0 {
+            return Err(ConfigError::Invalid {
+                key: "tracing.max_queue_size",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.metrics.max_label_sets == 0 {
+            return Err(ConfigError::Invalid {
+                key: "metrics.max_label_sets",
+                message: "must be at least 1".into(),
+            });
+        }
         let invalid = |key, message: &str| {
             Err(ConfigError::Invalid {
                 key,

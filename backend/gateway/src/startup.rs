@@ -32,6 +32,8 @@ pub struct Services {
     pub default_team: team::Model,
     pub usage_stats: Arc<WriterStats>,
     pub limits: Arc<Limits>,
+    /// The trace exporter, when traces are on.
+    pub tracing: Option<Arc<crate::otel::Tracing>>,
 }
 
 /// A built, bound, not yet running application.
@@ -136,11 +138,32 @@ impl Application {
         // pooled upstream connections live on the worker's own runtime (actix workers are single-threaded).
         let shared_upstream = UpstreamClient::new(settings.upstream.clone())
             .context("building the upstream HTTP client")?;
+        // Traces export from this runtime (the storage runtime), never from the HTTP workers.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tracing_export =
+            crate::otel::Tracing::init(&settings.tracing).context("starting the trace exporter")?;
+        let metrics = Arc::new(
+            crate::metrics::Metrics::new(settings.metrics.max_label_sets)
+                .context("registering the metrics")?,
+        );
+        let metrics_endpoint = settings.metrics.enabled.then(|| {
+            web::Data::new(crate::metrics::MetricsEndpoint {
+                metrics: Arc::clone(&metrics),
+                catalog: Arc::clone(&catalog),
+                usage: sink.clone(),
+                stats: Arc::clone(&writer.stats),
+                bearer_token: settings.metrics.bearer_token.as_ref().map(|t| t.0.clone()),
+                spans: tracing_export.as_ref().map(|t| Arc::clone(&t.stats)),
+                token_required: settings.admin.mode == crate::config::TenancyMode::Saas,
+            })
+        });
         let proxy_parts = ProxyParts {
             keys,
             catalog: Arc::clone(&catalog),
             usage: sink,
             limits: Arc::clone(&limits),
+            metrics,
+            tracing: tracing_export.clone(),
             settings: settings.proxy.clone(),
         };
         let health_state = web::Data::new(HealthState {
@@ -162,6 +185,12 @@ impl Application {
                 .app_data(health_state.clone())
                 .app_data(admin_state.clone())
                 .configure(health::configure)
+                .configure(|cfg| {
+                    if let Some(endpoint) = &metrics_endpoint {
+                        cfg.app_data(endpoint.clone())
+                            .route("/metrics", web::get().to(crate::metrics::scrape));
+                    }
+                })
                 .configure(proxy::configure)
                 .configure(admin::configure)
                 .default_service(web::to(route_not_found))
@@ -182,6 +211,7 @@ impl Application {
             default_team,
             usage_stats: Arc::clone(&writer.stats),
             limits,
+            tracing: tracing_export,
         };
         Ok(Self {
             port,
@@ -212,6 +242,10 @@ impl Application {
         let served = self.server.await;
         tracing::info!("HTTP server stopped; flushing usage events");
         self.writer.shutdown().await;
+        if let Some(tracing) = self.services.tracing.clone() {
+            // Shutting the exporter down blocks while it sends the last batch.
+            let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
+        }
         self.upkeep.abort();
         served.context("HTTP server failed")
     }

@@ -100,10 +100,16 @@ pub(crate) fn plan(
         }
     };
 
+    // Tool-call ids are unique per completion, as providers' are, so a conversation's calls can be told apart;
+    // with `x-mock-fixed-id` they are fixed too, so answers can be compared byte for byte.
+    let tool_call_id = match &faults.fixed_id {
+        Some(_) => "call_mock_0".to_owned(),
+        None => format!("call_mock_{seq}"),
+    };
     let reply = Reply::to(
         &last_user_text(messages),
         tool_to_call(body, messages),
-        "call_mock_0",
+        &tool_call_id,
     );
     let usage = (!faults.no_usage).then(|| usage(messages, &reply, faults));
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);

@@ -72,7 +72,7 @@ fn tools_produce_a_call_to_the_first_tool_unless_disabled_or_answered() {
     let plan =
         planned(json!({"model":"m","tools":tools,"messages":[{"role":"user","content":"Paris"}]}));
     let expected = Reply::ToolCall {
-        id: "call_mock_0".into(),
+        id: "call_mock_7".into(),
         name: "get_weather".into(),
         arguments: r#"{"input":"Paris"}"#.into(),
     };

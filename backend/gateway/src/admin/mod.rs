@@ -17,7 +17,9 @@ pub mod prices;
 pub mod providers;
 pub mod regions;
 pub mod reports;
+pub mod requests;
 pub mod roles;
+pub mod sessions;
 pub mod teams;
 pub mod tenants;
 pub mod versioning;
@@ -125,6 +127,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/prices", web::post().to(prices::create))
             .route("/prices/{id}", web::delete().to(prices::delete))
             .route("/audit", web::get().to(audit::list))
+            .route("/requests", web::get().to(requests::list))
+            .route("/requests/{id}", web::get().to(requests::get))
+            .route("/sessions", web::get().to(sessions::list))
+            .route("/sessions/{session_id}", web::get().to(sessions::graph))
             .route("/reports/chargeback", web::get().to(reports::chargeback))
             .route("/statements/{month}", web::get().to(reports::statement))
             .default_service(web::to(not_found)),

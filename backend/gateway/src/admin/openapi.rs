@@ -6,7 +6,7 @@
 use super::error::ApiErrorBody;
 use super::{
     api_keys, audit, auth, budgets, deployments, members, model_groups, prices, providers, regions,
-    reports, teams, tenants,
+    reports, requests, sessions, teams, tenants,
 };
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +44,10 @@ pub struct DataList<T> {
         budgets::list, budgets::create, budgets::get, budgets::update, budgets::delete,
         prices::list, prices::create, prices::delete,
         audit::list,
+        requests::list,
+        requests::get,
+        sessions::list,
+        sessions::graph,
         reports::chargeback, reports::statement,
     ),
     components(schemas(ApiErrorBody)),
@@ -61,6 +65,8 @@ pub struct DataList<T> {
         (name = "budgets", description = "Spend limits"),
         (name = "prices", description = "The price catalog: prices per provider kind and upstream model, with effective dates"),
         (name = "audit", description = "The audit log"),
+        (name = "requests", description = "The request log: every proxied call's metadata"),
+        (name = "sessions", description = "Agent sessions and their call graphs"),
         (name = "reports", description = "Chargeback reports and monthly statements (JSON or CSV)"),
     )
 )]

@@ -61,11 +61,12 @@ pub enum Action {
     ReportsRead,
     PricesRead,
     PricesManage,
+    RequestsRead,
 }
 
 impl Action {
     /// Every action, in the order of the documented matrix.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::TenantRead,
         Action::TenantUpdate,
         Action::MembersRead,
@@ -83,6 +84,7 @@ impl Action {
         Action::ReportsRead,
         Action::PricesRead,
         Action::PricesManage,
+        Action::RequestsRead,
     ];
 
     /// The name used in docs/roles.md.
@@ -105,6 +107,7 @@ impl Action {
             Self::ReportsRead => "reports.read",
             Self::PricesRead => "prices.read",
             Self::PricesManage => "prices.manage",
+            Self::RequestsRead => "requests.read",
         }
     }
 }
@@ -140,7 +143,7 @@ pub fn permits(role: Role, action: Action) -> Scope {
         (
             Finance,
             TenantRead | MembersRead | TeamsRead | ProvidersRead | BudgetsRead | BudgetsManage
-            | RegionsRead | AuditRead | ReportsRead | PricesRead | PricesManage,
+            | RegionsRead | AuditRead | ReportsRead | PricesRead | PricesManage | RequestsRead,
         ) => Scope::All,
         (
             Finance,
@@ -150,7 +153,7 @@ pub fn permits(role: Role, action: Action) -> Scope {
             Developer,
             TenantRead | MembersRead | TeamsRead | ProvidersRead | RegionsRead | PricesRead,
         ) => Scope::All,
-        (Developer, KeysRead | KeysManage) => Scope::Own,
+        (Developer, KeysRead | KeysManage | RequestsRead) => Scope::Own,
         (
             Developer,
             TenantUpdate | MembersManage | TeamsManage | ProvidersManage | BudgetsRead
@@ -159,7 +162,7 @@ pub fn permits(role: Role, action: Action) -> Scope {
         (
             Viewer,
             TenantRead | MembersRead | TeamsRead | KeysRead | ProvidersRead | BudgetsRead
-            | RegionsRead | AuditRead | PricesRead,
+            | RegionsRead | AuditRead | PricesRead | RequestsRead,
         ) => Scope::All,
         (
             Viewer,

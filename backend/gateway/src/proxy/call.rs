@@ -6,11 +6,14 @@ use super::tags::Attribution;
 use crate::auth::AuthenticatedKey;
 use crate::catalog::Deployment;
 use crate::limits::Ticket;
+use crate::metrics::{CallSample, Metrics};
 use crate::money::TokenCounts;
+use crate::otel::{CallTrace, genai_provider};
 use crate::routing::InFlight;
 use crate::usage::{UsageEvent, UsageSink};
 use actix_web::HttpResponseBuilder;
 use chrono::{DateTime, Utc};
+use opentelemetry::KeyValue;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_types::Usage;
@@ -45,6 +48,101 @@ pub fn counts_from_usage(usage: &Usage) -> TokenCounts {
     }
 }
 
+/// In an agent session, how a call links to tool invocations: the tool calls the model asked for in its answer
+/// and the tool results the request sent back (by tool-call id).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ToolLinks {
+    /// (tool-call id, function name).
+    pub calls: Vec<(String, String)>,
+    pub results: Vec<String>,
+}
+
+impl ToolLinks {
+    /// The tool results an OpenAI-format request sends back: the `tool_call_id` of each `tool` message after the
+    /// last assistant turn (clients resend the whole conversation; earlier results were linked by earlier calls).
+    pub fn from_request(messages: Option<&serde_json::Value>) -> Self {
+        let messages: &[serde_json::Value] = messages
+            .and_then(serde_json::Value::as_array)
+            .map_or(&[], Vec::as_slice);
+        let role = |m: &serde_json::Value| {
+            m.get("role")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let after_assistant = messages
+            .iter()
+            .rposition(|m| role(m).as_deref() == Some("assistant"))
+            .map_or(0, |i| i + 1);
+        let results = messages[after_assistant..]
+            .iter()
+            .filter(|m| role(m).as_deref() == Some("tool"))
+            .filter_map(|m| m.get("tool_call_id").and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        Self {
+            calls: Vec::new(),
+            results,
+        }
+    }
+
+    /// Adds one tool call the model asked for, once.
+    pub fn add_call(&mut self, id: &str, name: &str) {
+        if !self.calls.iter().any(|(known, _)| known == id) {
+            self.calls.push((id.to_owned(), name.to_owned()));
+        }
+    }
+
+    /// The tool calls of a whole OpenAI-format answer.
+    pub fn add_calls_from_response(&mut self, body: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            choices: Vec<Choice>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Choice {
+            message: Option<Message>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Message {
+            #[serde(default)]
+            tool_calls: Option<Vec<Call>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Call {
+            id: Option<String>,
+            function: Option<Function>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Function {
+            name: Option<String>,
+        }
+        let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
+            return;
+        };
+        for call in answer
+            .choices
+            .into_iter()
+            .filter_map(|c| c.message)
+            .filter_map(|m| m.tool_calls)
+            .flatten()
+        {
+            if let Some(id) = call.id {
+                let name = call.function.and_then(|f| f.name).unwrap_or_default();
+                self.add_call(&id, &name);
+            }
+        }
+    }
+
+    /// As stored on the usage event.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "calls": self.calls.iter().map(|(id, name)| serde_json::json!({"id": id, "name": name})).collect::<Vec<_>>(),
+            "results": self.results,
+        })
+    }
+}
+
 /// How a call ended, for its usage event.
 pub struct Outcome {
     pub status: u16,
@@ -74,6 +172,11 @@ pub struct CallRecord {
     pub failed_attempts: Vec<Attempt>,
     /// Counts the call in flight on its deployment until the call is finished.
     pub in_flight: Option<InFlight>,
+    /// Tool links, collected only for calls in an agent session.
+    pub tools: Option<ToolLinks>,
+    pub metrics: Arc<Metrics>,
+    /// Ended with the call's outcome in `finish`.
+    pub trace: CallTrace,
 }
 
 impl CallRecord {
@@ -155,7 +258,66 @@ impl CallRecord {
             attempts: (!self.failed_attempts.is_empty())
                 .then(|| serde_json::to_value(&self.failed_attempts).ok())
                 .flatten(),
+            parent_id: self.attribution.parent_id.clone(),
+            tools: self.tools.as_ref().map(ToolLinks::to_json),
         };
+        self.metrics.observe_call(&CallSample {
+            tenant: event.tenant_id,
+            model: &event.public_model,
+            provider: &event.provider_name,
+            endpoint: self.endpoint,
+            status: outcome.status,
+            outcome: outcome.label,
+            input_tokens: outcome.tokens.input,
+            output_tokens: outcome.tokens.output,
+            cached_tokens: outcome.tokens.cached,
+            reasoning_tokens: outcome.tokens.reasoning,
+            cost: cost.0 as f64 / crate::money::Picos::PER_UNIT as f64,
+            seconds: self.started.elapsed().as_secs_f64(),
+            ttft_seconds: outcome.ttft.map(|d| d.as_secs_f64()),
+        });
+        self.trace.set(|| {
+            let mut attributes = vec![
+                KeyValue::new(
+                    "gen_ai.provider.name",
+                    genai_provider(self.deployment.provider.kind),
+                ),
+                KeyValue::new("gen_ai.response.model", event.upstream_model.clone()),
+                KeyValue::new("gen_ai.usage.input_tokens", event.input_tokens),
+                KeyValue::new("gen_ai.usage.output_tokens", event.output_tokens),
+                KeyValue::new("gen_ai.usage.cache_read.input_tokens", event.cached_tokens),
+                KeyValue::new(
+                    "gen_ai.usage.reasoning.output_tokens",
+                    event.reasoning_tokens,
+                ),
+                KeyValue::new("switchyard.request.id", event.id.to_string()),
+                KeyValue::new("switchyard.deployment.id", self.deployment.id.to_string()),
+                KeyValue::new("switchyard.provider", event.provider_name.clone()),
+                KeyValue::new("switchyard.region", event.region.clone()),
+                KeyValue::new(
+                    "switchyard.cost",
+                    crate::money::Picos(event.cost_picos).to_string(),
+                ),
+                KeyValue::new("switchyard.usage.source", event.usage_source.clone()),
+                KeyValue::new(
+                    "switchyard.attempts",
+                    (self.failed_attempts.len() + usize::from(self.in_flight.is_some())) as i64,
+                ),
+            ];
+            if let Some(ttft) = outcome.ttft {
+                attributes.push(KeyValue::new(
+                    "gen_ai.response.time_to_first_chunk",
+                    ttft.as_secs_f64(),
+                ));
+            }
+            attributes
+        });
+        let failed = outcome.label != "ok";
+        self.trace.finish(
+            outcome.status,
+            failed.then_some(outcome.label),
+            event.error_message.as_deref(),
+        );
         self.sink.record(event);
     }
 }

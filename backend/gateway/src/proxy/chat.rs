@@ -2,7 +2,7 @@
 //! admit, send (translated for Anthropic and Gemini providers), relay, record. Tool definitions and tool calls
 //! pass through untouched to OpenAI-compatible providers.
 
-use super::call::{CallRecord, Outcome, UsageSource, counts_from_usage};
+use super::call::{CallRecord, Outcome, ToolLinks, UsageSource, counts_from_usage};
 use super::client::ClientFormat;
 use super::failover;
 use super::relay::StreamFormats;
@@ -12,15 +12,18 @@ use crate::auth::AuthenticatedKey;
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
+use crate::otel::{CallTrace, redact};
 use crate::routing::CallShape;
 use crate::translate::{self, OpenAiStreamToAnthropic, ResponseContext};
 use crate::usage::tokenizer;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::Bytes;
+use opentelemetry::KeyValue;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use std::time::SystemTime;
 use switchyard_types::Usage;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -31,8 +34,22 @@ pub async fn chat_completions(
     payload: web::Payload,
     state: web::Data<ProxyState>,
 ) -> Result<HttpResponse, ProxyError> {
+    let trace = state.start_trace(&req, "chat");
+    super::traced(
+        trace.clone(),
+        chat_completions_traced(req, payload, state, trace),
+    )
+    .await
+}
+
+async fn chat_completions_traced(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ProxyState>,
+    trace: CallTrace,
+) -> Result<HttpResponse, ProxyError> {
     let started = Instant::now();
-    let key = state.authenticate(&req).await?;
+    let key = state.authenticate_traced(&req, &trace).await?;
     let raw = body::read_limited(&req, payload, state.settings.max_body_bytes).await?;
     let request = body::parse_object(&raw)?;
     body::required_model(&request)?;
@@ -63,6 +80,7 @@ pub async fn chat_completions(
         request,
         raw_len: raw.len(),
         client: ClientFormat::OpenAi,
+        trace,
     };
     run(&req, &state, call).await
 }
@@ -76,6 +94,7 @@ pub(super) struct ChatCall {
     /// Size of the body as received, for a cheap token estimate.
     pub raw_len: usize,
     pub client: ClientFormat,
+    pub trace: CallTrace,
 }
 
 /// Routes, admits, sends and relays a chat call; answers in the caller's format. Errors returned here (before
@@ -91,10 +110,13 @@ pub(super) async fn run(
         mut request,
         raw_len,
         client,
+        trace,
     } = call;
     let model = body::required_model(&request)?;
+    trace.set_model(&model);
     let stream = body::optional_bool(&request, "stream")?;
     let attribution = tags::from_request(req.headers(), &mut request, &key.default_tags)?;
+    trace.set(|| call_attributes(stream, &attribution, &request, trace.captures_content()));
     let max_output =
         admission::max_output_tokens(&request, state.settings.default_max_output_tokens)?;
     let shape = CallShape {
@@ -103,15 +125,21 @@ pub(super) async fn run(
         prompt_tokens: (raw_len / 4) as u64,
         max_output,
     };
-    let plan = route::plan(state, &key, &model, &route::route_request(req)?, shape)?;
+    let routing_started = SystemTime::now();
+    let plan = route::plan(state, &key, &model, &route::route_request(req)?, shape);
+    trace.phase("route", routing_started, || route_attributes(&plan));
+    let plan = plan?;
     let priced_by = plan
         .dearest(shape)
         .cloned()
         .ok_or_else(|| ProxyError::Internal("an empty routing plan".into()))?;
+    let limits_started = SystemTime::now();
     let ticket = admission::admit(state, &key, &priced_by, &attribution, || {
         (admission::chat_prompt_tokens(&request), max_output)
     })
-    .await?;
+    .await;
+    trace.phase("check_limits", limits_started, Vec::new);
+    let ticket = ticket?;
     if ticket.bounded_output {
         admission::bound_output(&mut request, state.settings.default_max_output_tokens);
     }
@@ -129,6 +157,11 @@ pub(super) async fn run(
     let forwarded = state.forwarded_headers(req);
     // The call is identified and priced as of now, before any attempt.
     let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
+    // Only calls in an agent session keep their tool links (for the session graph).
+    let tools = attribution
+        .session_id
+        .is_some()
+        .then(|| ToolLinks::from_request(request.get("messages")));
     let record = |deployment: Arc<Deployment>| CallRecord {
         id: call_id,
         created_at,
@@ -146,11 +179,20 @@ pub(super) async fn run(
         ticket,
         failed_attempts: Vec::new(),
         in_flight: None,
+        tools,
+        metrics: Arc::clone(&state.metrics),
+        trace: trace.clone(),
     };
     let default_max_tokens = state.settings.default_max_output_tokens;
-    let sent = failover::send(state, &plan, &forwarded, deadline, stream, |deployment| {
-        wire::chat_request(deployment, &mut request, stream, default_max_tokens)
-    })
+    let sent = failover::send(
+        state,
+        &plan,
+        &forwarded,
+        deadline,
+        stream,
+        &trace,
+        |deployment| wire::chat_request(deployment, &mut request, stream, default_max_tokens),
+    )
     .await;
     let (response, call) = match failover::into_call(sent, record) {
         Ok(sent) => sent,
@@ -198,6 +240,13 @@ pub(super) async fn run(
             UsageSource::Tokenizer,
         ),
     };
+    let mut call = call;
+    if let Some(tools) = &mut call.tools {
+        tools.add_calls_from_response(&bytes);
+    }
+    if trace.captures_content() {
+        trace.set(|| output_content(&bytes));
+    }
     let bytes = match client {
         ClientFormat::OpenAi => bytes,
         ClientFormat::Anthropic => match to_anthropic(&bytes) {
@@ -218,6 +267,75 @@ pub(super) async fn run(
         error: None,
     });
     Ok(builder.body(bytes))
+}
+
+/// Most characters of captured content per attribute.
+const CONTENT_LIMIT: usize = 16 * 1024;
+
+/// The call's own attributes on its span (GenAI and `switchyard.*`), and its prompt when content is captured.
+fn call_attributes(
+    stream: bool,
+    attribution: &tags::Attribution,
+    request: &Map<String, Value>,
+    capture_content: bool,
+) -> Vec<KeyValue> {
+    let mut attributes = vec![KeyValue::new("gen_ai.request.stream", stream)];
+    if let Some(max) = request
+        .get("max_completion_tokens")
+        .or_else(|| request.get("max_tokens"))
+        .and_then(Value::as_i64)
+    {
+        attributes.push(KeyValue::new("gen_ai.request.max_tokens", max));
+    }
+    if let Some(temperature) = request.get("temperature").and_then(Value::as_f64) {
+        attributes.push(KeyValue::new("gen_ai.request.temperature", temperature));
+    }
+    if let Some(session) = &attribution.session_id {
+        attributes.push(KeyValue::new("gen_ai.conversation.id", session.clone()));
+        attributes.push(KeyValue::new("switchyard.session.id", session.clone()));
+    }
+    if let Some(agent) = &attribution.agent_id {
+        attributes.push(KeyValue::new("gen_ai.agent.id", agent.clone()));
+    }
+    if let Some(parent) = &attribution.parent_id {
+        attributes.push(KeyValue::new("switchyard.parent.id", parent.clone()));
+    }
+    if capture_content && let Some(messages) = request.get("messages") {
+        attributes.push(KeyValue::new(
+            "gen_ai.input.messages",
+            redact(&messages.to_string(), CONTENT_LIMIT),
+        ));
+    }
+    attributes
+}
+
+/// What routing decided, for its span.
+fn route_attributes(plan: &Result<route::Plan, ProxyError>) -> Vec<KeyValue> {
+    match plan {
+        Ok(plan) => vec![
+            KeyValue::new("switchyard.route.candidates", plan.deployments.len() as i64),
+            KeyValue::new(
+                "switchyard.route.first",
+                plan.deployments
+                    .first()
+                    .map(|d| d.id.to_string())
+                    .unwrap_or_default(),
+            ),
+        ],
+        Err(error) => vec![KeyValue::new("error.type", error.outcome())],
+    }
+}
+
+/// The completion of a whole answer, redacted, when content is captured.
+fn output_content(openai: &[u8]) -> Vec<KeyValue> {
+    let choices = serde_json::from_slice::<Value>(openai)
+        .ok()
+        .and_then(|v| v.get("choices").cloned())
+        .unwrap_or(Value::Null);
+    vec![KeyValue::new(
+        "gen_ai.output.messages",
+        redact(&choices.to_string(), CONTENT_LIMIT),
+    )]
 }
 
 /// An answer in OpenAI's format as an Anthropic Messages answer.

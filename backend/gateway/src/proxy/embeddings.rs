@@ -8,6 +8,7 @@ use super::{ProxyState, admission, body, route, tags};
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
+use crate::otel::CallTrace;
 use crate::routing::CallShape;
 use crate::usage::tokenizer;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -30,11 +31,22 @@ pub async fn embeddings(
     payload: web::Payload,
     state: web::Data<ProxyState>,
 ) -> Result<HttpResponse, ProxyError> {
+    let trace = state.start_trace(&req, "embeddings");
+    super::traced(trace.clone(), embeddings_traced(req, payload, state, trace)).await
+}
+
+async fn embeddings_traced(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ProxyState>,
+    trace: CallTrace,
+) -> Result<HttpResponse, ProxyError> {
     let started = Instant::now();
-    let key = state.authenticate(&req).await?;
+    let key = state.authenticate_traced(&req, &trace).await?;
     let raw = body::read_limited(&req, payload, state.settings.max_body_bytes).await?;
     let mut request = body::parse_object(&raw)?;
     let model = body::required_model(&request)?;
+    trace.set_model(&model);
     match request.get("input") {
         Some(Value::String(_)) => {}
         Some(Value::Array(items)) if !items.is_empty() => {}
@@ -94,6 +106,9 @@ pub async fn embeddings(
         ticket,
         failed_attempts: Vec::new(),
         in_flight: None,
+        tools: None,
+        metrics: Arc::clone(&state.metrics),
+        trace: trace.clone(),
     };
     let sent = failover::send(
         &state,
@@ -101,6 +116,7 @@ pub async fn embeddings(
         &forwarded,
         deadline,
         false,
+        &trace,
         |deployment| {
             let Some(url) = &deployment.urls.embeddings else {
                 return Err(ProxyError::Untranslatable {

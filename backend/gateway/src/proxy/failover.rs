@@ -10,6 +10,7 @@ use super::chat::fail;
 use super::route::Plan;
 use crate::catalog::Deployment;
 use crate::error::ProxyError;
+use crate::otel::CallTrace;
 use crate::routing::InFlight;
 use crate::routing::health::now_ms;
 use crate::upstream::ForwardedHeader;
@@ -60,6 +61,7 @@ pub async fn send(
     forwarded: &[ForwardedHeader],
     deadline: Instant,
     streamed: bool,
+    trace: &CallTrace,
     mut prepare: impl FnMut(&Deployment) -> Result<(reqwest::Url, Bytes), ProxyError>,
 ) -> Result<Sent, Box<Failed>> {
     let mut failed = Vec::new();
@@ -74,6 +76,11 @@ pub async fn send(
         let (url, body) = match prepare(deployment) {
             Ok(prepared) => prepared,
             Err(error) => {
+                state.metrics.observe_attempt(
+                    deployment.id,
+                    &deployment.provider.name,
+                    "unsupported",
+                );
                 failed.push(Attempt {
                     deployment_id: deployment.id,
                     region: deployment.region.clone(),
@@ -93,6 +100,9 @@ pub async fn send(
             tokio::time::sleep(pause).await;
         }
         let Some(in_flight) = deployment.health.begin(now_ms()) else {
+            state
+                .metrics
+                .observe_attempt(deployment.id, &deployment.provider.name, "circuit_open");
             failed.push(Attempt {
                 deployment_id: deployment.id,
                 region: deployment.region.clone(),
@@ -103,22 +113,22 @@ pub async fn send(
             continue;
         };
         sent_attempts += 1;
+        let mut headers = forwarded.to_vec();
+        let attempt_trace = trace.attempt(deployment, &mut headers);
         if deployment.own_limits.any() {
             deployment.health.quota().count_request(now_ms());
         }
         let started = Instant::now();
         let result = state
             .upstream
-            .post_json(
-                &deployment.provider,
-                &url,
-                body,
-                forwarded.to_vec(),
-                deadline,
-            )
+            .post_json(&deployment.provider, &url, body, headers, deadline)
             .await;
         match result {
             Ok(response) => {
+                state
+                    .metrics
+                    .observe_attempt(deployment.id, &deployment.provider.name, "ok");
+                attempt_trace.end(Some(response.status().as_u16()), None);
                 // The response headers: for a stream its first byte, for a whole answer nearly all of it.
                 let elapsed = started.elapsed();
                 deployment
@@ -133,6 +143,13 @@ pub async fn send(
             }
             Err(error) => {
                 let (retry, reason) = judge(deployment, &error);
+                state
+                    .metrics
+                    .observe_attempt(deployment.id, &deployment.provider.name, reason);
+                attempt_trace.end(
+                    Some(actix_web::ResponseError::status_code(&error).as_u16()),
+                    Some((reason, &error.to_string())),
+                );
                 failed.push(Attempt {
                     deployment_id: deployment.id,
                     region: deployment.region.clone(),

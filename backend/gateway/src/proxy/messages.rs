@@ -7,6 +7,7 @@ use super::chat::{self, ChatCall};
 use super::client::ClientFormat;
 use super::{ProxyState, body};
 use crate::error::ProxyError;
+use crate::otel::CallTrace;
 use crate::translate;
 use crate::usage::tokenizer;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,16 +23,21 @@ pub async fn messages(
     payload: web::Payload,
     state: web::Data<ProxyState>,
 ) -> Result<HttpResponse, ProxyError> {
-    let started = Instant::now();
-    let (key, request, raw_len) = read_request(&req, payload, &state).await?;
-    let call = ChatCall {
-        started,
-        key,
-        request,
-        raw_len,
-        client: ClientFormat::Anthropic,
+    let trace = state.start_trace(&req, "chat");
+    let handled = async {
+        let started = Instant::now();
+        let (key, request, raw_len) = read_request(&req, payload, &state, &trace).await?;
+        let call = ChatCall {
+            started,
+            key,
+            request,
+            raw_len,
+            client: ClientFormat::Anthropic,
+            trace: trace.clone(),
+        };
+        chat::run(&req, &state, call).await
     };
-    chat::run(&req, &state, call).await
+    super::traced(trace.clone(), handled).await
 }
 
 /// `POST /v1/messages/count_tokens`: the prompt's input tokens by the gateway's tokenizer (`o200k_base`), the
@@ -41,7 +47,7 @@ pub async fn count_tokens(
     payload: web::Payload,
     state: web::Data<ProxyState>,
 ) -> Result<HttpResponse, ProxyError> {
-    let (key, request, _) = read_request(&req, payload, &state).await?;
+    let (key, request, _) = read_request(&req, payload, &state, &CallTrace::default()).await?;
     let model = body::required_model(&request)?;
     if !key.allows_model(&model) {
         return Err(ProxyError::ModelNotAllowed(model));
@@ -72,6 +78,7 @@ async fn read_request(
     req: &HttpRequest,
     payload: web::Payload,
     state: &ProxyState,
+    trace: &CallTrace,
 ) -> Result<
     (
         std::sync::Arc<crate::auth::AuthenticatedKey>,
@@ -80,7 +87,7 @@ async fn read_request(
     ),
     ProxyError,
 > {
-    let key = state.authenticate(req).await?;
+    let key = state.authenticate_traced(req, trace).await?;
     anthropic_version(req)?;
     let raw = body::read_limited(req, payload, state.settings.max_body_bytes).await?;
     let request = body::parse_object(&raw)?;

@@ -20,6 +20,8 @@ use crate::catalog::Catalog;
 use crate::config::ProxySettings;
 use crate::error::ProxyError;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::otel::{CallTrace, Tracing};
 use crate::upstream::{ForwardedHeader, UpstreamClient};
 use crate::usage::UsageSink;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -35,6 +37,9 @@ pub struct ProxyState {
     pub upstream: UpstreamClient,
     pub usage: UsageSink,
     pub limits: Arc<Limits>,
+    pub metrics: Arc<Metrics>,
+    /// `None` when traces are off.
+    pub tracing: Option<Arc<Tracing>>,
     pub settings: ProxySettings,
 }
 
@@ -45,6 +50,8 @@ pub struct ProxyParts {
     pub catalog: Arc<Catalog>,
     pub usage: UsageSink,
     pub limits: Arc<Limits>,
+    pub metrics: Arc<Metrics>,
+    pub tracing: Option<Arc<Tracing>>,
     pub settings: ProxySettings,
 }
 
@@ -57,6 +64,8 @@ impl ProxyParts {
             upstream,
             usage: self.usage,
             limits: self.limits,
+            metrics: self.metrics,
+            tracing: self.tracing,
             settings: self.settings,
         }
     }
@@ -141,7 +150,41 @@ where
     }
 }
 
+/// Ends a call's trace with the error of a handler that failed before its call was recorded (a recorded call
+/// ends its trace in `CallRecord::finish`).
+async fn traced<F>(trace: CallTrace, handler: F) -> Result<HttpResponse, ProxyError>
+where
+    F: Future<Output = Result<HttpResponse, ProxyError>>,
+{
+    let result = handler.await;
+    if let Err(error) = &result {
+        let status = actix_web::ResponseError::status_code(error).as_u16();
+        trace.finish(status, Some(error.outcome()), Some(&error.to_string()));
+    }
+    result
+}
+
 impl ProxyState {
+    /// Authenticates the caller as a traced phase, putting the key's tenant, team and prefix on the trace.
+    pub async fn authenticate_traced(
+        &self,
+        req: &HttpRequest,
+        trace: &CallTrace,
+    ) -> Result<Arc<AuthenticatedKey>, ProxyError> {
+        let started = std::time::SystemTime::now();
+        let key = self.authenticate(req).await;
+        trace.phase("authenticate", started, Vec::new);
+        let key = key?;
+        trace.set(|| {
+            vec![
+                opentelemetry::KeyValue::new("switchyard.tenant.id", key.tenant_id.to_string()),
+                opentelemetry::KeyValue::new("switchyard.team.id", key.team_id.to_string()),
+                opentelemetry::KeyValue::new("switchyard.key.prefix", key.prefix.clone()),
+            ]
+        });
+        Ok(key)
+    }
+
     /// Resolves the caller's key from `Authorization: Bearer …`, or from `x-api-key` (Anthropic's API key
     /// header, which Anthropic clients and older SDKs send).
     pub async fn authenticate(
@@ -167,12 +210,30 @@ impl ProxyState {
         Ok(self.keys.resolve(secret).await?)
     }
 
-    /// The caller's headers that the configuration says to pass on to the provider.
+    /// Starts the trace of a call (an empty handle when traces are off).
+    pub fn start_trace(&self, req: &HttpRequest, operation: &'static str) -> CallTrace {
+        CallTrace::start(self.tracing.as_ref(), req, operation)
+    }
+
+    /// The caller's headers that the configuration says to pass on to the provider. With traces off, the
+    /// caller's own W3C trace context goes on to the provider as it came; with traces on, each attempt sends its
+    /// own span's context instead (`CallTrace::attempt`).
     pub fn forwarded_headers(&self, req: &HttpRequest) -> Vec<ForwardedHeader> {
-        if self.settings.forward_headers.is_empty() {
-            return Vec::new();
+        let mut forwarded = Vec::new();
+        if self.tracing.is_none() {
+            for name in ["traceparent", "tracestate"] {
+                if let Some(value) = req.headers().get(name)
+                    && let Ok(value) = reqwest::header::HeaderValue::from_bytes(value.as_bytes())
+                {
+                    forwarded.push((reqwest::header::HeaderName::from_static(name), value));
+                }
+            }
         }
-        req.headers()
+        if self.settings.forward_headers.is_empty() {
+            return forwarded;
+        }
+        let configured = req
+            .headers()
             .iter()
             .filter(|(name, _)| !NEVER_FORWARDED.contains(&name.as_str()))
             .filter(|(name, _)| {
@@ -191,6 +252,9 @@ impl ProxyState {
                     reqwest::header::HeaderValue::from_bytes(value.as_bytes()).ok()?,
                 ))
             })
-            .collect()
+            .filter(|(name, _)| !forwarded.iter().any(|(known, _)| known == name))
+            .collect::<Vec<_>>();
+        forwarded.extend(configured);
+        forwarded
     }
 }

@@ -111,6 +111,11 @@ impl Tracker {
                     self.completion_text.push_str(content);
                 }
                 for call in delta.tool_calls.iter().flatten() {
+                    // A tool call's id and name come on its first delta; only sessions keep them.
+                    if let (Some(tools), Some(id)) = (&mut self.call.tools, &call.id) {
+                        let name = call.function.as_ref().and_then(|f| f.name.as_deref());
+                        tools.add_call(id, name.unwrap_or_default());
+                    }
                     if let Some(function) = &call.function {
                         self.completion_text
                             .push_str(function.name.as_deref().unwrap_or_default());
@@ -172,6 +177,7 @@ struct DeltaPeek {
 
 #[derive(Deserialize)]
 struct ToolCallPeek {
+    id: Option<String>,
     function: Option<FunctionPeek>,
 }
 

@@ -25,6 +25,8 @@ pub struct Attribution {
     pub end_user: Option<String>,
     pub session_id: Option<String>,
     pub agent_id: Option<String>,
+    /// The parent step of this call in an agent workflow.
+    pub parent_id: Option<String>,
 }
 
 /// Attribution of a call: the key's default tags (its `metadata`), overridden by the call's own tags, and the
@@ -34,8 +36,22 @@ pub fn from_request(
     body: &mut Map<String, Value>,
     key_tags: &BTreeMap<String, String>,
 ) -> Result<Attribution, ProxyError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+    };
     let mut attribution = extract(header("x-switchyard-tags"), body)?;
+    // The workflow ids come from their headers or, for SDKs that only pass a body, from the call's own
+    // `metadata` keys `session_id`, `agent_id` and `parent_id` (the header wins); either way they are not kept as
+    // tags. A key's default tags never set them.
+    let mut from_metadata = |key: &str| attribution.tags.remove(key);
+    let (session, agent, parent) = (
+        from_metadata("session_id"),
+        from_metadata("agent_id"),
+        from_metadata("parent_id"),
+    );
     for (key, value) in key_tags {
         attribution
             .tags
@@ -51,9 +67,18 @@ pub fn from_request(
             None,
         ));
     }
-    attribution.session_id =
-        bounded_id("x-switchyard-session-id", header("x-switchyard-session-id"))?;
-    attribution.agent_id = bounded_id("x-switchyard-agent-id", header("x-switchyard-agent-id"))?;
+    attribution.session_id = bounded_id(
+        "x-switchyard-session-id",
+        header("x-switchyard-session-id").or(session.as_deref()),
+    )?;
+    attribution.agent_id = bounded_id(
+        "x-switchyard-agent-id",
+        header("x-switchyard-agent-id").or(agent.as_deref()),
+    )?;
+    attribution.parent_id = bounded_id(
+        "x-switchyard-parent-id",
+        header("x-switchyard-parent-id").or(parent.as_deref()),
+    )?;
     Ok(attribution)
 }
 

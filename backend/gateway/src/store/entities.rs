@@ -200,6 +200,11 @@ pub mod usage_event {
         pub agent_id: Option<String>,
         /// Attempts before the last one: `[{deployment_id, region, status, reason}]`.
         pub attempts: Option<Json>,
+        /// The caller's parent step (`x-switchyard-parent-id`): another call's id or an agent step's.
+        pub parent_id: Option<String>,
+        /// In a session: `{"calls":[{"id","name"}],"results":[tool_call_id…]}`, the tool calls the model asked
+        /// for and the tool results this call sent back.
+        pub tools: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

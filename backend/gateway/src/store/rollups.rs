@@ -148,7 +148,7 @@ pub async fn insert_events(
 }
 
 /// Column name and Postgres type of every column of `usage_events`, in the order `bind_columns` binds them.
-const COLUMNS: [(&str, &str); 31] = [
+const COLUMNS: [(&str, &str); 33] = [
     ("id", "uuid"),
     ("created_at", "timestamptz"),
     ("tenant_id", "uuid"),
@@ -180,6 +180,8 @@ const COLUMNS: [(&str, &str); 31] = [
     ("session_id", "text"),
     ("agent_id", "text"),
     ("attempts", "jsonb"),
+    ("parent_id", "text"),
+    ("tools", "jsonb"),
 ];
 
 /// The Postgres statement that inserts the rows `input` yields (a `SELECT` of every column of `usage_events`, in
@@ -253,7 +255,9 @@ async fn insert_postgres(
         .bind(col(events, |e| e.user_id))
         .bind(col(events, |e| e.session_id.clone()))
         .bind(col(events, |e| e.agent_id.clone()))
-        .bind(col(events, |e| e.attempts.clone()));
+        .bind(col(events, |e| e.attempts.clone()))
+        .bind(col(events, |e| e.parent_id.clone()))
+        .bind(col(events, |e| e.tools.clone()));
     let failed = |e| sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let mut txn = db
         .get_postgres_connection_pool()

@@ -3,7 +3,7 @@
 
 use super::entities::{
     api_key, audit_entry, budget, deployment, membership, model_group, model_price, provider, team,
-    team_member, tenant,
+    team_member, tenant, usage_event,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
@@ -78,6 +78,11 @@ impl Scoped {
     /// The tenant's own catalog prices (the only ones it may change).
     pub fn own_prices(&self) -> Select<model_price::Entity> {
         model_price::Entity::find().filter(model_price::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's usage events (the request log).
+    pub fn usage_events(&self) -> Select<usage_event::Entity> {
+        usage_event::Entity::find().filter(usage_event::Column::TenantId.eq(self.tenant_id))
     }
 
     /// The tenant's audit log.

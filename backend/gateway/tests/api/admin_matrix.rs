@@ -67,6 +67,7 @@ async fn every_role_gets_exactly_the_actions_of_the_matrix() {
                     ),
                 ),
                 Action::PricesRead => (Method::GET, "/prices".to_owned(), None),
+                Action::RequestsRead => (Method::GET, "/requests".to_owned(), None),
                 Action::PricesManage => (
                     Method::POST,
                     "/prices".to_owned(),

@@ -56,6 +56,10 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/prices"),
     ("delete", "/api/v1/prices/{id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/requests"),
+    ("get", "/api/v1/requests/{id}"),
+    ("get", "/api/v1/sessions"),
+    ("get", "/api/v1/sessions/{session_id}"),
     ("get", "/api/v1/reports/chargeback"),
     ("get", "/api/v1/statements/{month}"),
 ];

@@ -141,6 +141,8 @@ pub fn random_events(
                 session_id: None,
                 agent_id: None,
                 attempts: None,
+                parent_id: None,
+                tools: None,
             }
         })
         .collect()

@@ -50,10 +50,13 @@ async fn tools_yield_a_deterministic_tool_call() {
     let (status, _, body) = send_json(mock.post("/chat/completions", &body)).await;
     assert_eq!(status, 200, "{body}");
     let call = &body["choices"][0]["message"]["tool_calls"][0];
-    assert_eq!(
-        (call["id"].as_str(), call["function"]["name"].as_str()),
-        (Some("call_mock_0"), Some("get_weather"))
+    assert!(
+        call["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("call_mock_")),
+        "{call}"
     );
+    assert_eq!(call["function"]["name"], "get_weather");
     assert_eq!(call["function"]["arguments"], r#"{"input":"Paris"}"#);
     assert_eq!(
         body["choices"][0]["message"]["content"],
