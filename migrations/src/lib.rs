@@ -18,6 +18,7 @@ mod m20261130_000007_usage_rollups;
 mod m20261130_000008_routing;
 mod m20261130_000009_deployment_limits;
 mod m20261130_000010_agent_sessions;
+mod m20261130_000011_request_log_settings;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_routing::Migration),
             Box::new(m20261130_000009_deployment_limits::Migration),
             Box::new(m20261130_000010_agent_sessions::Migration),
+            Box::new(m20261130_000011_request_log_settings::Migration),
         ]
     }
 }

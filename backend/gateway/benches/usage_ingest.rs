@@ -164,6 +164,7 @@ fn events(rng: &mut StdRng, tenant: Uuid, n: usize) -> Vec<usage_event::Model> {
                 attempts: None,
                 parent_id: None,
                 tools: None,
+                bodies: None,
             }
         })
         .collect()

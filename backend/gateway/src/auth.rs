@@ -45,6 +45,8 @@ pub struct AuthenticatedKey {
     /// The key's `metadata`: tags on every call, which the call's own tags override.
     pub default_tags: BTreeMap<String, String>,
     pub limits: KeyLimits,
+    /// The tenant captures the (redacted) bodies of its calls in its request log.
+    pub capture_bodies: bool,
 }
 
 /// The rate limits that apply to a key's calls, from the key, its team and its tenant.
@@ -138,6 +140,7 @@ impl AuthenticatedKey {
                 tenant_tpm: tenant.tpm_limit,
                 fail_closed: tenant.limits_failure_mode == "closed",
             },
+            capture_bodies: tenant.capture_bodies,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod money;
 pub mod otel;
 pub mod pricing;
 pub mod proxy;
+pub mod redact;
 pub mod routing;
 pub mod startup;
 pub mod state;

@@ -65,7 +65,12 @@ pub struct Metrics {
     written: Gauge,
     spooled: Gauge,
     dropped_spans: GaugeVec,
-    label_sets: Mutex<HashSet<(Uuid, String, String)>>,
+    budget_spend: GaugeVec,
+    budget_limit: GaugeVec,
+    budget_utilisation: GaugeVec,
+    /// Hashes of the (tenant, model, provider) sets with their own series (a hash, so checking one allocates
+    /// nothing on the call path).
+    label_sets: Mutex<HashSet<u64>>,
     max_label_sets: usize,
 }
 
@@ -171,6 +176,23 @@ impl Metrics {
             &["reason"],
         )?;
         registry.register(Box::new(dropped_spans.clone()))?;
+        let budget_gauge = |name: &str, help: &str| {
+            let metric = GaugeVec::new(Opts::new(name, help), &["tenant", "budget", "name"])?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok::<_, prometheus::Error>(metric)
+        };
+        let budget_spend = budget_gauge(
+            "switchyard_budget_spend",
+            "Spend recorded in each budget's current period, in currency units, as of the last reconciliation (every minute).",
+        )?;
+        let budget_limit = budget_gauge(
+            "switchyard_budget_limit",
+            "Each budget's limit per period, in currency units.",
+        )?;
+        let budget_utilisation = budget_gauge(
+            "switchyard_budget_utilisation_ratio",
+            "Recorded spend over the limit for each budget's current period (1 = the whole budget).",
+        )?;
         Ok(Self {
             registry,
             requests,
@@ -187,6 +209,9 @@ impl Metrics {
             written,
             spooled,
             dropped_spans,
+            budget_spend,
+            budget_limit,
+            budget_utilisation,
             label_sets: Mutex::new(HashSet::new()),
             max_label_sets,
         })
@@ -253,7 +278,12 @@ impl Metrics {
             .label_sets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (tenant, model.to_owned(), provider.to_owned());
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (tenant, model, provider).hash(&mut hasher);
+            hasher.finish()
+        };
         if sets.contains(&key) || sets.len() < self.max_label_sets {
             sets.insert(key);
             return (tenant.to_string(), model);
@@ -261,6 +291,37 @@ impl Metrics {
         drop(sets);
         self.overflow.inc();
         (OTHER.to_owned(), OTHER)
+    }
+
+    /// Sets the budget gauges from the last reconciliation's recorded spend.
+    pub fn set_budgets(&self, spends: &[crate::limits::BudgetSpend]) {
+        for gauge in [
+            &self.budget_spend,
+            &self.budget_limit,
+            &self.budget_utilisation,
+        ] {
+            gauge.reset();
+        }
+        let units = |picos: i64| picos as f64 / crate::money::Picos::PER_UNIT as f64;
+        for spend in spends {
+            let labels = [
+                spend.tenant_id.to_string(),
+                spend.budget_id.to_string(),
+                spend.name.clone(),
+            ];
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            self.budget_spend
+                .with_label_values(&labels)
+                .set(units(spend.spent_picos));
+            self.budget_limit
+                .with_label_values(&labels)
+                .set(units(spend.limit_picos));
+            if spend.limit_picos > 0 {
+                self.budget_utilisation
+                    .with_label_values(&labels)
+                    .set(spend.spent_picos as f64 / spend.limit_picos as f64);
+            }
+        }
     }
 
     /// The text exposition, with the scrape-time gauges refreshed first.
@@ -342,6 +403,7 @@ pub struct MetricsEndpoint {
     pub spans: Option<Arc<crate::otel::SpanStats>>,
     /// In SaaS mode the metrics name every tenant: without a token they are not served at all.
     pub token_required: bool,
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 /// The handler.
@@ -380,6 +442,9 @@ pub async fn scrape(
             spans.dropped_export_failed.load(Ordering::Relaxed),
         );
     }
+    endpoint
+        .metrics
+        .set_budgets(&endpoint.limits.recorded_spend());
     let body = endpoint
         .metrics
         .render(&endpoint.catalog, &endpoint.usage, &endpoint.stats);

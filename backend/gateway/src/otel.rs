@@ -10,6 +10,7 @@
 
 use crate::catalog::{Deployment, ProviderKind};
 use crate::config::TracingSettings;
+pub use crate::redact::redact;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{
     Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
@@ -46,7 +47,13 @@ pub struct Tracing {
     propagator: TraceContextPropagator,
     pub stats: Arc<SpanStats>,
     capture_content: bool,
+    /// Tool calls the model asked for, by (tenant, tool-call id): the function and when the answer asking for it
+    /// ended, so the call that sends the result back can show the tool's execution as a span. Per replica.
+    tool_calls: moka::sync::Cache<(uuid::Uuid, String), (String, SystemTime)>,
 }
+
+/// How long a requested tool call is remembered for its `execute_tool` span.
+const TOOL_CALL_MEMORY: Duration = Duration::from_secs(3600);
 
 impl Tracing {
     /// Starts the exporter when tracing is on (the settings, else an OTLP endpoint in the environment, and not
@@ -137,6 +144,10 @@ impl Tracing {
             propagator: TraceContextPropagator::new(),
             stats,
             capture_content: settings.capture_content,
+            tool_calls: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TOOL_CALL_MEMORY)
+                .build(),
         })))
     }
 
@@ -343,6 +354,7 @@ struct CallTraceInner {
     /// Holds the server span.
     cx: Context,
     operation: &'static str,
+    started: SystemTime,
 }
 
 impl CallTrace {
@@ -355,11 +367,13 @@ impl CallTrace {
         let Some(tracing) = tracing else {
             return Self(None);
         };
+        let started = SystemTime::now();
         let parent = tracing.propagator.extract(&HeaderExtractor(req.headers()));
         let span = tracing
             .tracer
             .span_builder(operation)
             .with_kind(SpanKind::Server)
+            .with_start_time(started)
             .with_attributes([
                 KeyValue::new("gen_ai.operation.name", operation),
                 KeyValue::new("http.request.method", req.method().to_string()),
@@ -370,6 +384,7 @@ impl CallTrace {
             tracing: Arc::clone(tracing),
             cx: parent.with_span(span),
             operation,
+            started,
         })))
     }
 
@@ -467,6 +482,79 @@ impl CallTrace {
         AttemptTrace(Some(span))
     }
 
+    /// One `execute_tool {name}` span per tool result this call sends back whose tool call this replica saw
+    /// asked for: from the end of the answer that asked for it to the start of this call (the time the caller
+    /// spent running the tool).
+    pub fn tool_results(&self, tenant: uuid::Uuid, results: &[String]) {
+        let Some(inner) = self.recording() else {
+            return;
+        };
+        for id in results {
+            // Taken, not read: a result sent back again (a retried call) does not repeat the tool's span.
+            let Some((name, asked_at)) = inner.tracing.tool_calls.remove(&(tenant, id.clone()))
+            else {
+                continue;
+            };
+            let tracer = &inner.tracing.tracer;
+            let mut span = tracer
+                .span_builder(if name.is_empty() {
+                    "execute_tool".to_owned()
+                } else {
+                    format!("execute_tool {name}")
+                })
+                .with_kind(SpanKind::Internal)
+                .with_start_time(asked_at.min(inner.started))
+                .with_attributes([
+                    KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                    KeyValue::new("gen_ai.tool.name", name),
+                    KeyValue::new("gen_ai.tool.call.id", id.clone()),
+                    KeyValue::new("gen_ai.tool.type", "function"),
+                ])
+                .start_with_context(tracer, &inner.cx);
+            span.end_with_timestamp(inner.started);
+        }
+    }
+
+    /// At the end of a call: an `invoke_agent {agent}` span over the call when it names its agent, and the tool
+    /// calls its answer asked for remembered for their `execute_tool` spans.
+    pub fn agent_step(
+        &self,
+        tenant: uuid::Uuid,
+        agent: Option<&str>,
+        session: Option<&str>,
+        tool_calls: &[(String, String)],
+    ) {
+        let Some(inner) = self.recording() else {
+            return;
+        };
+        let now = SystemTime::now();
+        for (id, name) in tool_calls {
+            inner
+                .tracing
+                .tool_calls
+                .insert((tenant, id.clone()), (name.clone(), now));
+        }
+        let Some(agent) = agent else {
+            return;
+        };
+        let tracer = &inner.tracing.tracer;
+        let mut attributes = vec![
+            KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+            KeyValue::new("gen_ai.agent.id", agent.to_owned()),
+            KeyValue::new("gen_ai.agent.name", agent.to_owned()),
+        ];
+        if let Some(session) = session {
+            attributes.push(KeyValue::new("gen_ai.conversation.id", session.to_owned()));
+        }
+        let mut span = tracer
+            .span_builder(format!("invoke_agent {agent}"))
+            .with_kind(SpanKind::Internal)
+            .with_start_time(inner.started)
+            .with_attributes(attributes)
+            .start_with_context(tracer, &inner.cx);
+        span.end_with_timestamp(now);
+    }
+
     /// Ends the server span: its outcome, and an error status for anything but a success.
     pub fn finish(&self, status: u16, error_type: Option<&str>, message: Option<&str>) {
         let Some(inner) = &self.0 else {
@@ -521,46 +609,5 @@ impl AttemptTrace {
             }
         }
         span.end();
-    }
-}
-
-/// Replaces what looks like personal data or a secret in captured content: e-mail addresses, API keys and bearer
-/// tokens, and runs of 9 or more digits (phone, card and account numbers), then cuts it to `limit` characters.
-pub fn redact(text: &str, limit: usize) -> String {
-    static PATTERNS: std::sync::OnceLock<Vec<regex::Regex>> = std::sync::OnceLock::new();
-    let patterns = PATTERNS.get_or_init(|| {
-        [
-            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-            r"\b(?:sk|pk|rk|ak)-[A-Za-z0-9_-]{8,}",
-            r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}",
-            r"\+?\d[\d \-()]{7,}\d",
-        ]
-        .iter()
-        .filter_map(|p| regex::Regex::new(p).ok())
-        .collect()
-    });
-    let mut out = text.to_owned();
-    for pattern in patterns {
-        out = pattern.replace_all(&out, "[REDACTED]").into_owned();
-    }
-    if out.chars().count() > limit {
-        out = out.chars().take(limit).collect::<String>() + "…";
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn content_is_redacted_and_cut() {
-        let text = "mail jane.doe@example.com, key sk-abcdefghijklmnop, call +44 20 7946 0958, Bearer abc.def.ghi123";
-        let redacted = redact(text, 1000);
-        assert!(!redacted.contains("jane.doe"), "{redacted}");
-        assert!(!redacted.contains("sk-abcdefghijklmnop"), "{redacted}");
-        assert!(!redacted.contains("7946"), "{redacted}");
-        assert!(!redacted.contains("abc.def.ghi123"), "{redacted}");
-        assert_eq!(redact("hello world", 5), "hello…");
     }
 }

@@ -155,6 +155,7 @@ impl Application {
                 bearer_token: settings.metrics.bearer_token.as_ref().map(|t| t.0.clone()),
                 spans: tracing_export.as_ref().map(|t| Arc::clone(&t.stats)),
                 token_required: settings.admin.mode == crate::config::TenancyMode::Saas,
+                limits: Arc::clone(&limits),
             })
         });
         let proxy_parts = ProxyParts {

@@ -106,6 +106,11 @@ pub struct TenantView {
     /// `open`: while the limit counters (Redis) are unreachable, calls are served unmetered; `closed`: they
     /// are refused with 503 `limits_unavailable`.
     pub limits_failure_mode: String,
+    /// Days the raw usage events (the request log and sessions) are kept; `null`: the deployment's
+    /// `usage.raw_retention_days`. Reports and chargeback keep working from the roll-ups.
+    pub request_log_retention_days: Option<i32>,
+    /// Capture the redacted request and answer of every call in the request log.
+    pub capture_bodies: bool,
 }
 
 impl From<tenant::Model> for TenantView {
@@ -121,6 +126,8 @@ impl From<tenant::Model> for TenantView {
             rpm_limit: t.rpm_limit,
             tpm_limit: t.tpm_limit,
             limits_failure_mode: t.limits_failure_mode,
+            request_log_retention_days: t.request_log_retention_days,
+            capture_bodies: t.capture_bodies,
         }
     }
 }
@@ -142,6 +149,11 @@ pub struct UpdateTenant {
     pub tpm_limit: Option<Option<i64>>,
     /// `open` or `closed`.
     pub limits_failure_mode: Option<String>,
+    /// 35 to 3650 days; `null`: the deployment-wide retention (only a shorter one has an effect).
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub request_log_retention_days: Option<Option<i32>>,
+    pub capture_bodies: Option<bool>,
 }
 
 /// `GET /api/v1/tenant`.
@@ -224,6 +236,16 @@ pub async fn update_tenant(
             "must be `open` (serve calls unmetered while the limit counters are unreachable) or `closed` (refuse them)",
         ));
     }
+    // At least 35 days: budget counters are re-seeded and reconciled from raw events of the current period,
+    // so a monthly budget must never lose its own month's events.
+    if let Some(Some(days)) = body.request_log_retention_days
+        && !(35..=3650).contains(&days)
+    {
+        return Err(ApiError::validation(
+            "request_log_retention_days",
+            "must be between 35 and 3650 days (budgets are reconciled from the current period's raw events)",
+        ));
+    }
     let actor = session.user_id;
     let (etag, view) = admin
         .run(async move {
@@ -252,6 +274,12 @@ pub async fn update_tenant(
             }
             if let Some(mode) = body.limits_failure_mode {
                 active.limits_failure_mode = Set(mode);
+            }
+            if let Some(days) = body.request_log_retention_days {
+                active.request_log_retention_days = Set(days);
+            }
+            if let Some(capture) = body.capture_bodies {
+                active.capture_bodies = Set(capture);
             }
             active.updated_at = Set(Utc::now());
             let row = active.update(&scoped.db).await?;

@@ -54,6 +54,9 @@ pub struct RequestView {
     pub parent_id: Option<String>,
     /// Attempts on other deployments before the one that answered (for a failed call, every attempt).
     pub attempts: Option<Value>,
+    /// `{"request": …, "response": …}`, redacted, when the tenant captures bodies (`capture_bodies`); only in
+    /// `GET /requests/{id}`, always `null` in the list.
+    pub bodies: Option<Value>,
 }
 
 impl From<usage_event::Model> for RequestView {
@@ -88,6 +91,7 @@ impl From<usage_event::Model> for RequestView {
             agent_id: e.agent_id,
             parent_id: e.parent_id,
             attempts: e.attempts,
+            bodies: e.bodies,
         }
     }
 }
@@ -184,7 +188,16 @@ pub async fn list(
             let rows = page
                 .fetch(query, usage_event::Column::Id, &scoped.db)
                 .await?;
-            Ok(Page::from_rows(rows, limit, |r| r.id, RequestView::from))
+            // Captured bodies are shown one call at a time (`GET /requests/{id}`), not in pages of 200.
+            Ok(Page::from_rows(
+                rows,
+                limit,
+                |r| r.id,
+                |r| RequestView {
+                    bodies: None,
+                    ..RequestView::from(r)
+                },
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))

@@ -132,6 +132,8 @@ async fn insert_tenant(
         rpm_limit: None,
         tpm_limit: None,
         limits_failure_mode: "open".into(),
+        request_log_retention_days: None,
+        capture_bodies: false,
     }
     .into_active_model()
     .insert(db)

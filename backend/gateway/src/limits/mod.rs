@@ -74,6 +74,18 @@ pub struct Limits {
     lease: Duration,
     /// Milliseconds since the epoch until which the shared state is considered down.
     outage_until: AtomicU64,
+    /// Each budget's recorded spend in its current period, as of the last reconciliation (for `/metrics`).
+    recorded: std::sync::Mutex<Vec<BudgetSpend>>,
+}
+
+/// A budget's spend in its current period as storage has recorded it.
+#[derive(Debug, Clone)]
+pub struct BudgetSpend {
+    pub budget_id: uuid::Uuid,
+    pub tenant_id: uuid::Uuid,
+    pub name: String,
+    pub spent_picos: i64,
+    pub limit_picos: i64,
 }
 
 /// A check of an admission, with what settling it needs.
@@ -109,6 +121,7 @@ impl Limits {
             storage_runtime,
             lease,
             outage_until: AtomicU64::new(0),
+            recorded: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -131,6 +144,8 @@ impl Limits {
     /// One reconciliation pass over every budget.
     pub async fn reconcile_once(&self) {
         let now = chrono::Utc::now();
+        let mut spends = Vec::new();
+        let mut counters_down = false;
         for rule in self.budgets.all() {
             let period = rule.period_at(now);
             let recorded = match self
@@ -144,6 +159,16 @@ impl Limits {
                     return;
                 }
             };
+            spends.push(BudgetSpend {
+                budget_id: rule.id,
+                tenant_id: rule.tenant_id,
+                name: rule.name.clone(),
+                spent_picos: recorded,
+                limit_picos: rule.limit_picos,
+            });
+            if counters_down {
+                continue;
+            }
             match self.state.reconcile_budget(&period.key, recorded).await {
                 Ok(true) => {
                     tracing::warn!(budget = %rule.id, recorded, "a budget counter had missed spend; raised to the recorded spend");
@@ -151,10 +176,22 @@ impl Limits {
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "budget reconciliation skipped: counters unreachable");
-                    return;
+                    counters_down = true;
                 }
             }
         }
+        *self
+            .recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = spends;
+    }
+
+    /// Every budget's recorded spend in its current period, as of the last reconciliation.
+    pub fn recorded_spend(&self) -> Vec<BudgetSpend> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The budgets of this replica (for reloads and tests).

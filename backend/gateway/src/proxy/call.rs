@@ -48,7 +48,7 @@ pub fn counts_from_usage(usage: &Usage) -> TokenCounts {
     }
 }
 
-/// In an agent session, how a call links to tool invocations: the tool calls the model asked for in its answer
+/// How a call links to tool invocations (kept for calls in an agent session, used for the spans of traced calls): the tool calls the model asked for in its answer
 /// and the tool results the request sent back (by tool-call id).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ToolLinks {
@@ -177,7 +177,19 @@ pub struct CallRecord {
     pub metrics: Arc<Metrics>,
     /// Ended with the call's outcome in `finish`.
     pub trace: CallTrace,
+    /// When the tenant captures bodies: the redacted request, and the redacted answer once it is known.
+    pub captured: Option<CapturedBodies>,
 }
+
+/// The redacted bodies of a call, for a tenant that captures them.
+#[derive(Debug, Default)]
+pub struct CapturedBodies {
+    pub request: String,
+    pub response: Option<String>,
+}
+
+/// Most characters of a captured body.
+pub const BODY_LIMIT: usize = 32 * 1024;
 
 impl CallRecord {
     /// Adds the routing headers every proxied response carries.
@@ -253,13 +265,22 @@ impl CallRecord {
             error_message: outcome.error,
             application: self.key.application.clone(),
             user_id: self.key.owner_user_id,
-            session_id: self.attribution.session_id,
-            agent_id: self.attribution.agent_id,
+            session_id: self.attribution.session_id.clone(),
+            agent_id: self.attribution.agent_id.clone(),
             attempts: (!self.failed_attempts.is_empty())
                 .then(|| serde_json::to_value(&self.failed_attempts).ok())
                 .flatten(),
             parent_id: self.attribution.parent_id.clone(),
-            tools: self.tools.as_ref().map(ToolLinks::to_json),
+            // Tool links are kept for sessions; a traced call outside one collects them for its spans only.
+            tools: self
+                .tools
+                .as_ref()
+                .filter(|_| self.attribution.session_id.is_some())
+                .map(ToolLinks::to_json),
+            bodies: self
+                .captured
+                .as_ref()
+                .map(|c| serde_json::json!({"request": c.request, "response": c.response})),
         };
         self.metrics.observe_call(&CallSample {
             tenant: event.tenant_id,
@@ -312,6 +333,12 @@ impl CallRecord {
             }
             attributes
         });
+        self.trace.agent_step(
+            self.key.tenant_id,
+            self.attribution.agent_id.as_deref(),
+            self.attribution.session_id.as_deref(),
+            self.tools.as_ref().map_or(&[], |t| t.calls.as_slice()),
+        );
         let failed = outcome.label != "ok";
         self.trace.finish(
             outcome.status,

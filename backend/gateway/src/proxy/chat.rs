@@ -2,7 +2,9 @@
 //! admit, send (translated for Anthropic and Gemini providers), relay, record. Tool definitions and tool calls
 //! pass through untouched to OpenAI-compatible providers.
 
-use super::call::{CallRecord, Outcome, ToolLinks, UsageSource, counts_from_usage};
+use super::call::{
+    BODY_LIMIT, CallRecord, CapturedBodies, Outcome, ToolLinks, UsageSource, counts_from_usage,
+};
 use super::client::ClientFormat;
 use super::failover;
 use super::relay::StreamFormats;
@@ -157,11 +159,23 @@ pub(super) async fn run(
     let forwarded = state.forwarded_headers(req);
     // The call is identified and priced as of now, before any attempt.
     let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
-    // Only calls in an agent session keep their tool links (for the session graph).
-    let tools = attribution
-        .session_id
-        .is_some()
+    // Calls in an agent session keep their tool links (for the session graph); traced calls use them for their
+    // tool spans. Other calls skip the work.
+    let tools = (attribution.session_id.is_some() || trace.is_recording())
         .then(|| ToolLinks::from_request(request.get("messages")));
+    if let Some(tools) = &tools {
+        trace.tool_results(key.tenant_id, &tools.results);
+    }
+    let captured = key.capture_bodies.then(|| CapturedBodies {
+        request: redact(
+            &request
+                .get("messages")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            BODY_LIMIT,
+        ),
+        response: None,
+    });
     let record = |deployment: Arc<Deployment>| CallRecord {
         id: call_id,
         created_at,
@@ -182,6 +196,7 @@ pub(super) async fn run(
         tools,
         metrics: Arc::clone(&state.metrics),
         trace: trace.clone(),
+        captured,
     };
     let default_max_tokens = state.settings.default_max_output_tokens;
     let sent = failover::send(
@@ -246,6 +261,9 @@ pub(super) async fn run(
     }
     if trace.captures_content() {
         trace.set(|| output_content(&bytes));
+    }
+    if let Some(captured) = &mut call.captured {
+        captured.response = Some(redact(&choices_of(&bytes), BODY_LIMIT));
     }
     let bytes = match client {
         ClientFormat::OpenAi => bytes,
@@ -328,14 +346,19 @@ fn route_attributes(plan: &Result<route::Plan, ProxyError>) -> Vec<KeyValue> {
 
 /// The completion of a whole answer, redacted, when content is captured.
 fn output_content(openai: &[u8]) -> Vec<KeyValue> {
-    let choices = serde_json::from_slice::<Value>(openai)
-        .ok()
-        .and_then(|v| v.get("choices").cloned())
-        .unwrap_or(Value::Null);
     vec![KeyValue::new(
         "gen_ai.output.messages",
-        redact(&choices.to_string(), CONTENT_LIMIT),
+        redact(&choices_of(openai), CONTENT_LIMIT),
     )]
+}
+
+/// The `choices` of a whole OpenAI answer as JSON text.
+fn choices_of(openai: &[u8]) -> String {
+    serde_json::from_slice::<Value>(openai)
+        .ok()
+        .and_then(|v| v.get("choices").cloned())
+        .unwrap_or(Value::Null)
+        .to_string()
 }
 
 /// An answer in OpenAI's format as an Anthropic Messages answer.

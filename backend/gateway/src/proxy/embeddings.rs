@@ -75,11 +75,15 @@ async fn embeddings_traced(
         prompt_tokens: (raw.len() / 4) as u64,
         max_output: 0,
     };
-    let plan = route::plan(&state, &key, &model, &route::route_request(&req)?, shape)?;
+    let routing_started = std::time::SystemTime::now();
+    let plan = route::plan(&state, &key, &model, &route::route_request(&req)?, shape);
+    trace.phase("route", routing_started, Vec::new);
+    let plan = plan?;
     let priced_by = plan
         .dearest(shape)
         .cloned()
         .ok_or_else(|| ProxyError::Internal("an empty routing plan".into()))?;
+    let limits_started = std::time::SystemTime::now();
     let ticket = admission::admit(&state, &key, &priced_by, &attribution, || {
         let input = request
             .get("input")
@@ -87,11 +91,23 @@ async fn embeddings_traced(
             .unwrap_or(0);
         (input, 0)
     })
-    .await?;
+    .await;
+    trace.phase("check_limits", limits_started, Vec::new);
+    let ticket = ticket?;
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
     // The call is identified and priced as of now, before any attempt.
     let (call_id, created_at) = (Uuid::now_v7(), chrono::Utc::now());
+    let captured = key.capture_bodies.then(|| super::call::CapturedBodies {
+        request: crate::redact::redact(
+            &request
+                .get("input")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            super::call::BODY_LIMIT,
+        ),
+        response: None,
+    });
     let record = |deployment: Arc<Deployment>| CallRecord {
         id: call_id,
         created_at,
@@ -109,6 +125,7 @@ async fn embeddings_traced(
         tools: None,
         metrics: Arc::clone(&state.metrics),
         trace: trace.clone(),
+        captured,
     };
     let sent = failover::send(
         &state,

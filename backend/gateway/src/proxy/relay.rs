@@ -111,7 +111,7 @@ impl Tracker {
                     self.completion_text.push_str(content);
                 }
                 for call in delta.tool_calls.iter().flatten() {
-                    // A tool call's id and name come on its first delta; only sessions keep them.
+                    // A tool call's id and name come on its first delta; only sessions and traced calls collect them.
                     if let (Some(tools), Some(id)) = (&mut self.call.tools, &call.id) {
                         let name = call.function.as_ref().and_then(|f| f.name.as_deref());
                         tools.add_call(id, name.unwrap_or_default());
@@ -134,7 +134,23 @@ impl Tracker {
         keep
     }
 
-    fn finish(self, status: u16, label: &'static str, error: Option<String>) {
+    fn finish(mut self, status: u16, label: &'static str, error: Option<String>) {
+        if self.call.trace.captures_content() {
+            let text = &self.completion_text;
+            self.call.trace.set(|| {
+                vec![opentelemetry::KeyValue::new(
+                    "gen_ai.output.messages",
+                    crate::redact::redact(text, 16 * 1024),
+                )]
+            });
+        }
+        if let Some(captured) = &mut self.call.captured {
+            // What reached the client (text and tool-call arguments), however the stream ended.
+            captured.response = Some(crate::redact::redact(
+                &self.completion_text,
+                super::call::BODY_LIMIT,
+            ));
+        }
         let (tokens, source) = match &self.usage {
             Some(usage) => (counts_from_usage(usage), UsageSource::Provider),
             None => (

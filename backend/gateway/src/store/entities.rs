@@ -20,6 +20,10 @@ pub mod tenant {
         pub tpm_limit: Option<i64>,
         /// `open` or `closed`: what happens to calls while the shared counters are unreachable.
         pub limits_failure_mode: String,
+        /// Days the tenant's raw usage events (its request log) are kept; NULL: `usage.raw_retention_days`.
+        pub request_log_retention_days: Option<i32>,
+        /// Whether the redacted bodies of the tenant's calls are captured in its request log.
+        pub capture_bodies: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -205,6 +209,8 @@ pub mod usage_event {
         /// In a session: `{"calls":[{"id","name"}],"results":[tool_call_id…]}`, the tool calls the model asked
         /// for and the tool results this call sent back.
         pub tools: Option<Json>,
+        /// When the tenant captures bodies: `{"request": …, "response": …}`, redacted.
+        pub bodies: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -72,6 +72,8 @@ impl Repo {
                     rpm_limit: None,
                     tpm_limit: None,
                     limits_failure_mode: "open".into(),
+                    request_log_retention_days: None,
+                    capture_bodies: false,
                 };
                 insert_ignoring_race(&self.db, row.clone().into_active_model()).await?;
                 tenant::Entity::find()

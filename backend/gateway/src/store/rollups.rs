@@ -148,7 +148,7 @@ pub async fn insert_events(
 }
 
 /// Column name and Postgres type of every column of `usage_events`, in the order `bind_columns` binds them.
-const COLUMNS: [(&str, &str); 33] = [
+const COLUMNS: [(&str, &str); 34] = [
     ("id", "uuid"),
     ("created_at", "timestamptz"),
     ("tenant_id", "uuid"),
@@ -182,6 +182,7 @@ const COLUMNS: [(&str, &str); 33] = [
     ("attempts", "jsonb"),
     ("parent_id", "text"),
     ("tools", "jsonb"),
+    ("bodies", "jsonb"),
 ];
 
 /// The Postgres statement that inserts the rows `input` yields (a `SELECT` of every column of `usage_events`, in
@@ -257,7 +258,8 @@ async fn insert_postgres(
         .bind(col(events, |e| e.agent_id.clone()))
         .bind(col(events, |e| e.attempts.clone()))
         .bind(col(events, |e| e.parent_id.clone()))
-        .bind(col(events, |e| e.tools.clone()));
+        .bind(col(events, |e| e.tools.clone()))
+        .bind(col(events, |e| e.bodies.clone()));
     let failed = |e| sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)));
     let mut txn = db
         .get_postgres_connection_pool()

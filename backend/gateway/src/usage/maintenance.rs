@@ -1,6 +1,7 @@
 //! Upkeep of raw usage events, hourly: the monthly partitions of the current and the next month exist before
-//! events arrive for them (Postgres), and events older than `usage.raw_retention_days` are removed. Roll-ups
-//! stay, so reports over expired months keep working.
+//! events arrive for them (Postgres), events older than `usage.raw_retention_days` are removed, and so are a
+//! tenant's events older than its own `request_log_retention_days`. Roll-ups stay, so reports over expired
+//! months keep working.
 
 use crate::store::{Repo, StoreError, partitions};
 use chrono::{DateTime, Utc};
@@ -32,6 +33,17 @@ pub async fn run_once(
     if !created.is_empty() {
         tracing::info!(partitions = ?created, "created usage partitions");
     }
+    // A failure here must not keep the deployment-wide retention from running.
+    match expire_tenants(repo, now).await {
+        Ok(0) => {}
+        Ok(rows) => {
+            tracing::info!(
+                rows,
+                "expired raw usage events of tenants with their own retention"
+            );
+        }
+        Err(e) => tracing::error!(error = %e, "per-tenant retention failed; retrying in an hour"),
+    }
     if retention_days == 0 {
         return Ok(partitions::Expired::default());
     }
@@ -41,6 +53,32 @@ pub async fn run_once(
         tracing::info!(partitions = ?expired.partitions, rows = expired.rows, %cutoff, "expired raw usage events");
     }
     Ok(expired)
+}
+
+/// Per-tenant retention: a tenant's raw usage events (its request log and sessions) older than its
+/// `request_log_retention_days` are removed; its roll-ups stay, so reports and chargeback are unchanged. Returns
+/// how many events were removed.
+pub async fn expire_tenants(repo: &Repo, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    use crate::store::entities::{tenant, usage_event};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let tenants = tenant::Entity::find()
+        .filter(tenant::Column::RequestLogRetentionDays.is_not_null())
+        .all(repo.db())
+        .await?;
+    let mut removed = 0;
+    for tenant in tenants {
+        let Some(days) = tenant.request_log_retention_days.filter(|d| *d > 0) else {
+            continue;
+        };
+        let cutoff = now - chrono::Duration::days(i64::from(days));
+        removed += usage_event::Entity::delete_many()
+            .filter(usage_event::Column::TenantId.eq(tenant.id))
+            .filter(usage_event::Column::CreatedAt.lt(cutoff))
+            .exec(repo.db())
+            .await?
+            .rows_affected;
+    }
+    Ok(removed)
 }
 
 /// Runs the upkeep every hour, the first time right away. A failed round is logged and retried an hour later.

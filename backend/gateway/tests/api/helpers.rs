@@ -445,6 +445,8 @@ impl TestApp {
             rpm_limit: None,
             tpm_limit: None,
             limits_failure_mode: "open".into(),
+            request_log_retention_days: None,
+            capture_bodies: false,
         }
         .into_active_model()
         .insert(self.services.repo.db())

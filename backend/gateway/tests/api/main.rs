@@ -30,6 +30,7 @@ mod metrics;
 mod outage;
 mod reports;
 mod reports_access;
+mod request_log;
 mod routing;
 mod sdk;
 mod sessions;

@@ -39,6 +39,17 @@ async fn metrics_count_a_known_sequence_of_calls_by_tenant_model_provider_and_st
         ..TestOptions::default()
     })
     .await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let budget = app
+        .admin_json(
+            &token,
+            reqwest::Method::POST,
+            "/budgets",
+            Some(json!({"name": "monthly cap", "scope_type": "tenant", "period": "monthly", "limit": "0.5"})),
+            201,
+        )
+        .await;
+    app.services.limits.budgets().reload().await.unwrap();
     // Two answered calls (one streamed), one the provider fails, one refused before routing.
     assert_eq!(
         app.post("/v1/chat/completions", &chat_body(false))
@@ -66,6 +77,9 @@ async fn metrics_count_a_known_sequence_of_calls_by_tenant_model_provider_and_st
         404
     );
     assert_eq!(app.wait_for_usage(3, Duration::from_secs(5)).await, 3);
+
+    // Budget utilisation is the recorded spend of the period as of the last reconciliation.
+    app.services.limits.reconcile_once().await;
 
     // The token is required once set.
     assert_eq!(scrape(&app, None).await.status(), 401);
@@ -178,6 +192,21 @@ async fn metrics_count_a_known_sequence_of_calls_by_tenant_model_provider_and_st
     assert_eq!(
         sample(&text, "switchyard_metrics_label_overflow_total", &[]),
         Some(0.0)
+    );
+    let budget_id = budget["id"].as_str().unwrap();
+    let utilisation = sample(
+        &text,
+        "switchyard_budget_utilisation_ratio",
+        &[("budget", budget_id), ("name", "monthly cap")],
+    )
+    .unwrap();
+    assert!(
+        (utilisation - (cost as f64 / 1e12) / 0.5).abs() < 1e-9,
+        "{utilisation}"
+    );
+    assert_eq!(
+        sample(&text, "switchyard_budget_limit", &[("budget", budget_id)]),
+        Some(0.5)
     );
     app.shutdown().await;
 }

@@ -145,7 +145,7 @@ async fn a_call_is_one_server_span_with_phase_and_attempt_children_continuing_th
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
     let row = app.usage_rows().await.remove(0);
 
-    let spans = receiver.wait_for(&app, 5).await;
+    let spans = receiver.wait_for(&app, 6).await;
     let server = spans
         .iter()
         .find(|s| s.name == format!("chat {MODEL}"))
@@ -165,7 +165,13 @@ async fn a_call_is_one_server_span_with_phase_and_attempt_children_continuing_th
     child_names.sort_unstable();
     assert_eq!(
         child_names,
-        ["authenticate", "chat mock-gpt", "check_limits", "route"]
+        [
+            "authenticate",
+            "chat mock-gpt",
+            "check_limits",
+            "invoke_agent researcher",
+            "route"
+        ]
     );
     let attempt = children.iter().find(|s| s.name == "chat mock-gpt").unwrap();
     assert_eq!(attempt.kind, 3, "CLIENT");
@@ -339,6 +345,183 @@ async fn content_capture_is_redacted_and_a_dead_collector_costs_only_dropped_spa
         output.contains("Mock reply") && !output.contains("jane.doe"),
         "{output}"
     );
+    // A streamed answer's content is captured as it reached the client.
+    body["stream"] = serde_json::json!(true);
+    let streamed = app.post("/v1/chat/completions", &body).await;
+    streamed.text().await.unwrap();
+    let spans = receiver.wait_for(&app, 10).await;
+    let streamed_server = spans
+        .iter()
+        .find(|s| {
+            s.kind == 2
+                && matches!(
+                    attribute(s, "gen_ai.request.stream"),
+                    Some(Any::BoolValue(true))
+                )
+        })
+        .unwrap();
+    let output = text(streamed_server, "gen_ai.output.messages").unwrap();
+    assert!(
+        output.contains("Mock reply") && output.contains("[REDACTED]"),
+        "{output}"
+    );
     app.shutdown().await;
     receiver.handle.stop(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_run_shows_its_agent_steps_and_the_tools_execution_as_spans() {
+    let receiver = Receiver::start().await;
+    let app = traced_app(receiver.url.clone()).await;
+    let tools = serde_json::json!([{"type": "function", "function": {"name": "lookup_fare",
+        "parameters": {"type": "object", "properties": {"input": {"type": "string"}}}}}]);
+    let send = |body: serde_json::Value| {
+        app.client
+            .post(format!("{}/v1/chat/completions", app.address))
+            .bearer_auth(&app.key)
+            .header("x-switchyard-agent-id", "planner")
+            .json(&body)
+            .send()
+    };
+    let asked: serde_json::Value = send(serde_json::json!({"model": MODEL, "tools": tools,
+            "messages": [{"role": "user", "content": "Fare to Porto?"}]}))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let call = asked["choices"][0]["message"]["tool_calls"][0].clone();
+    let tool_id = call["id"].as_str().unwrap().to_owned();
+    // The caller "runs" the tool for a while before sending the result back.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let answered = send(
+        serde_json::json!({"model": MODEL, "tools": tools, "messages": [
+            {"role": "user", "content": "Fare to Porto?"},
+            {"role": "assistant", "content": null, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": tool_id, "content": "42 EUR"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answered.status(), 200);
+
+    // Two calls: each a server span with 4 children plus its invoke_agent span; one execute_tool span.
+    let spans = receiver.wait_for(&app, 13).await;
+    let servers: Vec<&Span> = spans.iter().filter(|s| s.kind == 2).collect();
+    assert_eq!(servers.len(), 2);
+    let agents: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "invoke_agent planner")
+        .collect();
+    assert_eq!(agents.len(), 2, "{:?}", names(&spans));
+    assert!(
+        agents
+            .iter()
+            .all(|a| servers.iter().any(|s| s.span_id == a.parent_span_id)
+                && text(a, "gen_ai.agent.id") == Some("planner"))
+    );
+    let tool = spans
+        .iter()
+        .find(|s| s.name == "execute_tool lookup_fare")
+        .unwrap_or_else(|| panic!("no tool span in {:?}", names(&spans)));
+    assert_eq!(tool.kind, 1, "INTERNAL");
+    assert_eq!(text(tool, "gen_ai.operation.name"), Some("execute_tool"));
+    assert_eq!(text(tool, "gen_ai.tool.call.id"), Some(tool_id.as_str()));
+    // It hangs under the call that brought the result back and lasts about as long as the tool ran.
+    let second = servers
+        .iter()
+        .max_by_key(|s| s.start_time_unix_nano)
+        .unwrap();
+    assert_eq!(tool.parent_span_id, second.span_id);
+    let ran_ms = (tool.end_time_unix_nano - tool.start_time_unix_nano) / 1_000_000;
+    assert!(
+        (100..5_000).contains(&ran_ms),
+        "tool span lasted {ran_ms} ms"
+    );
+    app.shutdown().await;
+    receiver.handle.stop(true).await;
+}
+
+/// An OTLP/gRPC collector keeping the spans it receives.
+#[derive(Default, Clone)]
+struct GrpcCollector(Arc<Mutex<Vec<Span>>>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for GrpcCollector
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let mut spans = self.0.lock().unwrap();
+        for resource in request.into_inner().resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_export_over_otlp_grpc_too() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let collector = GrpcCollector::default();
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let server = tonic::transport::Server::builder()
+        .add_service(TraceServiceServer::new(collector.clone()))
+        .serve(address);
+    let serving = tokio::spawn(server);
+    let app = spawn_app_with(TestOptions {
+        tweak: Box::new(move |s| {
+            s.tracing.enabled = Some(true);
+            s.tracing.protocol = Some("grpc".into());
+            s.tracing.endpoint = Some(format!("http://{address}"));
+            s.tracing.export_interval = Duration::from_millis(100);
+        }),
+        ..TestOptions::default()
+    })
+    .await;
+    assert_eq!(
+        app.post("/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
+    let mut received = Vec::new();
+    for _ in 0..50 {
+        if let Some(tracing) = app.services.tracing.clone() {
+            tokio::task::spawn_blocking(move || tracing.flush())
+                .await
+                .unwrap();
+        }
+        received = collector.0.lock().unwrap().clone();
+        if received.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let server_span = received
+        .iter()
+        .find(|s| s.kind == 2)
+        .unwrap_or_else(|| panic!("no server span over gRPC: {:?}", names(&received)));
+    assert_eq!(server_span.name, format!("chat {MODEL}"));
+    assert_eq!(
+        received
+            .iter()
+            .filter(|s| s.parent_span_id == server_span.span_id)
+            .count(),
+        4
+    );
+    app.shutdown().await;
+    serving.abort();
 }

@@ -143,6 +143,7 @@ pub fn random_events(
                 attempts: None,
                 parent_id: None,
                 tools: None,
+                bodies: None,
             }
         })
         .collect()
@@ -279,6 +280,8 @@ pub async fn other_tenant(app: &TestApp) -> Uuid {
         rpm_limit: None,
         tpm_limit: None,
         limits_failure_mode: "open".into(),
+        request_log_retention_days: None,
+        capture_bodies: false,
     }
     .into_active_model()
     .insert(app.services.repo.db())
