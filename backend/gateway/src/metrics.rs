@@ -72,11 +72,13 @@ pub struct Metrics {
     /// nothing on the call path).
     label_sets: Mutex<HashSet<u64>>,
     max_label_sets: usize,
+    /// With `/metrics` off, calls record nothing.
+    enabled: bool,
 }
 
 impl Metrics {
     /// A registry with every metric registered.
-    pub fn new(max_label_sets: usize) -> Result<Self, prometheus::Error> {
+    pub fn new(max_label_sets: usize, enabled: bool) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
@@ -214,11 +216,15 @@ impl Metrics {
             budget_utilisation,
             label_sets: Mutex::new(HashSet::new()),
             max_label_sets,
+            enabled,
         })
     }
 
     /// Counts one finished call.
     pub fn observe_call(&self, call: &CallSample<'_>) {
+        if !self.enabled {
+            return;
+        }
         let (tenant, model) = self.bounded(call.tenant, call.model, call.provider);
         let status = status_label(call.status);
         self.requests
@@ -260,6 +266,9 @@ impl Metrics {
 
     /// Counts one upstream attempt on a deployment.
     pub fn observe_attempt(&self, deployment: Uuid, provider: &str, result: &str) {
+        if !self.enabled {
+            return;
+        }
         self.attempts
             .with_label_values(&[deployment.to_string().as_str(), provider, result])
             .inc();
@@ -414,6 +423,11 @@ pub async fn scrape(
     if endpoint.token_required && endpoint.bearer_token.is_none() {
         return actix_web::HttpResponse::Forbidden().json(serde_json::json!({"error": {"code": "forbidden", "message": "in SaaS mode GET /metrics is served only with metrics.bearer_token set"}}));
     }
+    // Without a token, only a scraper on this host (a local agent or sidecar) may read the metrics.
+    let local = req.peer_addr().is_some_and(|peer| peer.ip().is_loopback());
+    if endpoint.bearer_token.is_none() && !local {
+        return actix_web::HttpResponse::Forbidden().json(serde_json::json!({"error": {"code": "forbidden", "message": "GET /metrics without metrics.bearer_token is served only to loopback addresses"}}));
+    }
     if let Some(token) = &endpoint.bearer_token {
         let given = req
             .headers()
@@ -477,7 +491,7 @@ mod tests {
 
     #[test]
     fn label_sets_beyond_the_bound_fold_into_other() {
-        let metrics = Metrics::new(2).expect("registry");
+        let metrics = Metrics::new(2, true).expect("registry");
         let tenant = Uuid::now_v7();
         for model in ["a", "b", "c", "a", "d"] {
             metrics.observe_call(&sample(tenant, model));

@@ -37,6 +37,8 @@ pub struct SpanStats {
     pub dropped_queue_full: AtomicU64,
     /// In batches the collector did not accept (or could not be reached for).
     pub dropped_export_failed: AtomicU64,
+    /// Ended spans not yet exported or failed.
+    pub waiting: AtomicU64,
 }
 
 /// The tracer, its provider and the propagator.
@@ -233,6 +235,12 @@ impl SpanExporter for CountingExporter {
             Ok(result) => result,
             Err(_) => Err(opentelemetry_sdk::error::OTelSdkError::Timeout(self.limit)),
         };
+        let _ = self
+            .stats
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                Some(w.saturating_sub(n))
+            });
         match &result {
             Ok(()) => self.stats.exported.fetch_add(n, Ordering::Relaxed),
             Err(e) => {
@@ -258,8 +266,8 @@ impl SpanExporter for CountingExporter {
     }
 }
 
-/// Drops (and counts) spans once `max_queue` are waiting for export, so the batch processor's own queue never
-/// fills unseen.
+/// Drops (and counts) spans once `max_queue` are waiting for export, so the batch processor's own queue (of the
+/// same size) never fills unseen. A span waits from its end until its batch is exported or has failed.
 #[derive(Debug)]
 struct BoundedProcessor<P> {
     inner: P,
@@ -273,22 +281,20 @@ impl<P: SpanProcessor> SpanProcessor for BoundedProcessor<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        let done = self.stats.exported.load(Ordering::Relaxed)
-            + self.stats.dropped_export_failed.load(Ordering::Relaxed)
-            + self.stats.dropped_queue_full.load(Ordering::Relaxed);
-        let waiting = self
-            .stats
-            .submitted
-            .load(Ordering::Relaxed)
-            .saturating_sub(done);
-        if waiting >= self.max_queue {
+        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        // Reserve a place atomically: concurrent ends cannot both take the last one.
+        let reserved =
+            self.stats
+                .waiting
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+                    (waiting < self.max_queue).then_some(waiting + 1)
+                });
+        if reserved.is_err() {
             self.stats
                 .dropped_queue_full
                 .fetch_add(1, Ordering::Relaxed);
-            self.stats.submitted.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
         self.inner.on_end(span);
     }
 

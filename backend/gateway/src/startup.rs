@@ -143,7 +143,7 @@ impl Application {
         let tracing_export =
             crate::otel::Tracing::init(&settings.tracing).context("starting the trace exporter")?;
         let metrics = Arc::new(
-            crate::metrics::Metrics::new(settings.metrics.max_label_sets)
+            crate::metrics::Metrics::new(settings.metrics.max_label_sets, settings.metrics.enabled)
                 .context("registering the metrics")?,
         );
         let metrics_endpoint = settings.metrics.enabled.then(|| {

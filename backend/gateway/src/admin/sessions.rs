@@ -195,7 +195,12 @@ pub async fn list(
                 .collect();
             data.shrink_to_fit();
             let next_cursor = more
-                .then(|| data.last().map(|s| s.last_call_at.to_rfc3339()))
+                .then(|| {
+                    data.last().map(|s| {
+                        s.last_call_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                    })
+                })
                 .flatten();
             Ok(SessionPage { data, next_cursor })
         })
@@ -285,11 +290,30 @@ pub async fn graph(
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let graph = admin
         .run(async move {
+            use usage_event::Column as C;
+            // Only what the graph shows: never the captured bodies of thousands of calls.
             let rows = visible_events(&scoped, &session, scope)
-                .filter(usage_event::Column::SessionId.eq(session_id.clone()))
-                .order_by_asc(usage_event::Column::CreatedAt)
-                .order_by_asc(usage_event::Column::Id)
+                .select_only()
+                .columns([
+                    C::Id,
+                    C::CreatedAt,
+                    C::PublicModel,
+                    C::Outcome,
+                    C::StatusCode,
+                    C::InputTokens,
+                    C::OutputTokens,
+                    C::CostPicos,
+                    C::LatencyUs,
+                    C::TtftUs,
+                    C::AgentId,
+                    C::ParentId,
+                    C::Tools,
+                ])
+                .filter(C::SessionId.eq(session_id.clone()))
+                .order_by_asc(C::CreatedAt)
+                .order_by_asc(C::Id)
                 .limit(MAX_GRAPH_CALLS + 1)
+                .into_model::<GraphCall>()
                 .all(&scoped.db)
                 .await?;
             if rows.is_empty() {
@@ -303,12 +327,26 @@ pub async fn graph(
     Ok(HttpResponse::Ok().json(graph))
 }
 
+/// The columns of a call the session graph shows.
+#[derive(Debug, FromQueryResult)]
+pub struct GraphCall {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub public_model: String,
+    pub outcome: String,
+    pub status_code: i32,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_picos: i64,
+    pub latency_us: i64,
+    pub ttft_us: Option<i64>,
+    pub agent_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub tools: Option<serde_json::Value>,
+}
+
 /// Builds the graph of a session's calls (oldest first).
-pub fn build_graph(
-    session_id: String,
-    calls: &[usage_event::Model],
-    truncated: bool,
-) -> SessionGraph {
+pub fn build_graph(session_id: String, calls: &[GraphCall], truncated: bool) -> SessionGraph {
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
     let call_ids: HashMap<String, ()> = calls.iter().map(|c| (c.id.to_string(), ())).collect();

@@ -241,9 +241,19 @@ pub(super) async fn run(
         Ok(bytes) => bytes,
         Err(error) => return Ok(fail(call, error)),
     };
-    let bytes = match wire::chat_response(&call.deployment, bytes, &ctx) {
+    let bytes = match wire::chat_response(&call.deployment, bytes.clone(), &ctx) {
         Ok(bytes) => bytes,
-        Err(error) => return Ok(fail(call, error)),
+        Err(error) => {
+            // The provider answered (and bills the call) in a shape we could not translate: the caller gets a
+            // 502, and the call is billed by our own count of what the provider produced.
+            let tokens = TokenCounts {
+                input: admission::chat_prompt_tokens(&request),
+                output: tokenizer::count_text(&String::from_utf8_lossy(&bytes)),
+                cached: 0,
+                reasoning: 0,
+            };
+            return Ok(fail_billed(call, error, tokens, UsageSource::Tokenizer));
+        }
     };
     let (tokens, source) = match serde_json::from_slice::<UsagePeek>(&bytes)
         .ok()
@@ -269,7 +279,8 @@ pub(super) async fn run(
         ClientFormat::OpenAi => bytes,
         ClientFormat::Anthropic => match to_anthropic(&bytes) {
             Ok(bytes) => bytes,
-            Err(error) => return Ok(fail(call, error)),
+            // Answered and billed upstream: the call keeps its tokens though the caller gets a 502.
+            Err(error) => return Ok(fail_billed(call, error, tokens, source)),
         },
     };
     let mut builder =
@@ -379,6 +390,17 @@ fn to_anthropic(openai: &[u8]) -> Result<Bytes, ProxyError> {
 /// Records a call that failed after routing and answers with its error, carrying the routing headers so the
 /// caller can match the failure to its usage event.
 pub(super) fn fail(call: CallRecord, error: ProxyError) -> HttpResponse {
+    fail_billed(call, error, TokenCounts::default(), UsageSource::Provider)
+}
+
+/// Like [`fail`], for a call the provider answered (and bills) although the caller gets an error: its tokens are
+/// recorded and charged.
+fn fail_billed(
+    call: CallRecord,
+    error: ProxyError,
+    tokens: TokenCounts,
+    source: UsageSource,
+) -> HttpResponse {
     let mut response = call.client.error_response(&error);
     for (name, value) in call.routing_headers() {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -390,8 +412,8 @@ pub(super) fn fail(call: CallRecord, error: ProxyError) -> HttpResponse {
     call.finish(Outcome {
         status: error.status_code().as_u16(),
         label: error.outcome(),
-        tokens: TokenCounts::default(),
-        source: UsageSource::Provider,
+        tokens,
+        source,
         ttft: None,
         error: Some(error.to_string()),
     });

@@ -77,6 +77,8 @@ const NEVER_FORWARDED: &[&str] = &[
     "authorization",
     "x-api-key",
     "api-key",
+    "x-goog-api-key",
+    "anthropic-version",
     "cookie",
     "host",
     "content-length",

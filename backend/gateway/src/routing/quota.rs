@@ -39,10 +39,11 @@ impl Quota {
         self.roll(now_ms);
         let requests = self.requests.load(Ordering::Relaxed);
         let used = self.tokens.load(Ordering::Relaxed);
+        // A call larger than the whole TPM limit still goes when the minute is untouched, or it never could.
         limits.rpm.is_none_or(|rpm| requests < rpm)
             && limits
                 .tpm
-                .is_none_or(|tpm| used < tpm && used.saturating_add(tokens) <= tpm)
+                .is_none_or(|tpm| used == 0 || (used < tpm && used.saturating_add(tokens) <= tpm))
     }
 
     /// Counts one request sent to the deployment.
@@ -107,8 +108,11 @@ mod tests {
             tpm: Some(1_000),
         };
         assert!(quota.admits(limits, 0, 1_000));
-        assert!(!quota.admits(limits, 0, 1_001));
-        quota.count_tokens(0, 900);
+        // Bigger than the whole limit: only in an untouched minute.
+        assert!(quota.admits(limits, 0, 1_001));
+        quota.count_tokens(0, 1);
+        assert!(!quota.admits(limits, 0, 1_000));
+        quota.count_tokens(0, 899);
         assert!(quota.admits(limits, 1, 100));
         assert!(!quota.admits(limits, 1, 101));
         quota.count_tokens(1, 100);
