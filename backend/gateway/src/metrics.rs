@@ -400,6 +400,71 @@ fn status_label(status: u16) -> &'static str {
     }
 }
 
+/// Why a scrape is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ScrapeRefusal {
+    /// SaaS mode without a configured token.
+    TokenRequired,
+    /// No token configured and the scraper is not on this host.
+    NotLocal,
+    /// A token is configured and the scrape did not send it.
+    WrongToken,
+}
+
+impl ScrapeRefusal {
+    fn response(&self) -> actix_web::HttpResponse {
+        let (mut builder, code, message) = match self {
+            Self::TokenRequired => (
+                actix_web::HttpResponse::Forbidden(),
+                "forbidden",
+                "in SaaS mode GET /metrics is served only with metrics.bearer_token set",
+            ),
+            Self::NotLocal => (
+                actix_web::HttpResponse::Forbidden(),
+                "forbidden",
+                "GET /metrics without metrics.bearer_token is served only to loopback addresses",
+            ),
+            Self::WrongToken => {
+                let mut builder = actix_web::HttpResponse::Unauthorized();
+                builder.insert_header(("www-authenticate", "Bearer"));
+                (
+                    builder,
+                    "unauthorized",
+                    "GET /metrics needs the metrics bearer token",
+                )
+            }
+        };
+        builder.json(serde_json::json!({"error": {"code": code, "message": message}}))
+    }
+}
+
+/// Who may scrape: with a token, whoever sends it; without one, only a scraper on this host (a local agent or
+/// sidecar), and in SaaS mode nobody.
+pub fn scrape_allowed(
+    token_required: bool,
+    configured: Option<&str>,
+    given: Option<&str>,
+    peer_is_loopback: bool,
+) -> Result<(), ScrapeRefusal> {
+    match configured {
+        None if token_required => Err(ScrapeRefusal::TokenRequired),
+        None if !peer_is_loopback => Err(ScrapeRefusal::NotLocal),
+        None => Ok(()),
+        Some(token) => {
+            // Digests are compared, so the comparison's timing says nothing about the token.
+            let digest = |text: &str| {
+                use sha2::Digest;
+                sha2::Sha256::digest(text.as_bytes())
+            };
+            if given.is_some_and(|given| digest(given) == digest(token)) {
+                Ok(())
+            } else {
+                Err(ScrapeRefusal::WrongToken)
+            }
+        }
+    }
+}
+
 /// `GET /metrics` and what it reads.
 pub struct MetricsEndpoint {
     pub metrics: Arc<Metrics>,
@@ -420,31 +485,19 @@ pub async fn scrape(
     req: actix_web::HttpRequest,
     endpoint: actix_web::web::Data<MetricsEndpoint>,
 ) -> actix_web::HttpResponse {
-    if endpoint.token_required && endpoint.bearer_token.is_none() {
-        return actix_web::HttpResponse::Forbidden().json(serde_json::json!({"error": {"code": "forbidden", "message": "in SaaS mode GET /metrics is served only with metrics.bearer_token set"}}));
-    }
-    // Without a token, only a scraper on this host (a local agent or sidecar) may read the metrics.
+    let given = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     let local = req.peer_addr().is_some_and(|peer| peer.ip().is_loopback());
-    if endpoint.bearer_token.is_none() && !local {
-        return actix_web::HttpResponse::Forbidden().json(serde_json::json!({"error": {"code": "forbidden", "message": "GET /metrics without metrics.bearer_token is served only to loopback addresses"}}));
-    }
-    if let Some(token) = &endpoint.bearer_token {
-        let given = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        // Digests are compared, so the comparison's timing says nothing about the token.
-        let digest = |text: &str| {
-            use sha2::Digest;
-            sha2::Sha256::digest(text.as_bytes())
-        };
-        let matches = given.is_some_and(|given| digest(given) == digest(token));
-        if !matches {
-            return actix_web::HttpResponse::Unauthorized()
-                .insert_header(("www-authenticate", "Bearer"))
-                .json(serde_json::json!({"error": {"code": "unauthorized", "message": "GET /metrics needs the metrics bearer token"}}));
-        }
+    if let Err(refusal) = scrape_allowed(
+        endpoint.token_required,
+        endpoint.bearer_token.as_deref(),
+        given,
+        local,
+    ) {
+        return refusal.response();
     }
     if let Some(spans) = &endpoint.spans {
         endpoint.metrics.set_dropped_spans(
@@ -487,6 +540,28 @@ mod tests {
             seconds: 0.1,
             ttft_seconds: None,
         }
+    }
+
+    #[test]
+    fn scrapes_need_the_token_or_a_loopback_peer_and_saas_always_needs_a_token() {
+        assert_eq!(scrape_allowed(false, None, None, true), Ok(()));
+        assert_eq!(
+            scrape_allowed(false, None, None, false),
+            Err(ScrapeRefusal::NotLocal)
+        );
+        assert_eq!(
+            scrape_allowed(true, None, None, true),
+            Err(ScrapeRefusal::TokenRequired)
+        );
+        assert_eq!(scrape_allowed(true, Some("t"), Some("t"), false), Ok(()));
+        assert_eq!(
+            scrape_allowed(false, Some("t"), Some("u"), true),
+            Err(ScrapeRefusal::WrongToken)
+        );
+        assert_eq!(
+            scrape_allowed(false, Some("t"), None, true),
+            Err(ScrapeRefusal::WrongToken)
+        );
     }
 
     #[test]

@@ -305,3 +305,69 @@ async fn a_multi_step_agent_run_becomes_a_call_graph_with_tool_links_and_totals(
 fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_the_request_log_work_on_the_embedded_sqlite_store_too() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        mode: crate::helpers::Mode::Embedded,
+        ..crate::helpers::TestOptions::default()
+    })
+    .await;
+    let (_, token) = app.token_for("owner@example.com", "owner").await;
+    let ask = json!({"model": MODEL, "tools": tools(),
+                     "messages": [{"role": "user", "content": "Find a flight to Oslo"}]});
+    let session = [
+        ("x-switchyard-session-id", "embedded-run"),
+        ("x-switchyard-agent-id", "planner"),
+    ];
+    let (status, first, _) = step(&app, &session, &ask).await;
+    assert_eq!(status, 200);
+    let child = [
+        session[0],
+        session[1],
+        ("x-switchyard-parent-id", first.as_str()),
+    ];
+    let (status, second, _) = step(&app, &child, &ask).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.wait_for_usage(2, Duration::from_secs(5)).await, 2);
+
+    let list = app
+        .admin_json(&token, Method::GET, "/sessions?min_cost=0", None, 200)
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    let summary = &list["data"][0];
+    assert_eq!(summary["session_id"], "embedded-run");
+    assert_eq!(summary["calls"], 2);
+    assert!(
+        summary["first_call_at"].as_str().unwrap() <= summary["last_call_at"].as_str().unwrap()
+    );
+    let rows = app.usage_rows().await;
+    let cost: i64 = rows.iter().map(|r| r.cost_picos).sum();
+    assert_eq!(
+        summary["cost"],
+        switchyard::money::picos_sum_to_string(i128::from(cost))
+    );
+    let graph = app
+        .admin_json(&token, Method::GET, "/sessions/embedded-run", None, 200)
+        .await;
+    assert_eq!(graph["totals"]["calls"], 2);
+    assert!(
+        graph["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == first && e["to"] == second && e["kind"] == "parent"),
+        "{graph}"
+    );
+    let log = app
+        .admin_json(
+            &token,
+            Method::GET,
+            "/requests?session_id=embedded-run",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 2);
+    app.shutdown().await;
+}
