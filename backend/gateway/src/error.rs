@@ -59,6 +59,16 @@ pub enum ProxyError {
     Internal(String),
 }
 
+/// A request field a format cannot carry is the caller's 400, naming the field.
+impl From<crate::translate::TranslateError> for ProxyError {
+    fn from(error: crate::translate::TranslateError) -> Self {
+        Self::Untranslatable {
+            message: error.message,
+            param: error.param,
+        }
+    }
+}
+
 impl ProxyError {
     /// Shorthand for a 400 naming the offending parameter.
     pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> Self {

@@ -11,6 +11,9 @@
 use crate::catalog::{Deployment, ProviderKind};
 use crate::config::TracingSettings;
 pub use crate::redact::redact;
+
+/// Most characters of captured content per span attribute.
+pub const CONTENT_LIMIT: usize = 16 * 1024;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{
     Span as _, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
@@ -28,11 +31,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-/// Spans handed to the exporter, exported, and dropped.
+/// Spans waiting for export, and those dropped.
 #[derive(Debug, Default)]
 pub struct SpanStats {
-    pub submitted: AtomicU64,
-    pub exported: AtomicU64,
     /// Dropped because the export queue was full.
     pub dropped_queue_full: AtomicU64,
     /// In batches the collector did not accept (or could not be reached for).
@@ -75,7 +76,7 @@ impl Tracing {
                 if let Some(endpoint) = endpoint {
                     builder = builder.with_endpoint(endpoint);
                 }
-                Exporter::Grpc(builder.build()?)
+                builder.build()?
             }
             OtlpProtocol::HttpProtobuf => {
                 let mut builder = opentelemetry_otlp::SpanExporter::builder()
@@ -91,7 +92,7 @@ impl Tracing {
                     };
                     builder = builder.with_endpoint(url);
                 }
-                Exporter::Http(builder.build()?)
+                builder.build()?
             }
         };
         let exporter = CountingExporter {
@@ -198,31 +199,11 @@ impl OtlpProtocol {
     }
 }
 
-#[derive(Debug)]
-enum Exporter {
-    Http(opentelemetry_otlp::SpanExporter),
-    Grpc(opentelemetry_otlp::SpanExporter),
-}
-
-impl Exporter {
-    fn inner(&self) -> &opentelemetry_otlp::SpanExporter {
-        match self {
-            Self::Http(e) | Self::Grpc(e) => e,
-        }
-    }
-
-    fn inner_mut(&mut self) -> &mut opentelemetry_otlp::SpanExporter {
-        match self {
-            Self::Http(e) | Self::Grpc(e) => e,
-        }
-    }
-}
-
 /// Counts exported and failed spans. Each export is bounded here, well inside the batch processor's own
 /// export time-out, so no batch ends uncounted (which would leave `BoundedProcessor` believing it still waits).
 #[derive(Debug)]
 struct CountingExporter {
-    inner: Exporter,
+    inner: opentelemetry_otlp::SpanExporter,
     stats: Arc<SpanStats>,
     limit: Duration,
 }
@@ -230,8 +211,7 @@ struct CountingExporter {
 impl SpanExporter for CountingExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
-        let result = match tokio::time::timeout(self.limit, self.inner.inner().export(batch)).await
-        {
+        let result = match tokio::time::timeout(self.limit, self.inner.export(batch)).await {
             Ok(result) => result,
             Err(_) => Err(opentelemetry_sdk::error::OTelSdkError::Timeout(self.limit)),
         };
@@ -241,28 +221,25 @@ impl SpanExporter for CountingExporter {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
                 Some(w.saturating_sub(n))
             });
-        match &result {
-            Ok(()) => self.stats.exported.fetch_add(n, Ordering::Relaxed),
-            Err(e) => {
-                tracing::debug!(error = %e, spans = n, "trace export failed; spans dropped");
-                self.stats
-                    .dropped_export_failed
-                    .fetch_add(n, Ordering::Relaxed)
-            }
-        };
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, spans = n, "trace export failed; spans dropped");
+            self.stats
+                .dropped_export_failed
+                .fetch_add(n, Ordering::Relaxed);
+        }
         result
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.inner().shutdown_with_timeout(timeout)
+        self.inner.shutdown_with_timeout(timeout)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.inner.inner().force_flush()
+        self.inner.force_flush()
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.inner.inner_mut().set_resource(resource);
+        self.inner.set_resource(resource);
     }
 }
 
@@ -281,7 +258,6 @@ impl<P: SpanProcessor> SpanProcessor for BoundedProcessor<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
         // Reserve a place atomically: concurrent ends cannot both take the last one.
         let reserved =
             self.stats

@@ -5,6 +5,7 @@
 
 use super::context::{AdminState, Session};
 use super::error::ApiError;
+use super::pagination::PageQuery;
 use super::requests::{micros_to_ms, visible_events};
 use super::roles::Action;
 use crate::money::{Picos, picos_sum_to_string};
@@ -20,8 +21,6 @@ use uuid::Uuid;
 
 /// Most calls one session graph holds; a longer session is cut at this many (the oldest) and says so.
 pub const MAX_GRAPH_CALLS: u64 = 5_000;
-/// Most sessions one page lists.
-const MAX_SESSIONS: u64 = 200;
 
 /// A session's totals, as listed.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -100,16 +99,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let scope = session.require(Action::RequestsRead)?;
     let filter = filter.into_inner();
-    let limit = match filter.limit {
-        None => 50,
-        Some(n) if (1..=MAX_SESSIONS).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "limit",
-                format!("must be between 1 and {MAX_SESSIONS}"),
-            ));
-        }
-    };
+    let limit = PageQuery {
+        limit: filter.limit,
+        cursor: None,
+    }
+    .limit()?;
     let min_cost = filter
         .min_cost
         .as_deref()

@@ -48,8 +48,8 @@ pub fn counts_from_usage(usage: &Usage) -> TokenCounts {
     }
 }
 
-/// How a call links to tool invocations (kept for calls in an agent session, used for the spans of traced calls): the tool calls the model asked for in its answer
-/// and the tool results the request sent back (by tool-call id).
+/// How a call links to tool invocations: the tool calls the model asked for in its answer and the tool results
+/// the request sent back (by tool-call id). Stored for calls in an agent session, used for traced calls' spans.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ToolLinks {
     /// (tool-call id, function name).
@@ -64,18 +64,16 @@ impl ToolLinks {
         let messages: &[serde_json::Value] = messages
             .and_then(serde_json::Value::as_array)
             .map_or(&[], Vec::as_slice);
-        let role = |m: &serde_json::Value| {
-            m.get("role")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        };
+        fn role(message: &serde_json::Value) -> Option<&str> {
+            message.get("role").and_then(serde_json::Value::as_str)
+        }
         let after_assistant = messages
             .iter()
-            .rposition(|m| role(m).as_deref() == Some("assistant"))
+            .rposition(|m| role(m) == Some("assistant"))
             .map_or(0, |i| i + 1);
         let results = messages[after_assistant..]
             .iter()
-            .filter(|m| role(m).as_deref() == Some("tool"))
+            .filter(|m| role(m) == Some("tool"))
             .filter_map(|m| m.get("tool_call_id").and_then(serde_json::Value::as_str))
             .map(str::to_owned)
             .collect();
@@ -172,7 +170,7 @@ pub struct CallRecord {
     pub failed_attempts: Vec<Attempt>,
     /// Counts the call in flight on its deployment until the call is finished.
     pub in_flight: Option<InFlight>,
-    /// Tool links, collected only for calls in an agent session.
+    /// Tool links, collected for calls in an agent session (stored) and for traced calls (their tool spans).
     pub tools: Option<ToolLinks>,
     pub metrics: Arc<Metrics>,
     /// Ended with the call's outcome in `finish`.
@@ -192,6 +190,27 @@ pub struct CapturedBodies {
 pub const BODY_LIMIT: usize = 32 * 1024;
 
 impl CallRecord {
+    /// Records the answer's content where it is captured: on the trace when content capture is on, in the
+    /// request log when the tenant captures bodies. `answer` is only built when one of them wants it.
+    pub fn capture_answer(&mut self, answer: impl FnOnce() -> String) {
+        let on_trace = self.trace.captures_content();
+        if !on_trace && self.captured.is_none() {
+            return;
+        }
+        let answer = answer();
+        if on_trace {
+            self.trace.set(|| {
+                vec![KeyValue::new(
+                    "gen_ai.output.messages",
+                    crate::redact::redact(&answer, crate::otel::CONTENT_LIMIT),
+                )]
+            });
+        }
+        if let Some(captured) = &mut self.captured {
+            captured.response = Some(crate::redact::redact(&answer, BODY_LIMIT));
+        }
+    }
+
     /// Adds the routing headers every proxied response carries.
     pub fn decorate(&self, response: &mut HttpResponseBuilder) {
         for (name, value) in self.routing_headers() {
@@ -294,7 +313,7 @@ impl CallRecord {
             cached_tokens: outcome.tokens.cached,
             reasoning_tokens: outcome.tokens.reasoning,
             cost: cost.0 as f64 / crate::money::Picos::PER_UNIT as f64,
-            seconds: self.started.elapsed().as_secs_f64(),
+            seconds: event.latency_us as f64 / 1e6,
             ttft_seconds: outcome.ttft.map(|d| d.as_secs_f64()),
         });
         self.trace.set(|| {

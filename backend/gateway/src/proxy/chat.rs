@@ -269,12 +269,7 @@ pub(super) async fn run(
     if let Some(tools) = &mut call.tools {
         tools.add_calls_from_response(&bytes);
     }
-    if trace.captures_content() {
-        trace.set(|| output_content(&bytes));
-    }
-    if let Some(captured) = &mut call.captured {
-        captured.response = Some(redact(&choices_of(&bytes), BODY_LIMIT));
-    }
+    call.capture_answer(|| choices_of(&bytes));
     let bytes = match client {
         ClientFormat::OpenAi => bytes,
         ClientFormat::Anthropic => match to_anthropic(&bytes) {
@@ -297,9 +292,6 @@ pub(super) async fn run(
     });
     Ok(builder.body(bytes))
 }
-
-/// Most characters of captured content per attribute.
-const CONTENT_LIMIT: usize = 16 * 1024;
 
 /// The call's own attributes on its span (GenAI and `switchyard.*`), and its prompt when content is captured.
 fn call_attributes(
@@ -332,7 +324,7 @@ fn call_attributes(
     if capture_content && let Some(messages) = request.get("messages") {
         attributes.push(KeyValue::new(
             "gen_ai.input.messages",
-            redact(&messages.to_string(), CONTENT_LIMIT),
+            redact(&messages.to_string(), crate::otel::CONTENT_LIMIT),
         ));
     }
     attributes
@@ -353,14 +345,6 @@ fn route_attributes(plan: &Result<route::Plan, ProxyError>) -> Vec<KeyValue> {
         ],
         Err(error) => vec![KeyValue::new("error.type", error.outcome())],
     }
-}
-
-/// The completion of a whole answer, redacted, when content is captured.
-fn output_content(openai: &[u8]) -> Vec<KeyValue> {
-    vec![KeyValue::new(
-        "gen_ai.output.messages",
-        redact(&choices_of(openai), CONTENT_LIMIT),
-    )]
 }
 
 /// The `choices` of a whole OpenAI answer as JSON text.

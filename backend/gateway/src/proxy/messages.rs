@@ -99,12 +99,7 @@ async fn read_request(
                 "a translated request is not an object".into(),
             ));
         }
-        Err(e) => {
-            return Err(ProxyError::Untranslatable {
-                message: e.message,
-                param: e.param,
-            });
-        }
+        Err(e) => return Err(e.into()),
     };
     Ok((key, translated, raw.len()))
 }

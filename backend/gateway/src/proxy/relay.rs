@@ -135,22 +135,9 @@ impl Tracker {
     }
 
     fn finish(mut self, status: u16, label: &'static str, error: Option<String>) {
-        if self.call.trace.captures_content() {
-            let text = &self.completion_text;
-            self.call.trace.set(|| {
-                vec![opentelemetry::KeyValue::new(
-                    "gen_ai.output.messages",
-                    crate::redact::redact(text, 16 * 1024),
-                )]
-            });
-        }
-        if let Some(captured) = &mut self.call.captured {
-            // What reached the client (text and tool-call arguments), however the stream ended.
-            captured.response = Some(crate::redact::redact(
-                &self.completion_text,
-                super::call::BODY_LIMIT,
-            ));
-        }
+        // What reached the client (text and tool-call arguments), however the stream ended.
+        let text = &self.completion_text;
+        self.call.capture_answer(|| text.clone());
         let (tokens, source) = match &self.usage {
             Some(usage) => (counts_from_usage(usage), UsageSource::Provider),
             None => (

@@ -32,13 +32,11 @@ pub fn chat_request(
         ProviderKind::Anthropic => {
             let max = u32::try_from(default_max_tokens).unwrap_or(u32::MAX);
             let translated =
-                translate::openai_request_to_anthropic(&Value::Object(request.clone()), max)
-                    .map_err(refused_field)?;
+                translated_from(request, |r| translate::openai_request_to_anthropic(r, max))?;
             serde_json::to_vec(&translated)
         }
         ProviderKind::Gemini => {
-            let translated = translate::openai_request_to_gemini(&Value::Object(request.clone()))
-                .map_err(refused_field)?;
+            let translated = translated_from(request, translate::openai_request_to_gemini)?;
             serde_json::to_vec(&translated)
         }
     };
@@ -112,12 +110,19 @@ impl StreamTranslator {
     }
 }
 
-/// A request field the chosen provider cannot take: the caller's 400, naming the field.
-fn refused_field(error: TranslateError) -> ProxyError {
-    ProxyError::Untranslatable {
-        message: error.message,
-        param: error.param,
+/// Runs a translation that reads the request as one JSON value, lending it the map rather than copying the body
+/// (the map is back in place whatever the outcome, for the next attempt). A field the provider cannot take is
+/// the caller's 400.
+fn translated_from(
+    request: &mut Map<String, Value>,
+    translate: impl FnOnce(&Value) -> Result<Value, TranslateError>,
+) -> Result<Value, ProxyError> {
+    let lent = Value::Object(std::mem::take(request));
+    let translated = translate(&lent);
+    if let Value::Object(map) = lent {
+        *request = map;
     }
+    Ok(translated?)
 }
 
 /// A provider answer the translation cannot read: the provider's fault, a 502.
