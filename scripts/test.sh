@@ -2,8 +2,11 @@
 # Runs every test of the workspace, starting what the tests need:
 #   - PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (used if they answer, started if installed);
 #   - a throwaway virtualenv with the official OpenAI Python SDK (for the SDK compatibility suite);
-#   - cargo-nextest when available (plain `cargo test` otherwise).
+#   - cargo-nextest when available (plain `cargo test` otherwise);
+#   - the web console (scripts/build-console.sh) and its browser suite (e2e/) in Debian's Chromium, installing
+#     Chromium (apt-get, as root) and the suite's npm packages when they are missing.
 # Usage: scripts/test.sh [extra nextest / cargo test arguments]
+# SWITCHYARD_SKIP_E2E=1 leaves out the console and the browser suite (for a quick backend-only run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,13 +66,53 @@ if ! "$VENV/bin/python" -c "import openai, anthropic" >/dev/null 2>&1; then
 fi
 export SWITCHYARD_TEST_PYTHON="$VENV/bin/python"
 
-# --- Lints and tests --------------------------------------------------------------------------------------
-say "clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-if cargo nextest --version >/dev/null 2>&1; then
-  say "cargo nextest run --workspace"
-  cargo nextest run --workspace --no-fail-fast "$@"
-else
-  say "cargo test --workspace (cargo-nextest not installed)"
-  cargo test --workspace --no-fail-fast "$@"
+# --- What the browser suite needs, checked before the long part -----------------------------------------
+E2E=1
+[ "${SWITCHYARD_SKIP_E2E:-}" = "1" ] && E2E=0
+CHROMIUM="${SWITCHYARD_E2E_CHROMIUM:-/usr/bin/chromium}"
+if [ "$E2E" = 1 ]; then
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    || die "node and npm are needed for the console's browser suite (Debian: apt-get install nodejs npm), or set SWITCHYARD_SKIP_E2E=1"
+  if [ ! -x "$CHROMIUM" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing Debian's chromium (the suite never downloads a browser)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+    fi
+    [ -x "$CHROMIUM" ] || die "Chromium is needed at $CHROMIUM for the browser suite (Debian: apt-get install chromium), or set SWITCHYARD_SKIP_E2E=1"
+  fi
+  if ! cmp -s e2e/package-lock.json e2e/node_modules/.installed-lock.json 2>/dev/null; then
+    say "npm ci in e2e/ (playwright-core only; no browser download)"
+    npm --prefix e2e ci --silent --no-audit --no-fund
+    cp e2e/package-lock.json e2e/node_modules/.installed-lock.json
+  fi
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
 fi
+
+# --- Lints and tests --------------------------------------------------------------------------------------
+# The console is a workspace member compiled only to wasm32; host builds take the default members.
+say "clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+if [ "$E2E" = 1 ]; then
+  cargo clippy -p switchyard-console --target wasm32-unknown-unknown --quiet -- -D warnings
+fi
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+  say "cargo nextest run"
+  cargo nextest run --no-fail-fast "$@" || status=1
+else
+  say "cargo test (cargo-nextest not installed)"
+  cargo test --no-fail-fast "$@" || status=1
+fi
+
+if [ "$E2E" = 1 ]; then
+  bash scripts/build-console.sh
+  cargo build -p switchyard -p mock-provider --bins --quiet
+  say "browser suite (e2e/, headless Chromium)"
+  SWITCHYARD_E2E_BIN="$CARGO_TARGET_DIR/debug/switchyard" SWITCHYARD_E2E_MOCK_BIN="$CARGO_TARGET_DIR/debug/mock-provider" \
+    node e2e/run.mjs || status=1
+fi
+exit "$status"

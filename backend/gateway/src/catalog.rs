@@ -461,6 +461,15 @@ impl Snapshot {
             .map(Vec::as_slice)
     }
 
+    /// The deployments of one tenant (for the admin API's health view).
+    pub fn tenant_deployments(&self, tenant_id: Uuid) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.by_tenant
+            .get(&tenant_id)
+            .into_iter()
+            .flat_map(|models| models.values())
+            .flatten()
+    }
+
     /// Every deployment of every tenant (for scrape-time metrics).
     pub fn all_deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
         self.by_tenant

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Environment variables with the `SWITCHYARD_` prefix that are not settings of this struct (read elsewhere).
-/// `SWITCHYARD_TEST_*` variables belong to the test suite.
+/// `SWITCHYARD_TEST_*`, `SWITCHYARD_E2E_*` and `SWITCHYARD_SKIP_E2E` belong to the test suites.
 const NON_SETTING_ENV: &[&str] = &[
     "config",
+    "skip_e2e",
     "cache_dir",
     "admin_email",
     "admin_password",
@@ -34,6 +35,8 @@ pub struct Settings {
     pub redis_prefix: String,
     /// Directory for the embedded database and the usage spool.
     pub data_dir: PathBuf,
+    /// The built web console (`scripts/build-console.sh` writes it), served at `/`.
+    pub console_dir: PathBuf,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// `text` or `json` log lines.
@@ -273,6 +276,7 @@ impl Default for Settings {
             redis_url: None,
             redis_prefix: "switchyard".into(),
             data_dir: PathBuf::from("./data"),
+            console_dir: PathBuf::from("./frontend/dist"),
             workers: 0,
             log_format: LogFormat::Text,
             database_pool_size: 16,
@@ -358,7 +362,9 @@ impl Settings {
         }
         figment = figment.merge(Env::prefixed("SWITCHYARD_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
-            !NON_SETTING_ENV.contains(&key.as_str()) && !key.starts_with("test_")
+            !NON_SETTING_ENV.contains(&key.as_str())
+                && !key.starts_with("test_")
+                && !key.starts_with("e2e_")
         }));
         let settings: Settings = figment
             .extract()

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod chargeback;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod error;
 pub mod health;

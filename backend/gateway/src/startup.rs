@@ -172,6 +172,11 @@ impl Application {
             state: Arc::clone(&state),
             storage_runtime: tokio::runtime::Handle::current(),
         });
+        let console = web::Data::new(crate::console::ConsoleFiles::new(
+            settings.console_dir.clone(),
+        ));
+        // The admin API reads live deployment health from the catalog.
+        let catalog_data = web::Data::from(Arc::clone(&catalog));
         let port = listener.local_addr()?.port();
         let workers = if settings.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -185,6 +190,8 @@ impl Application {
                 .app_data(web::Data::new(proxy_parts.clone().into_state(upstream)))
                 .app_data(health_state.clone())
                 .app_data(admin_state.clone())
+                .app_data(console.clone())
+                .app_data(catalog_data.clone())
                 .configure(health::configure)
                 .configure(|cfg| {
                     if let Some(endpoint) = &metrics_endpoint {
@@ -299,7 +306,16 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     Ok(secret)
 }
 
-async fn route_not_found(req: HttpRequest) -> HttpResponse {
+/// Anything no route took: the console for a browser path, else the proxy's JSON 404.
+async fn route_not_found(
+    req: HttpRequest,
+    console: web::Data<crate::console::ConsoleFiles>,
+) -> HttpResponse {
+    if crate::console::is_console_request(&req)
+        && let Some(response) = crate::console::serve(&req, &console)
+    {
+        return response;
+    }
     ProxyError::RouteNotFound(format!("{} {}", req.method(), req.path())).error_response()
 }
 

@@ -1,7 +1,9 @@
-//! Wire types shared by the gateway, the mock provider and (later) the console.
+//! Wire types and the role matrix shared by the gateway, the mock provider and the console.
 //!
 //! Only the parts of OpenAI's format that Switchyard itself reads or writes are typed here; request and
 //! response bodies are otherwise passed through untouched so that fields we do not know survive the trip.
+
+pub mod roles;
 
 use serde::{Deserialize, Serialize};
 

@@ -49,8 +49,37 @@ pub struct DeploymentView {
     pub rpm_limit: Option<i32>,
     /// The deployment's own tokens per minute, counted on each replica; `null`: unlimited.
     pub tpm_limit: Option<i64>,
+    /// Passive health as this replica sees it, in the list only; `null` until the replica has loaded the
+    /// deployment (within `proxy.catalog_refresh` of a change) and in the answers of changes.
+    pub health: Option<HealthView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A deployment's health on the replica that answered (health is learned per replica from its own calls).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// `closed` (taking calls), `open` (refusing after failures) or `half_open` (one probe call allowed).
+    pub circuit: &'static str,
+    /// Milliseconds until it may be tried again (open circuit or a 429 cooldown); 0: now.
+    pub available_in_ms: u64,
+    pub in_flight: u64,
+    /// Latency and time-to-first-token moving averages in milliseconds; `null` before the first success.
+    pub latency_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+}
+
+impl HealthView {
+    fn of(health: &crate::routing::DeploymentHealth) -> Self {
+        let ms = |us: Option<f64>| us.map(|us| (us / 10.0).round() / 100.0);
+        Self {
+            circuit: health.circuit().as_str(),
+            available_in_ms: health.available_in_ms(crate::routing::health::now_ms()),
+            in_flight: health.in_flight(),
+            latency_ms: ms(health.latency_us()),
+            ttft_ms: ms(health.ttft_us()),
+        }
+    }
 }
 
 impl DeploymentView {
@@ -71,6 +100,7 @@ impl DeploymentView {
             priority: d.priority,
             rpm_limit: d.rpm_limit,
             tpm_limit: d.tpm_limit,
+            health: None,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -351,6 +381,7 @@ async fn check_region(db: &DatabaseConnection, code: &str) -> Result<(), ApiErro
 )]
 pub async fn list_deployments(
     admin: web::Data<AdminState>,
+    catalog: web::Data<crate::catalog::Catalog>,
     session: Session,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -358,7 +389,8 @@ pub async fn list_deployments(
     let db = admin.repo.db().clone();
     let page = page.into_inner();
     let limit = page.limit()?;
-    let result = admin
+    let tenant_id = session.tenant_id;
+    let mut result = admin
         .run(async move {
             let scoped = Scoped::new(db.clone(), session.tenant_id);
             let rows = page
@@ -371,6 +403,14 @@ pub async fn list_deployments(
             })
         })
         .await?;
+    let snapshot = catalog.snapshot();
+    let mut live: HashMap<Uuid, HealthView> = snapshot
+        .tenant_deployments(tenant_id)
+        .map(|d| (d.id, HealthView::of(&d.health)))
+        .collect();
+    for view in &mut result.data {
+        view.health = live.remove(&view.id);
+    }
     Ok(HttpResponse::Ok().json(result))
 }
 

@@ -9,9 +9,13 @@
 //!   upserts over those ids.
 //!
 //! [`rollup_upserts`] is the one definition of what a roll-up row is; the benchmark's bulk loader uses it too.
+//!
+//! After a batch, each key it used gets its `last_used_at` moved forward (one statement per batch on Postgres,
+//! one per distinct key on SQLite; never one per call), so the admin API can show when a key was last used
+//! without adding anything to the proxy's path.
 
 use super::StoreError;
-use super::entities::usage_event;
+use super::entities::{api_key, usage_event};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx;
 use sea_orm::{
@@ -141,9 +145,57 @@ pub async fn insert_events(
     if events.is_empty() {
         return Ok(0);
     }
-    match db.get_database_backend() {
+    let inserted = match db.get_database_backend() {
         DbBackend::Postgres => insert_postgres(db, events, rollups).await,
         _ => insert_sqlite(db, events, rollups).await,
+    }?;
+    touch_keys(db, events).await;
+    Ok(inserted)
+}
+
+/// Moves each key's `last_used_at` to its latest call in the batch, never backwards (a spool replay of old
+/// events changes nothing). Informational, so a failure is logged rather than failing the stored batch.
+async fn touch_keys(db: &DatabaseConnection, events: &[usage_event::Model]) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, Condition, QueryFilter};
+    let mut latest: std::collections::HashMap<uuid::Uuid, chrono::DateTime<chrono::Utc>> =
+        std::collections::HashMap::new();
+    for event in events {
+        let at = latest.entry(event.api_key_id).or_insert(event.created_at);
+        if event.created_at > *at {
+            *at = event.created_at;
+        }
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let (ids, times): (Vec<_>, Vec<_>) = latest.into_iter().unzip();
+        let touched = sqlx::query(
+            "UPDATE api_keys AS k SET last_used_at = u.at \
+             FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) \
+             WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)",
+        )
+        .bind(ids)
+        .bind(times)
+        .execute(db.get_postgres_connection_pool())
+        .await;
+        if let Err(e) = touched {
+            tracing::warn!(error = %e, "could not record when keys were last used");
+        }
+        return;
+    }
+    for (key, at) in latest {
+        let touched = api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(at))
+            .filter(api_key::Column::Id.eq(key))
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::LastUsedAt.is_null())
+                    .add(api_key::Column::LastUsedAt.lt(at)),
+            )
+            .exec(db)
+            .await;
+        if let Err(e) = touched {
+            tracing::warn!(error = %e, "could not record when a key was last used");
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod admin_saas;
 mod admin_secrets;
 mod admin_walkthrough;
 mod cli;
+mod console;
 mod costs;
 mod embedded;
 mod errors;
