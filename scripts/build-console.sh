@@ -40,6 +40,13 @@ say "cargo build -p switchyard-console --target wasm32-unknown-unknown --profile
 cargo build -p switchyard-console --target wasm32-unknown-unknown --profile console --quiet
 WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/console/switchyard_console.wasm"
 
+# Nothing to do when the module and the static files are those of the bundle already in place.
+INPUTS="$(cat "$WASM" frontend/static/* | sha256sum | cut -d' ' -f1) wasm-bindgen-$WB_VERSION"
+if [ -f "$DIST/index.html" ] && [ "$(cat "$DIST/.inputs" 2>/dev/null)" = "$INPUTS" ]; then
+  say "console in $DIST is up to date"
+  exit 0
+fi
+
 STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
 "$WASM_BINDGEN" --target web --no-typescript --out-dir "$STAGE" "$WASM"
@@ -64,9 +71,13 @@ cp frontend/static/index.html frontend/static/boot.js frontend/static/style.css 
 for file in "$STAGE"/*.wasm "$STAGE"/*.js "$STAGE"/*.css "$STAGE"/*.html; do
   gzip -9 -n -k -f "$file"
 done
-# Swapped in whole, so a gateway serving the old bundle never sees half of the new one.
-rm -rf "$DIST.new" && mkdir -p "$DIST.new" && cp "$STAGE"/* "$DIST.new/"
-rm -rf "$DIST" && mv "$DIST.new" "$DIST"
+# Each file is renamed into place (atomic), index.html last: a running gateway never serves a half-written
+# file, nor an index that names files not there yet.
+mkdir -p "$DIST"
+for file in $(cd "$STAGE" && ls | grep -v '^index\.html'; echo index.html.gz; echo index.html); do
+  cp "$STAGE/$file" "$DIST/.$file.$$" && mv -f "$DIST/.$file.$$" "$DIST/$file"
+done
+printf '%s' "$INPUTS" > "$DIST/.inputs"
 
 raw=0 gz=0
 for file in "$DIST"/*; do

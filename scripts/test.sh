@@ -70,15 +70,23 @@ export SWITCHYARD_TEST_PYTHON="$VENV/bin/python"
 E2E=1
 [ "${SWITCHYARD_SKIP_E2E:-}" = "1" ] && E2E=0
 CHROMIUM="${SWITCHYARD_E2E_CHROMIUM:-/usr/bin/chromium}"
+apt_install() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+}
 if [ "$E2E" = 1 ]; then
-  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-    || die "node and npm are needed for the console's browser suite (Debian: apt-get install nodejs npm), or set SWITCHYARD_SKIP_E2E=1"
+  command -v rustup >/dev/null 2>&1 \
+    || die "rustup is needed for the console's wasm32 target (https://rustup.rs), or set SWITCHYARD_SKIP_E2E=1"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    say "installing Debian's nodejs and npm"
+    apt_install nodejs npm || true
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+      || die "node and npm are needed for the console's browser suite (Debian: apt-get install nodejs npm), or set SWITCHYARD_SKIP_E2E=1"
+  fi
   if [ ! -x "$CHROMIUM" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      say "installing Debian's chromium (the suite never downloads a browser)"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
-    fi
+    say "installing Debian's chromium (the suite never downloads a browser)"
+    apt_install chromium || true
     [ -x "$CHROMIUM" ] || die "Chromium is needed at $CHROMIUM for the browser suite (Debian: apt-get install chromium), or set SWITCHYARD_SKIP_E2E=1"
   fi
   if ! cmp -s e2e/package-lock.json e2e/node_modules/.installed-lock.json 2>/dev/null; then

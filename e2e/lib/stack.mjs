@@ -206,8 +206,8 @@ export async function startStack(opts = settings()) {
         SWITCHYARD_PROXY__SHUTDOWN_GRACE: '2s',
         SWITCHYARD_ADMIN__MODE: 'saas',
         SWITCHYARD_ADMIN__JWT_SECRET: JWT_SECRET,
-        // Plain http on loopback: the browser must keep the refresh cookie across page loads.
-        SWITCHYARD_ADMIN__SECURE_COOKIES: 'false',
+        // Cookies stay `Secure` (the default): Chromium keeps them from http://127.0.0.1, a secure context, so
+        // the suite tests what a user gets.
         // Every sign-up counts against the per-address limit; the suite signs up a dozen tenants.
         SWITCHYARD_ADMIN__LOGIN_ATTEMPTS: '1000',
         // The installation's first owner (a platform admin); the scenarios do not use it.

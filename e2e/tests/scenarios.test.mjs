@@ -11,6 +11,7 @@ import { Api, PASSWORD } from '../lib/api.mjs';
 import {
   assertEventually,
   cellUnder,
+  expectHeading,
   goTo,
   launchBrowser,
   navLinkNames,
@@ -81,6 +82,33 @@ describe('Switchyard console', { concurrency: false }, () => {
       await goTo(page, 'Teams');
       await page.getByLabel('Slug', { exact: true }).fill(teamSlug);
       await page.getByLabel('Name', { exact: true }).fill(teamName);
+
+      // The session expires while the form is filled in: the gateway refuses the access token and the refresh
+      // cookie is gone. The sign-in dialog opens over the page; after signing in, what was typed is still there.
+      await page.context().clearCookies();
+      let expireOnce = true;
+      await page.route('**/api/v1/teams', (route) => {
+        if (expireOnce && route.request().method() === 'POST') {
+          expireOnce = false;
+          return route.fulfill({
+            status: 401,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'token_expired', message: 'access token expired', details: null } }),
+          });
+        }
+        return route.continue();
+      });
+      await page.getByRole('button', { name: 'Create team', exact: true }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByText('Your session has expired').waitFor();
+      await sc.shot(page, 'session-expired');
+      await dialog.getByLabel('Password', { exact: true }).fill(owner.password);
+      await dialog.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await dialog.waitFor({ state: 'detached' });
+      assert.equal(await page.getByLabel('Slug', { exact: true }).inputValue(), teamSlug, 'the slug survived');
+      assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), teamName, 'the name survived');
+      await page.unroute('**/api/v1/teams');
+
       await page.getByRole('button', { name: 'Create team', exact: true }).click();
       await rowsWith(page.locator('table'), teamName).first().waitFor();
       await sc.shot(page, 'teams');
@@ -420,7 +448,7 @@ describe('Switchyard console', { concurrency: false }, () => {
       // Tenant A, with a team, a key, a budget and spend.
       const a = await api.signUp('alpha');
       const aTeam = await api.createTeam(a.token, `Alpha Team ${uid()}`);
-      await api.createMockModel(a.token, env.mockUrl);
+      const aModel = await api.createMockModel(a.token, env.mockUrl);
       const aKey = await api.createKey(a.token, { name: `alpha-key-${uid()}`, team_id: aTeam.id });
       const aBudget = await api.createBudget(a.token, {
         name: `alpha-budget-${uid()}`, scope_type: 'team', scope_id: aTeam.id, period: 'monthly', limit: '100', hard_limit: false,
@@ -447,7 +475,8 @@ describe('Switchyard console', { concurrency: false }, () => {
         name: `beta-budget-${uid()}`, scope_type: 'tenant', period: 'monthly', limit: '50', hard_limit: false,
       });
 
-      const forbidden = [aTeam.name, aTeam.slug, aKey.name, aKey.prefix, aBudget.name, a.email, a.organisation];
+      const forbidden = [aTeam.name, aTeam.slug, aKey.name, aKey.prefix, aBudget.name, a.email, a.organisation,
+        aModel.provider.name, aModel.deployment.id];
       const assertNothingOfA = async (page, where) => {
         const text = await pageText(page);
         for (const s of forbidden) assert.ok(!text.includes(s), `${where} shows "${s}" of tenant A`);
@@ -488,6 +517,32 @@ describe('Switchyard console', { concurrency: false }, () => {
       assert.equal(displayedUnits(await total.innerText()), 0n, 'B spent nothing');
       await assertNothingOfA(page, 'Chargeback');
       await sc.shot(page, 'chargeback');
+
+      // The other pages, for B: nothing of A, and a screenshot of each.
+      for (const name of ['Providers', 'Regions', 'Audit log', 'Sessions']) {
+        await goTo(page, name);
+        await page.waitForLoadState('networkidle');
+        await assertNothingOfA(page, name);
+        await sc.shot(page, name.toLowerCase().replace(/\s+/g, '-'));
+      }
+
+      // Every page as A's owner sees it, with data, for the artifacts (and A's own data is there).
+      const pageA = await sc.newPage('tenant-a');
+      await signIn(pageA, { ...a, role: 'owner' });
+      for (const name of await navLinkNames(pageA)) {
+        await goTo(pageA, name);
+        await pageA.waitForLoadState('networkidle');
+        // Every page loads what it reads: no error line anywhere (a field the console expects but the API
+        // does not send shows up here).
+        const alerts = await pageA.getByRole('alert').allInnerTexts();
+        assert.deepEqual(alerts.filter((t) => t.trim()), [], `${name} shows an error`);
+        await sc.shot(pageA, `tenant-a-${name.toLowerCase().replace(/\s+/g, '-')}`);
+      }
+      await pageA.getByRole('link', { name: 'Account', exact: true }).click();
+      await expectHeading(pageA, 'Account');
+      await sc.shot(pageA, 'tenant-a-account');
+      await goTo(pageA, 'Providers');
+      await rowsWith(pageA.locator('table'), aModel.provider.name).first().waitFor();
 
       // The API agrees: A's ids are unknown to B, and B's report is empty.
       for (const p of [`/api/v1/teams/${aTeam.id}`, `/api/v1/keys/${aKey.id}`, `/api/v1/budgets/${aBudget.id}`]) {

@@ -139,7 +139,8 @@ pub async fn send_raw(
                 })
         }
     };
-    let response = attempt(auth.token()).await?;
+    let token = auth.token();
+    let response = attempt(token.clone()).await?;
     if response.status() != 401 {
         return Ok(response);
     }
@@ -150,7 +151,7 @@ pub async fn send_raw(
     ) {
         return Err(error);
     }
-    if auth.refresh().await {
+    if auth.renew(token).await {
         let retried = attempt(auth.token()).await?;
         if retried.status() != 401 {
             return Ok(retried);

@@ -127,6 +127,7 @@ fn Shell() -> impl IntoView {
                 " · "
                 <span class="role">{move || auth.role().map(|r| r.as_str())}</span>
             </span>
+            <A href="/account" attr:class="account">"Account"</A>
             <button type="button" class="link" on:click=sign_out>
                 "Sign out"
             </button>
@@ -134,11 +135,12 @@ fn Shell() -> impl IntoView {
         <div class="layout">
             <nav aria-label="Main" class="side">
                 <ul>
-                    {NAV
-                        .iter()
-                        .filter(|item| auth.can(item.action))
-                        .map(|item| view! { <li><A href=item.href exact=true>{item.label}</A></li> })
-                        .collect_view()}
+                    {move || {
+                        NAV.iter()
+                            .filter(|item| auth.can(item.action))
+                            .map(|item| view! { <li><A href=item.href exact=true>{item.label}</A></li> })
+                            .collect_view()
+                    }}
                 </ul>
             </nav>
             <main id="main" tabindex="-1">
@@ -156,6 +158,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/audit") view=pages::audit::Audit/>
                     <Route path=path!("/requests") view=pages::requests::Requests/>
                     <Route path=path!("/sessions") view=pages::sessions::Sessions/>
+                    <Route path=path!("/account") view=pages::account::Account/>
                 </Routes>
             </main>
         </div>

@@ -11,6 +11,10 @@ use switchyard_types::roles::{Action, Role, Scope, permits};
 
 use crate::api::{ApiError, ApiResult, session};
 
+/// One refresh at a time: a refresh token works once, and the gateway revokes the whole session when it sees
+/// one used twice, so calls that find the access token expired together must share a single refresh.
+static REFRESH: futures_util::lock::Mutex<()> = futures_util::lock::Mutex::new(());
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct User {
     pub id: String,
@@ -43,6 +47,8 @@ pub struct Auth {
     expired: RwSignal<bool>,
     /// The first refresh at start has finished (until then the page shows nothing but a spinner).
     pub ready: RwSignal<bool>,
+    /// A message for the sign-in page (e.g. a sign-out the gateway could not confirm).
+    pub notice: RwSignal<Option<String>>,
 }
 
 impl Auth {
@@ -51,6 +57,7 @@ impl Auth {
             session: RwSignal::new(None),
             expired: RwSignal::new(false),
             ready: RwSignal::new(false),
+            notice: RwSignal::new(None),
         }
     }
 
@@ -91,6 +98,18 @@ impl Auth {
             .with(|s| s.as_ref().map(|s| s.user.email.clone()))
     }
 
+    /// The slug of the tenant the session acts in.
+    pub fn tenant_slug(&self) -> Option<String> {
+        self.session
+            .with_untracked(|s| s.as_ref().map(|s| s.tenant.slug.clone()))
+    }
+
+    /// The user and tenant ids: who the open page was loaded for.
+    fn identity(&self) -> Option<(String, String)> {
+        self.session
+            .with_untracked(|s| s.as_ref().map(|s| (s.user.id.clone(), s.tenant.id.clone())))
+    }
+
     pub fn mark_expired(&self) {
         if self.session.with_untracked(Option::is_some) {
             self.expired.set(true);
@@ -98,8 +117,20 @@ impl Auth {
     }
 
     fn accept(&self, session: Session) {
+        // Signing in again over an open page as someone else, or in another tenant, must not leave the page
+        // showing (and acting on) what the previous session loaded: start the console afresh.
+        if let Some(before) = self.identity()
+            && before != (session.user.id.clone(), session.tenant.id.clone())
+        {
+            self.session.set(Some(session));
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().assign("/");
+            }
+            return;
+        }
         self.session.set(Some(session));
         self.expired.set(false);
+        self.notice.set(None);
     }
 
     /// Signs in; the session replaces any other (also the one whose token expired).
@@ -117,6 +148,17 @@ impl Auth {
         Ok(())
     }
 
+    /// Replaces an access token the gateway refused: waits for a refresh already under way, and uses its result
+    /// when it gave a token other than `refused`; otherwise refreshes. `false` when the session cannot go on.
+    pub async fn renew(&self, refused: Option<String>) -> bool {
+        let _one_at_a_time = REFRESH.lock().await;
+        let current = self.token();
+        if current.is_some() && current != refused {
+            return true;
+        }
+        self.refresh().await
+    }
+
     /// Exchanges the refresh cookie for a new session; `false` when there is none or it was refused.
     pub async fn refresh(&self) -> bool {
         let Ok(response) = session::post_json("/auth/refresh", None, None).await else {
@@ -131,9 +173,20 @@ impl Auth {
         }
     }
 
-    /// Signs out on the gateway (revoking the refresh token) and forgets the session here.
+    /// Signs out on the gateway (revoking the refresh token and clearing the cookies; an expired access token
+    /// is renewed first, since the gateway needs a valid one to sign out) and forgets the session here.
     pub async fn sign_out(&self) {
-        let _ = session::post_json("/auth/logout", None, self.token()).await;
+        let result = crate::api::no_content(*self, crate::api::Method::Post, "/auth/logout").await;
+        if let Err(e) = result
+            && e.code != "session_expired"
+        {
+            // The session may still be alive on the gateway: say so instead of pretending.
+            self.notice.set(Some(format!(
+                "The gateway could not confirm the sign-out ({}). Close the browser to end the session, \
+                 or sign in and out again.",
+                e.message
+            )));
+        }
         self.session.set(None);
         self.expired.set(false);
     }
@@ -150,9 +203,10 @@ pub fn use_auth() -> Auth {
     expect_context::<Auth>()
 }
 
-/// Where a role starts: the overview if it may read reports, else its keys.
+/// Where a role starts: the overview if it may read reports (owners, admins, finance), else the keys (a
+/// developer's own; a viewer's, read-only).
 pub fn home_path(auth: &Auth) -> &'static str {
-    if auth.can(Action::ReportsRead) || auth.can(Action::BudgetsRead) {
+    if auth.can(Action::ReportsRead) {
         "/"
     } else {
         "/keys"

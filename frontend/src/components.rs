@@ -12,17 +12,27 @@ use crate::auth::Auth;
 /// A resource read from the API: `None` while loading.
 pub type Loaded<T> = RwSignal<Option<ApiResult<T>>>;
 
-/// Loads `path()` now and whenever what it reads changes (filters, the page cursor, a reload counter).
+/// Loads `path()` now and whenever what it reads changes (filters, the page cursor, a reload counter), and
+/// again once the user has signed in after a session expired. Only the answer to the latest request is kept,
+/// so a slow answer to an older filter never replaces a newer one.
 pub fn load<T>(auth: Auth, path: impl Fn() -> String + 'static) -> Loaded<T>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
     let state: Loaded<T> = RwSignal::new(None);
+    let latest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     Effect::new(move |_| {
         let path = path();
+        if auth.is_expired() {
+            return;
+        }
+        let this = latest.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let latest = std::sync::Arc::clone(&latest);
         spawn_local(async move {
             let result = api::get::<T>(auth, &path).await;
-            state.set(Some(result));
+            if latest.load(std::sync::atomic::Ordering::Relaxed) == this {
+                state.set(Some(result));
+            }
         });
     });
     state
@@ -89,8 +99,18 @@ pub fn TextField(
     #[prop(optional)] placeholder: &'static str,
     #[prop(optional)] hint: &'static str,
     #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional)] autofocus: bool,
+    #[prop(optional)] readonly: bool,
 ) -> impl IntoView {
     let field = field.unwrap_or(id);
+    let input = NodeRef::<leptos::html::Input>::new();
+    if autofocus {
+        Effect::new(move |_| {
+            if let Some(element) = input.get() {
+                let _ = element.focus();
+            }
+        });
+    }
     let message = move || error.and_then(|e| e.get()).and_then(|e| e.for_field(field));
     let error_id = format!("{id}-error");
     let described = error_id.clone();
@@ -98,8 +118,10 @@ pub fn TextField(
         <div class="field">
             <label for=id>{label}</label>
             <input
+                node_ref=input
                 id=id
                 type=kind
+                readonly=readonly
                 required=required
                 placeholder=placeholder
                 autocomplete=if autocomplete.is_empty() { "off" } else { autocomplete }
@@ -140,14 +162,15 @@ pub fn SelectField(
     }
 }
 
-/// What a confirmation asks.
+/// What a confirmation asks. The action is a plain closure, not a `Callback`: the row that asked may be
+/// re-rendered (and its reactive owner disposed) while the dialog is open.
 #[derive(Clone)]
 pub struct Confirmation {
     pub title: String,
     pub body: String,
     /// The confirming button, e.g. "Revoke key".
     pub action: String,
-    pub on_confirm: Callback<()>,
+    pub on_confirm: std::sync::Arc<dyn Fn() + Send + Sync>,
 }
 
 /// The one confirmation dialog of the page; pages open it through `ConfirmHandle::ask`.
@@ -166,7 +189,7 @@ impl ConfirmHandle {
             title: title.into(),
             body: body.into(),
             action: action.into(),
-            on_confirm: Callback::new(move |()| on_confirm()),
+            on_confirm: std::sync::Arc::new(on_confirm),
         }));
     }
 }
@@ -175,56 +198,92 @@ pub fn use_confirm() -> ConfirmHandle {
     expect_context::<ConfirmHandle>()
 }
 
-/// Provides the handle and renders the dialog when it is open (Escape or Cancel closes it).
+/// Provides the handle and renders the dialog when it is open: a native modal `<dialog>`, so the page behind
+/// is inert, focus stays inside, Escape cancels, and focus returns where it was when it closes.
 #[component]
 pub fn ConfirmDialog() -> impl IntoView {
     let open: RwSignal<Option<Confirmation>> = RwSignal::new(None);
     provide_context(ConfirmHandle(open));
-    let cancel = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if open.with(Option::is_some)
-            && let Some(button) = cancel.get()
-        {
-            let _ = button.focus();
-        }
-    });
     move || {
         open.get().map(|c| {
             let on_confirm = c.on_confirm;
+            let dialog = NodeRef::<leptos::html::Dialog>::new();
+            let close = move || {
+                if let Some(d) = dialog.get_untracked() {
+                    d.close();
+                }
+                open.set(None);
+            };
             view! {
-                <div class="backdrop">
-                    <div
-                        class="dialog"
-                        role="dialog"
-                        aria-modal="true"
-                        aria-labelledby="confirm-title"
-                        on:keydown=move |ev| {
-                            if ev.key() == "Escape" {
-                                open.set(None);
+                <Modal node=dialog labelled_by="confirm-title" on_cancel=Callback::new(move |()| close())>
+                    <h2 id="confirm-title">{c.title}</h2>
+                    <p>{c.body}</p>
+                    <div class="actions">
+                        <button type="button" autofocus on:click=move |_| close()>
+                            "Cancel"
+                        </button>
+                        <button
+                            type="button"
+                            class="danger"
+                            on:click=move |_| {
+                                close();
+                                on_confirm();
                             }
-                        }
-                    >
-                        <h2 id="confirm-title">{c.title}</h2>
-                        <p>{c.body}</p>
-                        <div class="actions">
-                            <button type="button" node_ref=cancel on:click=move |_| open.set(None)>
-                                "Cancel"
-                            </button>
-                            <button
-                                type="button"
-                                class="danger"
-                                on:click=move |_| {
-                                    open.set(None);
-                                    on_confirm.run(());
-                                }
-                            >
-                                {c.action}
-                            </button>
-                        </div>
+                        >
+                            {c.action}
+                        </button>
                     </div>
-                </div>
+                </Modal>
             }
         })
+    }
+}
+
+/// A native modal dialog, opened with `showModal()` once it is in the page.
+#[component]
+pub fn Modal(
+    node: NodeRef<leptos::html::Dialog>,
+    labelled_by: &'static str,
+    /// Escape pressed; `None`: the dialog cannot be dismissed that way.
+    #[prop(optional)]
+    on_cancel: Option<Callback<()>>,
+    children: Children,
+) -> impl IntoView {
+    Effect::new(move |_| {
+        if let Some(d) = node.get()
+            && !d.open()
+        {
+            let _ = d.show_modal();
+        }
+    });
+    view! {
+        <dialog
+            node_ref=node
+            class="dialog"
+            aria-labelledby=labelled_by
+            on:cancel=move |ev: leptos::ev::Event| {
+                ev.prevent_default();
+                if let Some(cancel) = on_cancel {
+                    cancel.try_run(());
+                }
+            }
+            on:close=move |_| {
+                // Browsers close a modal on a repeated Escape even when `cancel` is prevented: a dialog that
+                // must stay (the expired session's sign-in) opens again; another one counts it as cancelled.
+                match on_cancel {
+                    Some(cancel) => {
+                        cancel.try_run(());
+                    }
+                    None => {
+                        if let Some(d) = node.get_untracked() {
+                            let _ = d.show_modal();
+                        }
+                    }
+                }
+            }
+        >
+            {children()}
+        </dialog>
     }
 }
 
@@ -253,9 +312,20 @@ impl Pager {
         ]
     }
 
+    /// Takes each loaded page's `next_cursor` as the next page.
+    pub fn follow<T: Clone + Send + Sync + 'static>(&self, state: Loaded<Page<T>>) {
+        let next = self.next;
+        Effect::new(move |_| {
+            if let Some(Ok(page)) = state.get() {
+                next.set(page.next_cursor);
+            }
+        });
+    }
+
     /// Back to the first page (after a filter changed or a row was added).
     pub fn reset(&self) {
         self.back.set(Vec::new());
+        self.next.set(None);
         self.cursor.set(None);
     }
 }
@@ -267,11 +337,16 @@ impl Default for Pager {
 }
 
 #[component]
-pub fn PagerControls(pager: Pager) -> impl IntoView {
+pub fn PagerControls(
+    pager: Pager,
+    /// The landmark's name, when a page has more than one list.
+    #[prop(default = "Pages")]
+    label: &'static str,
+) -> impl IntoView {
     let has_prev = move || pager.back.with(|b| !b.is_empty());
     let has_next = move || pager.next.with(Option::is_some);
     view! {
-        <nav class="pager" aria-label="Pages">
+        <nav class="pager" aria-label=label>
             <button
                 type="button"
                 disabled=move || !has_prev()
@@ -279,6 +354,8 @@ pub fn PagerControls(pager: Pager) -> impl IntoView {
                     let mut back = pager.back.get();
                     let previous = back.pop().flatten();
                     pager.back.set(back);
+                    // Disabled until the page arrives, so a second click cannot skip one.
+                    pager.next.set(None);
                     pager.cursor.set(previous);
                 }
             >
@@ -288,9 +365,11 @@ pub fn PagerControls(pager: Pager) -> impl IntoView {
                 type="button"
                 disabled=move || !has_next()
                 on:click=move |_| {
+                    let Some(next) = pager.next.get() else { return };
                     let current = pager.cursor.get();
                     pager.back.update(|b| b.push(current));
-                    pager.cursor.set(pager.next.get());
+                    pager.next.set(None);
+                    pager.cursor.set(Some(next));
                 }
             >
                 "Next page"

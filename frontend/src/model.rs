@@ -13,7 +13,6 @@ pub struct Tenant {
     pub allowed_regions: Option<Vec<String>>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
-    pub updated_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -201,7 +201,9 @@ fn print_demo_banner(port: u16, secret: &str, embedded: bool) -> anyhow::Result<
          A demo API key was created for you (shown once):\n\n    {secret}\n\n\
          Try it:\n\n    curl {base}/chat/completions -H \"Authorization: Bearer {secret}\" -H 'Content-Type: application/json' \\\n      -d '{{\"model\":\"demo\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'\n\n\
          With the OpenAI Python SDK:\n\n    from openai import OpenAI\n    client = OpenAI(base_url=\"{base}\", api_key=\"{secret}\")\n    print(client.chat.completions.create(model=\"demo\", messages=[{{\"role\": \"user\", \"content\": \"Hello!\"}}]).choices[0].message.content)\n\n\
-         The web console is at http://127.0.0.1:{port}/ : sign in as the first owner (on the first start, its one-time password\n         was printed above). More keys: in the console, or `switchyard keys create --name my-app`.\n         Stop with Ctrl-C (usage is flushed before exit).\n"
+         The web console is at http://127.0.0.1:{port}/ - sign in as the first owner (on the first start, its one-time\n\
+         password was printed above). More keys: in the console, or `switchyard keys create --name my-app`.\n\
+         Stop with Ctrl-C (usage is flushed before exit).\n"
     ))
 }
 

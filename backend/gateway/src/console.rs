@@ -57,20 +57,20 @@ impl ConsoleFiles {
 pub fn is_console_request(req: &HttpRequest) -> bool {
     let path = req.path();
     let api = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-    matches!(*req.method(), Method::GET | Method::HEAD) && !api("/v1") && !api("/api")
+    matches!(*req.method(), Method::GET | Method::HEAD)
+        && !api("/v1")
+        && !api("/api")
+        && !api("/metrics")
 }
 
 /// Serves a console file, or `index.html` for a client-side route. `None` when the console is not built.
 pub fn serve(req: &HttpRequest, console: &ConsoleFiles) -> Option<HttpResponse> {
-    let (file, is_index) = match console.asset(req.path()) {
-        Some(file) => (file, false),
-        None => (console.index(), true),
-    };
+    let file = console.asset(req.path()).unwrap_or_else(|| console.index());
     let takes_gzip = req
         .headers()
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        .is_some_and(accepts_gzip);
     let mut response = match open(&file, takes_gzip) {
         // No Content-Disposition: a browser would take a `.gz` sibling's `attachment` for a download.
         Ok(named) => named.disable_content_disposition().into_response(req),
@@ -84,13 +84,9 @@ pub fn serve(req: &HttpRequest, console: &ConsoleFiles) -> Option<HttpResponse> 
         }
     };
     let headers = response.headers_mut();
-    // index.html names the bundle's files, so it is revalidated on every load (cheap: the ETag answers 304).
-    let cache = if is_index {
-        "no-cache"
-    } else {
-        "public, max-age=300, must-revalidate"
-    };
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // The bundle's names carry no hash, so every file is revalidated on every load (cheap: the ETag answers
+    // 304); an old script never meets a new WebAssembly module after an upgrade.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -106,6 +102,20 @@ pub fn serve(req: &HttpRequest, console: &ConsoleFiles) -> Option<HttpResponse> 
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     Some(response)
+}
+
+/// Whether an `Accept-Encoding` value takes gzip (`gzip;q=0` refuses it).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
 }
 
 /// The file, or its pre-compressed `.gz` sibling with the original's content type. Opening is one quick
@@ -131,6 +141,16 @@ fn open(file: &Path, takes_gzip: bool) -> std::io::Result<NamedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("identity"));
+    }
 
     #[test]
     fn only_plain_bundle_files_are_assets() {

@@ -10,7 +10,8 @@ use crate::api::{self, ApiError, Method};
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{
-    BudgetBar, FormError, Page, SelectField, TextField, load, loaded, use_confirm,
+    BudgetBar, FormError, Page, Pager, PagerControls, SelectField, TextField, load, loaded,
+    use_confirm,
 };
 use crate::model::{ApiKey, Budget, Team};
 
@@ -29,10 +30,12 @@ pub fn Budgets() -> impl IntoView {
     }
     let confirm = use_confirm();
     let reload = RwSignal::new(0u32);
+    let pager = Pager::new();
     let budgets = load::<Page<Budget>>(auth, move || {
         reload.track();
-        "/budgets?limit=200".into()
+        api::path_with_query("/budgets", &pager.query())
     });
+    pager.follow(budgets);
     let teams = load::<Page<Team>>(auth, || "/teams?limit=200".into());
     // Finance may budget a key without reading keys: it then types the key's id.
     let keys: crate::components::Loaded<Page<ApiKey>> = if auth.can(Action::KeysRead) {
@@ -43,6 +46,8 @@ pub fn Budgets() -> impl IntoView {
     let manage = auth.can(Action::BudgetsManage);
     let editing: RwSignal<Option<Budget>> = RwSignal::new(None);
     let status = RwSignal::new(String::new());
+    // Held here, not in the form: the form is re-created after an edit, and the secret is shown only once.
+    let signing_secret: RwSignal<Option<String>> = RwSignal::new(None);
 
     let scope_name = move |b: &Budget| -> String {
         let id = b.scope_id.clone().unwrap_or_default();
@@ -89,9 +94,11 @@ pub fn Budgets() -> impl IntoView {
                     editing=current
                     teams=teams
                     keys=keys
+                    signing_secret=signing_secret
+                    on_cancel=Callback::new(move |()| editing.set(None))
                     on_saved=Callback::new(move |message: String| {
                         status.set(message);
-                        // Re-rendering the form after a create would hide a webhook secret shown once.
+                        // After a create the form stays as it is (and cleared); after an edit it closes.
                         if editing.get_untracked().is_some() {
                             editing.set(None);
                         }
@@ -99,6 +106,14 @@ pub fn Budgets() -> impl IntoView {
                     })
                 />
             }
+        })}
+        {move || signing_secret.get().map(|s| view! {
+            <section class="panel notice" aria-labelledby="webhook-secret">
+                <h2 id="webhook-secret">"Webhook signing secret"</h2>
+                <p class="warning"><strong>"Shown only once."</strong>" Alerts to the webhook are signed with it; store it where the receiver can check them."</p>
+                <p><code class="secret" aria-label="Webhook signing secret">{s}</code></p>
+                <button type="button" on:click=move |_| signing_secret.set(None)>"Done"</button>
+            </section>
         })}
         <p role="status" class="status">{move || status.get()}</p>
         {loaded(budgets, move |page: Page<Budget>| {
@@ -144,6 +159,7 @@ pub fn Budgets() -> impl IntoView {
                 </table>
             }.into_any()
         })}
+        <PagerControls pager=pager/>
     }
     .into_any()
 }
@@ -161,6 +177,8 @@ fn BudgetForm(
     editing: Option<Budget>,
     teams: crate::components::Loaded<Page<Team>>,
     keys: crate::components::Loaded<Page<ApiKey>>,
+    signing_secret: RwSignal<Option<String>>,
+    on_cancel: Callback<()>,
     on_saved: Callback<String>,
 ) -> impl IntoView {
     let auth = use_auth();
@@ -206,7 +224,6 @@ fn BudgetForm(
             .unwrap_or_default(),
     );
     let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
-    let signing_secret: RwSignal<Option<String>> = RwSignal::new(None);
     let is_edit = editing.is_some();
 
     let team_options = Signal::derive(move || {
@@ -279,18 +296,23 @@ fn BudgetForm(
             };
             match result {
                 Ok(saved) => {
-                    signing_secret.set(
-                        saved
-                            .get("webhook_signing_secret")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                    );
+                    if let Some(secret) =
+                        saved.get("webhook_signing_secret").and_then(Value::as_str)
+                    {
+                        signing_secret.set(Some(secret.to_owned()));
+                    }
+                    if existing.is_none() {
+                        // A created budget leaves an empty form, so a second submit cannot duplicate it.
+                        name.set(String::new());
+                        limit.set(String::new());
+                        webhook.set(String::new());
+                    }
                     let verb = if existing.is_some() {
                         "Saved"
                     } else {
                         "Created"
                     };
-                    on_saved.run(format!(
+                    on_saved.try_run(format!(
                         "{verb} the budget {}.",
                         crate::model::text(&saved, "name")
                     ));
@@ -329,10 +351,10 @@ fn BudgetForm(
                 </div>
             </div>
             <FormError error=error/>
-            <button type="submit" class="primary">{if is_edit { "Save budget" } else { "Create budget" }}</button>
-            {move || signing_secret.get().map(|s| view! {
-                <p class="notice">"Webhook signing secret (shown once): " <code class="secret" aria-label="Webhook signing secret">{s}</code></p>
-            })}
+            <div class="actions">
+                <button type="submit" class="primary">{if is_edit { "Save budget" } else { "Create budget" }}</button>
+                {is_edit.then(|| view! { <button type="button" on:click=move |_| { on_cancel.try_run(()); }>"Cancel"</button> })}
+            </div>
         </form>
     }
 }

@@ -11,7 +11,7 @@ use crate::api::{self, ApiError};
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{
-    BarChart, ErrorLine, Page, SelectField, TextField, approx, load, utc_date,
+    BarChart, ErrorLine, Page, SelectField, TextField, approx, load, short_time, utc_date,
 };
 use crate::model::{Report, Team, text};
 
@@ -218,7 +218,7 @@ fn report_view(report: Report) -> impl IntoView {
     let totals = report.totals.clone();
     view! {
         <section aria-labelledby="cb-result">
-            <h2 id="cb-result">{format!("{} to {} ({})", report.from, report.to, report.currency)}</h2>
+            <h2 id="cb-result">{format!("{} to {} UTC, in {}", short_time(&report.from), short_time(&report.to), report.currency)}</h2>
             {if empty {
                 view! { <p class="muted">"No calls in this range."</p> }.into_any()
             } else {

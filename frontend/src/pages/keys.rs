@@ -156,6 +156,7 @@ pub fn Keys() -> impl IntoView {
 #[component]
 fn NewKeyForm(on_created: Callback<NewKey>) -> impl IntoView {
     let auth = use_auth();
+    let own_only = auth.scope(Action::KeysManage) == switchyard_types::roles::Scope::Own;
     let name = RwSignal::new(String::new());
     let team = RwSignal::new(String::new());
     let rpm = RwSignal::new(String::new());
@@ -198,7 +199,7 @@ fn NewKeyForm(on_created: Callback<NewKey>) -> impl IntoView {
                     name.set(String::new());
                     rpm.set(String::new());
                     tpm.set(String::new());
-                    on_created.run(key);
+                    on_created.try_run(key);
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -213,6 +214,7 @@ fn NewKeyForm(on_created: Callback<NewKey>) -> impl IntoView {
                 <TextField label="RPM limit" id="key-rpm" value=rpm kind="number" field="rpm_limit" error=error hint="Optional"/>
                 <TextField label="TPM limit" id="key-tpm" value=tpm kind="number" field="tpm_limit" error=error hint="Optional"/>
             </div>
+            {own_only.then(|| view! { <p class="muted">"You can create keys only in teams you are a member of; the key is yours."</p> })}
             <FormError error=error/>
             <button type="submit" class="primary">"Create key"</button>
         </form>

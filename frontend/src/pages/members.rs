@@ -13,9 +13,11 @@ use crate::components::{
 };
 use crate::model::{Member, NewMember, Team};
 
-fn role_options() -> Vec<(String, String)> {
+/// The roles a caller may give: only an owner may make (or unmake) an owner.
+fn role_options(caller_is_owner: bool) -> Vec<(String, String)> {
     Role::ALL
         .iter()
+        .filter(|r| caller_is_owner || **r != Role::Owner)
         .map(|r| (r.as_str().to_owned(), r.as_str().to_owned()))
         .collect()
 }
@@ -32,6 +34,7 @@ pub fn Members() -> impl IntoView {
     let manage = auth.can(Action::MembersManage);
     let status = RwSignal::new(String::new());
     let me = auth.session().map(|s| s.user.id).unwrap_or_default();
+    let owner = auth.role() == Some(Role::Owner);
 
     let change_role = move |member: Member, role: String| {
         spawn_local(async move {
@@ -77,8 +80,13 @@ pub fn Members() -> impl IntoView {
                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
                         {page.data.into_iter().map(|m| {
-                            let editable = manage && m.user_id != me;
+                            // Only an owner may change or remove an owner (the API refuses anyone else).
+                            let editable = manage && m.user_id != me && (owner || m.role != "owner");
                             let for_role = m.clone();
+                            let picked = RwSignal::new(m.role.clone());
+                            let remove_label = format!("Remove {}", m.email);
+                            let change_label = format!("Change the role of {}", m.email);
+                            let current = m.role.clone();
                             let for_remove = m.clone();
                             let select_id = format!("role-{}", m.user_id);
                             let role_label = format!("Role of {}", m.email);
@@ -90,12 +98,21 @@ pub fn Members() -> impl IntoView {
                                         {if editable {
                                             view! {
                                                 <label class="sr-only" for=select_id.clone()>{role_label}</label>
-                                                <select id=select_id on:change=move |ev| change_role(for_role.clone(), event_target_value(&ev))>
-                                                    {role_options().into_iter().map(|(v, t)| {
+                                                <select id=select_id on:change=move |ev| picked.set(event_target_value(&ev))>
+                                                    {role_options(owner).into_iter().map(|(v, t)| {
                                                         let selected = v == m.role;
                                                         view! { <option value=v selected=selected>{t}</option> }
                                                     }).collect_view()}
                                                 </select>
+                                                // A separate button: arrowing through a select fires a change per step.
+                                                <button
+                                                    type="button"
+                                                    aria-label=change_label.clone()
+                                                    disabled=move || picked.with(|p| *p == current)
+                                                    on:click=move |_| change_role(for_role.clone(), picked.get_untracked())
+                                                >
+                                                    "Change role"
+                                                </button>
                                             }.into_any()
                                         } else {
                                             view! { <span class="role">{m.role.clone()}</span> }.into_any()
@@ -103,7 +120,7 @@ pub fn Members() -> impl IntoView {
                                     </td>
                                     <td>{short_time(&m.joined_at)}</td>
                                     <td class="actions">
-                                        {editable.then(|| view! { <button type="button" class="danger" on:click=move |_| remove(for_remove.clone())>"Remove"</button> })}
+                                        {editable.then(|| view! { <button type="button" class="danger" aria-label=remove_label.clone() on:click=move |_| remove(for_remove.clone())>"Remove"</button> })}
                                     </td>
                                 </tr>
                             }
@@ -118,6 +135,8 @@ pub fn Members() -> impl IntoView {
 #[component]
 fn Invite(on_invited: Callback<()>) -> impl IntoView {
     let auth = use_auth();
+    let owner = auth.role() == Some(Role::Owner);
+    let tenant_slug = auth.tenant_slug().unwrap_or_default();
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new("developer".to_owned());
@@ -154,7 +173,7 @@ fn Invite(on_invited: Callback<()>) -> impl IntoView {
                     invited.set(Some(member));
                     email.set(String::new());
                     name.set(String::new());
-                    on_invited.run(());
+                    on_invited.try_run(());
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -169,14 +188,14 @@ fn Invite(on_invited: Callback<()>) -> impl IntoView {
             <div class="row">
                 <TextField label="Email" id="invite-email" value=email kind="email" required=true field="email" error=error/>
                 <TextField label="Name" id="invite-name" value=name field="name" error=error hint="For a new account; default: the part of the email before @"/>
-                <SelectField label="Role" id="invite-role" value=role options=Signal::derive(role_options)/>
+                <SelectField label="Role" id="invite-role" value=role options=Signal::derive(move || role_options(owner))/>
                 <SelectField label="Team (optional)" id="invite-team" value=team options=team_options/>
             </div>
             <FormError error=error/>
             <button type="submit" class="primary">"Invite"</button>
         </form>
         {move || invited.get().map(|m| {
-            let sign_in = format!("{origin}/login");
+            let sign_in = format!("{origin}/login?tenant={tenant_slug}");
             view! {
                 <section class="panel notice" aria-labelledby="invited">
                     <h2 id="invited">{format!("{} can now sign in as {}", m.member.email, m.member.role)}</h2>

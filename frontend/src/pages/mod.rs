@@ -1,5 +1,6 @@
 //! One module per page of the console.
 
+pub mod account;
 pub mod audit;
 pub mod budgets;
 pub mod chargeback;

@@ -30,7 +30,18 @@ pub fn Overview() -> impl IntoView {
     let teams = load::<Report>(auth, || "/reports/chargeback?group_by=team".into());
     let models = load::<Report>(auth, || "/reports/chargeback?group_by=model".into());
     let budgets = load::<Page<Budget>>(auth, || "/budgets?limit=200".into());
-    let deployments = load::<Page<Deployment>>(auth, || "/deployments?limit=200".into());
+    // Health is live: re-read every 15 seconds while the page is open.
+    let tick = RwSignal::new(0u32);
+    if let Ok(handle) = set_interval_with_handle(
+        move || tick.update(|n| *n += 1),
+        std::time::Duration::from_secs(15),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    let deployments = load::<Page<Deployment>>(auth, move || {
+        tick.track();
+        "/deployments?limit=200".into()
+    });
     let providers = load::<Page<Provider>>(auth, || "/providers?limit=200".into());
 
     view! {
@@ -163,11 +174,13 @@ pub fn health_table(deployments: Vec<Deployment>, providers: Vec<Provider>) -> A
             <tbody>
                 {deployments.into_iter().map(|d| {
                     let provider = providers.iter().find(|p| p.id == d.provider_id).map_or_else(|| d.provider_id.clone(), |p| p.name.clone());
-                    let (circuit, class) = match d.health.as_ref().map(|h| h.circuit.as_str()) {
-                        Some("closed") => ("healthy", "ok"),
-                        Some("half_open") => ("probing", "warn"),
-                        Some("open") => ("open (failing)", "bad"),
-                        _ => ("not loaded yet", "muted"),
+                    let cooling = d.health.as_ref().filter(|h| h.circuit == "closed" && h.available_in_ms > 0).map(|h| h.available_in_ms);
+                    let (circuit, class) = match (d.health.as_ref().map(|h| h.circuit.as_str()), cooling) {
+                        (Some("closed"), Some(ms)) => (format!("cooling down ({} s)", ms.div_ceil(1000)), "warn"),
+                        (Some("closed"), None) => ("healthy".to_owned(), "ok"),
+                        (Some("half_open"), _) => ("probing".to_owned(), "warn"),
+                        (Some("open"), _) => ("open (failing)".to_owned(), "bad"),
+                        _ => ("not loaded yet".to_owned(), "muted"),
                     };
                     let latency = or_dash(d.health.as_ref().and_then(|h| h.latency_ms).map(|ms| format!("{ms:.1} ms")));
                     let in_flight = or_dash(d.health.as_ref().map(|h| h.in_flight));

@@ -9,7 +9,8 @@ use switchyard_types::roles::Action;
 use crate::api::{self, ApiError, Method};
 use crate::auth::use_auth;
 use crate::components::{
-    FormError, Page, SelectField, TextField, load, loaded, or_dash, use_confirm,
+    FormError, Page, Pager, PagerControls, SelectField, TextField, load, loaded, or_dash,
+    use_confirm,
 };
 use crate::model::{Deployment, Provider, Region};
 
@@ -25,14 +26,23 @@ pub fn Providers() -> impl IntoView {
     let auth = use_auth();
     let confirm = use_confirm();
     let reload = RwSignal::new(0u32);
+    // Every provider (for names and the deployment form), and the pages of both tables.
     let providers = load::<Page<Provider>>(auth, move || {
         reload.track();
         "/providers?limit=200".into()
     });
+    let provider_pager = Pager::new();
+    let provider_page = load::<Page<Provider>>(auth, move || {
+        reload.track();
+        api::path_with_query("/providers", &provider_pager.query())
+    });
+    provider_pager.follow(provider_page);
+    let deployment_pager = Pager::new();
     let deployments = load::<Page<Deployment>>(auth, move || {
         reload.track();
-        "/deployments?limit=200".into()
+        api::path_with_query("/deployments", &deployment_pager.query())
     });
+    deployment_pager.follow(deployments);
     let regions = load::<Page<Region>>(auth, || "/regions".into());
     let manage = auth.can(Action::ProvidersManage);
     let status = RwSignal::new(String::new());
@@ -50,7 +60,9 @@ pub fn Providers() -> impl IntoView {
                 let p = p.clone();
                 spawn_local(async move {
                     match api::no_content(auth, Method::Delete, &format!("/providers/{}", p.id)).await {
-                        Ok(()) => refresh.run(format!("Deleted {}.", p.name)),
+                        Ok(()) => {
+                            refresh.try_run(format!("Deleted {}.", p.name));
+                        }
                         Err(e) => status.set(e.message),
                     }
                 });
@@ -71,7 +83,9 @@ pub fn Providers() -> impl IntoView {
                     match api::no_content(auth, Method::Delete, &format!("/deployments/{}", d.id))
                         .await
                     {
-                        Ok(()) => refresh.run(format!("Deleted the deployment of {}.", d.model)),
+                        Ok(()) => {
+                            refresh.try_run(format!("Deleted the deployment of {}.", d.model));
+                        }
                         Err(e) => status.set(e.message),
                     }
                 });
@@ -84,7 +98,7 @@ pub fn Providers() -> impl IntoView {
         <p role="status" class="status">{move || status.get()}</p>
         <section aria-labelledby="prov-list">
             <h2 id="prov-list">"Providers"</h2>
-            {loaded(providers, move |page: Page<Provider>| view! {
+            {loaded(provider_page, move |page: Page<Provider>| view! {
                 <table>
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Base URL"</th><th scope="col">"Credential"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
@@ -106,6 +120,7 @@ pub fn Providers() -> impl IntoView {
                     </tbody>
                 </table>
             })}
+            <PagerControls pager=provider_pager label="Provider pages"/>
             {manage.then(|| view! { <NewProvider on_saved=refresh/> })}
         </section>
         <section aria-labelledby="dep-list">
@@ -144,6 +159,7 @@ pub fn Providers() -> impl IntoView {
                     }
                 })
             }}
+            <PagerControls pager=deployment_pager label="Deployment pages"/>
             {manage.then(|| view! { <NewDeployment providers=providers regions=regions on_saved=refresh/> })}
         </section>
     }
@@ -171,7 +187,7 @@ fn NewProvider(on_saved: Callback<String>) -> impl IntoView {
                     name.set(String::new());
                     base_url.set(String::new());
                     key.set(String::new());
-                    on_saved.run(format!("Added the provider {}.", p.name));
+                    on_saved.try_run(format!("Added the provider {}.", p.name));
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -184,7 +200,7 @@ fn NewProvider(on_saved: Callback<String>) -> impl IntoView {
                 <TextField label="Provider name" id="prov-name" value=name required=true field="name" error=error/>
                 <SelectField label="Kind" id="prov-kind" value=kind options=Signal::derive(|| pairs(&["openai", "azure", "anthropic", "gemini"]))/>
                 <TextField label="Base URL" id="prov-url" value=base_url kind="url" required=true field="base_url" error=error hint="Including the version path, e.g. https://api.openai.com/v1"/>
-                <TextField label="API key" id="prov-key" value=key kind="password" field="api_key" error=error hint="Stored encrypted; only a masked hint is ever shown"/>
+                <TextField label="API key" id="prov-key" value=key kind="password" autocomplete="new-password" field="api_key" error=error hint="Stored encrypted; only a masked hint is ever shown"/>
             </div>
             <FormError error=error/>
             <button type="submit" class="primary">"Add provider"</button>
@@ -243,7 +259,9 @@ fn NewDeployment(
         }
         spawn_local(async move {
             match api::post::<Deployment>(auth, "/deployments", &body).await {
-                Ok(d) => on_saved.run(format!("Deployed {} on {}.", d.model, d.upstream_model)),
+                Ok(d) => {
+                    on_saved.try_run(format!("Deployed {} on {}.", d.model, d.upstream_model));
+                }
                 Err(e) => error.set(Some(e)),
             }
         });

@@ -14,40 +14,30 @@ use crate::model::{Region, Team, Tenant};
 #[component]
 pub fn Regions() -> impl IntoView {
     let auth = use_auth();
-    let reload = RwSignal::new(0u32);
-    let tenant = load::<Tenant>(auth, move || {
-        reload.track();
-        "/tenant".into()
-    });
-    let teams = load::<Page<Team>>(auth, move || {
-        reload.track();
-        "/teams?limit=200".into()
-    });
+    let tenant = load::<Tenant>(auth, || "/tenant".into());
+    let teams = load::<Page<Team>>(auth, || "/teams?limit=200".into());
     let regions = load::<Page<Region>>(auth, || "/regions".into());
     let can_tenant = auth.can(Action::TenantUpdate);
     let can_teams = auth.can(Action::TeamsManage);
-    let catalog = move || {
-        regions
-            .get()
-            .and_then(Result::ok)
-            .map(|p| p.data)
-            .unwrap_or_default()
-    };
 
+    // The forms are built once the catalog is there; each keeps its own ticks and saved value, so saving one
+    // never resets another.
     view! {
         <h1>"Regions"</h1>
         <p class="muted">"Calls are served only by deployments in the regions every level allows: the tenant's, the team's and the key's."</p>
-        {loaded(tenant, move |t: Tenant| {
-            let path = "/tenant".to_owned();
-            let title = format!("Tenant {}", t.name);
-            view! { <Residency title=title path=path allowed=t.allowed_regions catalog=catalog() editable=can_tenant on_saved=Callback::new(move |()| reload.update(|n| *n += 1))/> }
-        })}
-        {loaded(teams, move |page: Page<Team>| {
-            page.data.into_iter().map(|team| {
-                let path = format!("/teams/{}", team.id);
-                let title = format!("Team {}", team.name);
-                view! { <Residency title=title path=path allowed=team.allowed_regions catalog=catalog() editable=can_teams on_saved=Callback::new(move |()| reload.update(|n| *n += 1))/> }
-            }).collect_view()
+        {loaded(regions, move |catalog: Page<Region>| {
+            let for_teams = catalog.data.clone();
+            view! {
+                {loaded(tenant, move |t: Tenant| view! {
+                    <Residency title=format!("Tenant {}", t.name) path="/tenant".to_owned() allowed=t.allowed_regions catalog=catalog.data.clone() editable=can_tenant/>
+                })}
+                {loaded(teams, move |page: Page<Team>| {
+                    let catalog = for_teams.clone();
+                    page.data.into_iter().map(|team| view! {
+                        <Residency title=format!("Team {}", team.name) path=format!("/teams/{}", team.id) allowed=team.allowed_regions catalog=catalog.clone() editable=can_teams/>
+                    }).collect_view()
+                })}
+            }
         })}
     }
 }
@@ -59,13 +49,13 @@ fn Residency(
     allowed: Option<Vec<String>>,
     catalog: Vec<Region>,
     editable: bool,
-    on_saved: Callback<()>,
 ) -> impl IntoView {
     let auth = use_auth();
     let chosen = RwSignal::new(allowed.clone().unwrap_or_default());
+    let saved = RwSignal::new(allowed);
     let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
     let status = RwSignal::new(String::new());
-    let summary = match &allowed {
+    let summary = move || match saved.get() {
         None => "Every region".to_owned(),
         Some(list) if list.is_empty() => "No region (every call is refused)".to_owned(),
         Some(list) => list.join(", "),
@@ -75,6 +65,7 @@ fn Residency(
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
+        status.set(String::new());
         let list = chosen.get_untracked();
         let value = if list.is_empty() {
             Value::Null
@@ -84,9 +75,11 @@ fn Residency(
         let path = path.clone();
         spawn_local(async move {
             match api::patch::<Value>(auth, &path, &json!({"allowed_regions": value})).await {
-                Ok(_) => {
+                Ok(answer) => {
+                    let now: Option<Vec<String>> =
+                        serde_json::from_value(answer["allowed_regions"].clone()).unwrap_or(None);
+                    saved.set(now);
                     status.set("Saved.".into());
-                    on_saved.run(());
                 }
                 Err(e) => error.set(Some(e)),
             }

@@ -104,7 +104,7 @@ fn NewTeam(on_created: Callback<()>) -> impl IntoView {
                     status.set(format!("Created the team {}.", team.name));
                     slug.set(String::new());
                     name.set(String::new());
-                    on_created.run(());
+                    on_created.try_run(());
                 }
                 Err(e) => error.set(Some(e)),
             }

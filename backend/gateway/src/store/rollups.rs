@@ -167,6 +167,9 @@ async fn touch_keys(db: &DatabaseConnection, events: &[usage_event::Model]) {
         }
     }
     if db.get_database_backend() == DbBackend::Postgres {
+        // In id order, so two replicas touching the same keys lock their rows in the same order.
+        let mut latest: Vec<_> = latest.into_iter().collect();
+        latest.sort_unstable_by_key(|(id, _)| *id);
         let (ids, times): (Vec<_>, Vec<_>) = latest.into_iter().unzip();
         let touched = sqlx::query(
             "UPDATE api_keys AS k SET last_used_at = u.at \
