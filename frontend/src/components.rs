@@ -209,7 +209,7 @@ pub fn ConfirmDialog() -> impl IntoView {
             let on_confirm = c.on_confirm;
             let dialog = NodeRef::<leptos::html::Dialog>::new();
             let close = move || {
-                if let Some(d) = dialog.get_untracked() {
+                if let Some(Some(d)) = dialog.try_get_untracked() {
                     d.close();
                 }
                 open.set(None);
@@ -275,7 +275,7 @@ pub fn Modal(
                         cancel.try_run(());
                     }
                     None => {
-                        if let Some(d) = node.get_untracked() {
+                        if let Some(Some(d)) = node.try_get_untracked() {
                             let _ = d.show_modal();
                         }
                     }

@@ -9,7 +9,8 @@
 //!
 //! Events are attributed at random to 200 keys (in 20 teams, 5 applications, 40 owners) and 8 models (each in
 //! one of 3 regions), with 0 to 2 tags (`env`: 2 values, `feature`: 10), all within the current hour, so every
-//! batch upserts many roll-up rows that already exist (the common case).
+//! batch upserts many roll-up rows that already exist (the common case). The 200 keys exist as `api_keys` rows,
+//! so every batch also moves the `last_used_at` of the keys it used, as in production.
 //!
 //!     cargo bench -p switchyard --bench usage_ingest                          # 200,000 events, batch 500 and 2000
 //!     cargo bench -p switchyard --bench usage_ingest -- --events 20000 --batch-size 500
@@ -78,12 +79,14 @@ fn database_url(name: &str) -> String {
     format!("{}/{name}", &base[..cut])
 }
 
-/// Random events of one tenant, created now.
-fn events(rng: &mut StdRng, tenant: Uuid, n: usize) -> Vec<usage_event::Model> {
+/// A key as events carry it: its id, team, application and owner.
+type BenchKey = (Uuid, Uuid, String, Uuid);
+
+/// 200 keys in 20 teams, 5 applications and 40 owners; as in production, a key has one of each.
+fn bench_keys() -> Vec<BenchKey> {
     let teams: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
     let users: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
-    // As in production, a key has one team, one application and one owner.
-    let keys: Vec<(Uuid, Uuid, String, Uuid)> = (0..200)
+    (0..200)
         .map(|i| {
             (
                 Uuid::now_v7(),
@@ -92,7 +95,11 @@ fn events(rng: &mut StdRng, tenant: Uuid, n: usize) -> Vec<usage_event::Model> {
                 users[i % users.len()],
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Random events of one tenant, created now.
+fn events(rng: &mut StdRng, tenant: Uuid, keys: &[BenchKey], n: usize) -> Vec<usage_event::Model> {
     let models = [
         "gpt-4o",
         "gpt-4o-mini",
@@ -227,7 +234,20 @@ async fn main() {
     let db = store::connect(&database_url(&name), 16).await.unwrap();
     store::migrate(&db).await.unwrap();
     let repo = Repo::new(db);
-    let tenant = Uuid::now_v7();
+    let (tenant_row, team_row) = repo.ensure_default_tenant().await.unwrap();
+    let tenant = tenant_row.id;
+    let keys = bench_keys();
+    for (i, (id, ..)) in keys.iter().enumerate() {
+        let mut row = switchyard::keys::new_row(
+            tenant,
+            team_row.id,
+            format!("bench-{i}"),
+            &switchyard::keys::generate(),
+            None,
+        );
+        row.id = *id;
+        repo.insert_api_key(row).await.unwrap();
+    }
     let mut rng = StdRng::seed_from_u64(7);
 
     println!(
@@ -236,7 +256,12 @@ async fn main() {
     );
     println!("{:<44} {:>6} {:>12}", "path", "batch", "events/s");
     for &batch in &options.batch_sizes {
-        let rate = through_the_writer(&repo, events(&mut rng, tenant, options.events), batch).await;
+        let rate = through_the_writer(
+            &repo,
+            events(&mut rng, tenant, &keys, options.events),
+            batch,
+        )
+        .await;
         println!(
             "{:<44} {batch:>6} {rate:>12.0}",
             "UsageSink -> UsageWriter -> Postgres"
@@ -245,7 +270,7 @@ async fn main() {
     let batch = *options.batch_sizes.last().unwrap_or(&500);
     let raw = direct(
         &repo,
-        &events(&mut rng, tenant, options.events),
+        &events(&mut rng, tenant, &keys, options.events),
         batch,
         false,
     )
@@ -253,7 +278,7 @@ async fn main() {
     println!("{:<44} {batch:>6} {raw:>12.0}", "insert without roll-ups");
     let rolled = direct(
         &repo,
-        &events(&mut rng, tenant, options.events),
+        &events(&mut rng, tenant, &keys, options.events),
         batch,
         true,
     )
