@@ -55,14 +55,45 @@ async function main() {
   clearArtifacts();
   const external = process.env.SWITCHYARD_E2E_BASE_URL && process.env.SWITCHYARD_E2E_MOCK_URL;
   let stack = null;
+  let child = null;
   const started = Date.now();
+  // The test runner's own process group. Playwright starts Chromium in a group of its own, so SIGTERM comes
+  // first (the runner then closes its browser), SIGKILL only if it is still there after 5 s.
+  const killTests = () => {
+    if (!child) return;
+    const pid = child.pid;
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      return; // already gone
+    }
+    setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, 5000).unref();
+  };
+  // Registered before anything starts, so an interrupted run never leaves the gateway, the mock provider or
+  // the throwaway database behind.
+  const onSignal = async (sig) => {
+    console.error(`e2e: ${sig}; stopping`);
+    killTests();
+    if (stack) await stack.stop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 
   if (external) {
     console.log(`e2e: using the running gateway ${process.env.SWITCHYARD_E2E_BASE_URL}`);
   } else {
     console.log('e2e: starting PostgreSQL database, mock provider and gateway …');
     try {
-      stack = await startStack(opts);
+      stack = await startStack(opts, (starting) => {
+        stack = starting;
+      });
     } catch (err) {
       console.error(`e2e: the stack did not start: ${err.message}`);
       const logs = path.join(opts.artifacts, 'logs');
@@ -72,7 +103,10 @@ async function main() {
     console.log(`e2e: gateway ${stack.baseUrl} (database ${stack.dbName}), mock ${stack.mockUrl}`);
     // The console must be served at `/` (index.html for client-side routes too).
     for (const route of ['/', '/login']) {
-      const res = await fetch(`${stack.baseUrl}${route}`).catch((e) => ({ ok: false, status: e.message }));
+      const res = await fetch(`${stack.baseUrl}${route}`, { signal: AbortSignal.timeout(10_000) }).catch((e) => ({
+        ok: false,
+        status: e.message,
+      }));
       const type = res.headers?.get('content-type') || '';
       if (!res.ok || !type.includes('text/html')) {
         console.error(`e2e: GET ${route} does not serve the console (status ${res.status}, content-type ${type})`);
@@ -90,31 +124,21 @@ async function main() {
     SWITCHYARD_E2E_ARTIFACTS: opts.artifacts,
   };
   const args = ['--test', '--test-reporter=spec', ...process.argv.slice(2), path.join('tests', 'scenarios.test.mjs')];
-  const child = spawn(process.execPath, args, { cwd: E2E_DIR, env, stdio: 'inherit', detached: true });
+  child = spawn(process.execPath, args, { cwd: E2E_DIR, env, stdio: 'inherit', detached: true });
 
   let timedOut = false;
-  const killTests = () => {
-    try {
-      process.kill(-child.pid, 'SIGKILL'); // the test runner's own process group (it and its browser)
-    } catch {
-      // already gone
-    }
-  };
   const watchdog = setTimeout(() => {
     timedOut = true;
     console.error(`e2e: the suite ran longer than ${TOTAL_TIMEOUT_S} s; stopping it`);
     killTests();
   }, TOTAL_TIMEOUT_S * 1000);
-  const onSignal = (sig) => {
-    console.error(`e2e: ${sig}; stopping`);
-    killTests();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
-  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
-  clearTimeout(watchdog);
-  if (stack) await stack.stop();
+  let code;
+  try {
+    code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+  } finally {
+    clearTimeout(watchdog);
+    if (stack) await stack.stop();
+  }
 
   const rows = summary();
   const failed = code !== 0 || timedOut || rows.some((r) => r.result !== 'PASS') || rows.length === 0;

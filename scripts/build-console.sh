@@ -60,9 +60,12 @@ if [ ! -x "$WASM_OPT" ] && command -v npm >/dev/null 2>&1; then
 fi
 if [ -x "$WASM_OPT" ]; then
   say "wasm-opt -Oz"
-  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-    -o "$STAGE/opt.wasm" "$STAGE/switchyard_console_bg.wasm"
-  mv "$STAGE/opt.wasm" "$STAGE/switchyard_console_bg.wasm"
+  if "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+    -o "$STAGE/opt.wasm" "$STAGE/switchyard_console_bg.wasm"; then
+    mv "$STAGE/opt.wasm" "$STAGE/switchyard_console_bg.wasm"
+  else
+    printf 'note: wasm-opt failed; the bundle is not size-optimised\n' >&2
+  fi
 else
   printf 'note: wasm-opt not available (needs npm); the bundle is not size-optimised\n' >&2
 fi

@@ -33,10 +33,11 @@ if [ -z "${SWITCHYARD_TEST_DATABASE_URL:-}" ] && ! pg_answers; then
   pg_answers || die "PostgreSQL did not come up on $PG_HOST:$PG_PORT"
 fi
 export SWITCHYARD_TEST_DATABASE_URL="${SWITCHYARD_TEST_DATABASE_URL:-postgres://postgres@$PG_HOST:$PG_PORT/postgres}"
-# Databases left behind by interrupted runs.
+# Databases left behind by interrupted runs. Without `force`: a database still in use belongs to a run going on
+# elsewhere on this machine and is left alone.
 if command -v psql >/dev/null 2>&1; then
-  psql "$SWITCHYARD_TEST_DATABASE_URL" -Atc "select datname from pg_database where datname like 'sy\_test\_%'" 2>/dev/null \
-    | while read -r db; do psql "$SWITCHYARD_TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true; done
+  psql "$SWITCHYARD_TEST_DATABASE_URL" -Atc "select datname from pg_database where datname like 'sy\_test\_%' or datname like 'sy\_e2e\_%'" 2>/dev/null \
+    | while read -r db; do psql "$SWITCHYARD_TEST_DATABASE_URL" -qc "drop database if exists \"$db\"" >/dev/null 2>&1 || true; done
 fi
 
 # --- Redis ------------------------------------------------------------------------------------------------
@@ -84,6 +85,16 @@ if [ "$E2E" = 1 ]; then
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
       || die "node and npm are needed for the console's browser suite (Debian: apt-get install nodejs npm), or set SWITCHYARD_SKIP_E2E=1"
   fi
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$node_major" -ge 20 ] \
+    || die "the browser suite needs Node.js 20 or later (found $(node --version)); install a newer one, or set SWITCHYARD_SKIP_E2E=1"
+  command -v psql >/dev/null 2>&1 || apt_install postgresql-client || true
+  command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools || true
+  command -v psql >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
+    || die "psql and redis-cli are needed by the browser suite (Debian: apt-get install postgresql-client redis-tools), or set SWITCHYARD_SKIP_E2E=1"
+  # The suite makes its throwaway database on the same server, and uses the same Redis, as the other tests.
+  export SWITCHYARD_E2E_POSTGRES_URL="${SWITCHYARD_E2E_POSTGRES_URL:-${SWITCHYARD_TEST_DATABASE_URL%/*}}"
+  export SWITCHYARD_E2E_REDIS_URL="${SWITCHYARD_E2E_REDIS_URL:-$SWITCHYARD_TEST_REDIS_URL}"
   if [ ! -x "$CHROMIUM" ]; then
     say "installing Debian's chromium (the suite never downloads a browser)"
     apt_install chromium || true

@@ -180,6 +180,15 @@ export async function goTo(page, linkName, heading = linkName) {
   await expectHeading(page, heading);
 }
 
+/**
+ * Waits until the page has loaded what it reads: every loading line of the console carries `aria-busy`, and a
+ * page renders its loading lines as it mounts. (`networkidle` would not do: after a client-side navigation it
+ * is already reached.)
+ */
+export async function settled(page, timeout = 15_000) {
+  await page.waitForFunction(() => document.querySelectorAll('[aria-busy="true"]').length === 0, null, { timeout });
+}
+
 /** The names of the main nav's links. */
 export async function navLinkNames(page) {
   const names = await mainNav(page).getByRole('link').allInnerTexts();

@@ -123,7 +123,7 @@ function gatewayEnv(extra) {
  * Starts the whole stack. Returns `{ baseUrl, mockUrl, logs, stop() }`; `stop()` is safe to call twice and
  * also drops the database and the Redis keys of this run.
  */
-export async function startStack(opts = settings()) {
+export async function startStack(opts = settings(), onCreated = () => {}) {
   const run = randomBytes(4).toString('hex');
   const logsDir = path.join(opts.artifacts, 'logs');
   fs.mkdirSync(logsDir, { recursive: true });
@@ -167,6 +167,8 @@ export async function startStack(opts = settings()) {
     }
     fs.rmSync(workDir, { recursive: true, force: true });
   };
+  // The caller can stop a stack that is still starting (an interrupted run).
+  onCreated(stack);
 
   try {
     if (!fs.existsSync(path.join(opts.consoleDir, 'index.html'))) {

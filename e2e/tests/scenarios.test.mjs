@@ -17,6 +17,7 @@ import {
   navLinkNames,
   rowsWith,
   runScenario,
+  settled,
   signIn,
   valueOf,
 } from '../lib/browser.mjs';
@@ -364,7 +365,7 @@ describe('Switchyard console', { concurrency: false }, () => {
 
       await page.goto('/keys');
       await page.getByText(finance.email).first().waitFor(); // still signed in (session restored by refresh)
-      await page.waitForLoadState('networkidle');
+      await settled(page);
       await sleep(500);
       assert.equal(await page.getByRole('button', { name: 'Create key', exact: true }).count(), 0, 'no Create key');
       const keysText = await pageText(page);
@@ -484,7 +485,7 @@ describe('Switchyard console', { concurrency: false }, () => {
 
       const page = await sc.newPage('tenant-b');
       await signIn(page, { ...b, role: 'owner' });
-      await page.waitForLoadState('networkidle');
+      await settled(page);
       await assertNothingOfA(page, 'Overview');
       await sc.shot(page, 'overview');
 
@@ -502,7 +503,7 @@ describe('Switchyard console', { concurrency: false }, () => {
       }
 
       await goTo(page, 'Requests');
-      await page.waitForLoadState('networkidle');
+      await settled(page);
       await assertNothingOfA(page, 'Requests');
       assert.ok(!(await pageText(page)).includes(aCall.requestId), 'Requests shows no call of A');
       await sc.shot(page, 'requests');
@@ -521,7 +522,7 @@ describe('Switchyard console', { concurrency: false }, () => {
       // The other pages, for B: nothing of A, and a screenshot of each.
       for (const name of ['Providers', 'Regions', 'Audit log', 'Sessions']) {
         await goTo(page, name);
-        await page.waitForLoadState('networkidle');
+        await settled(page);
         await assertNothingOfA(page, name);
         await sc.shot(page, name.toLowerCase().replace(/\s+/g, '-'));
       }
@@ -531,7 +532,7 @@ describe('Switchyard console', { concurrency: false }, () => {
       await signIn(pageA, { ...a, role: 'owner' });
       for (const name of await navLinkNames(pageA)) {
         await goTo(pageA, name);
-        await pageA.waitForLoadState('networkidle');
+        await settled(pageA);
         // Every page loads what it reads: no error line anywhere (a field the console expects but the API
         // does not send shows up here).
         const alerts = await pageA.getByRole('alert').allInnerTexts();

@@ -10,8 +10,7 @@ use crate::api::{self, ApiError, Method};
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{
-    BudgetBar, FormError, Page, Pager, PagerControls, SelectField, TextField, load, loaded,
-    use_confirm,
+    BudgetBar, FormError, Page, SelectField, TextField, load, loaded, use_confirm,
 };
 use crate::model::{ApiKey, Budget, Team};
 
@@ -30,12 +29,11 @@ pub fn Budgets() -> impl IntoView {
     }
     let confirm = use_confirm();
     let reload = RwSignal::new(0u32);
-    let pager = Pager::new();
+    // One list of up to 200 (the API's largest page), so that "closest to its limit first" holds across all.
     let budgets = load::<Page<Budget>>(auth, move || {
         reload.track();
-        api::path_with_query("/budgets", &pager.query())
+        "/budgets?limit=200".into()
     });
-    pager.follow(budgets);
     let teams = load::<Page<Team>>(auth, || "/teams?limit=200".into());
     // Finance may budget a key without reading keys: it then types the key's id.
     let keys: crate::components::Loaded<Page<ApiKey>> = if auth.can(Action::KeysRead) {
@@ -159,7 +157,6 @@ pub fn Budgets() -> impl IntoView {
                 </table>
             }.into_any()
         })}
-        <PagerControls pager=pager/>
     }
     .into_any()
 }
@@ -225,6 +222,7 @@ fn BudgetForm(
     );
     let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
     let is_edit = editing.is_some();
+    let can_read_keys = auth.can(Action::KeysRead);
 
     let team_options = Signal::derive(move || {
         let mut o = vec![(String::new(), "Choose a team".to_owned())];
@@ -331,7 +329,7 @@ fn BudgetForm(
                     <SelectField label="Scope" id="budget-scope" value=scope options=Signal::derive(|| options(&["tenant", "team", "key", "tag"]))/>
                 })}
                 {move || (!is_edit && scope.get() == "team").then(|| view! { <SelectField label="Team" id="budget-team" value=team options=team_options/> })}
-                {move || (!is_edit && scope.get() == "key").then(|| if keys.with(Option::is_some) {
+                {move || (!is_edit && scope.get() == "key").then(|| if can_read_keys {
                     view! { <SelectField label="Key" id="budget-key" value=key options=key_options/> }.into_any()
                 } else {
                     view! { <TextField label="Key id" id="budget-key-id" value=key field="scope_id" error=error/> }.into_any()

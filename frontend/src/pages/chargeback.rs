@@ -98,14 +98,11 @@ pub fn Chargeback() -> impl IntoView {
     };
     let submitted = RwSignal::new(query());
     let runs = RwSignal::new(0u32);
-    let report: RwSignal<Option<Result<Report, ApiError>>> = RwSignal::new(None);
-    Effect::new(move |_| {
+    // Through `load`: only the latest run's answer is shown (the CSV exports that same query), and a run that
+    // failed while the session was expired runs again after signing in.
+    let report = load::<Report>(auth, move || {
         runs.track();
-        let path = submitted.get();
-        report.set(None);
-        spawn_local(async move {
-            report.set(Some(api::get::<Report>(auth, &path).await));
-        });
+        submitted.get()
     });
     let run = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -9,7 +9,8 @@ use switchyard_types::roles::{Action, Role};
 use crate::api::{self, ApiError, Method};
 use crate::auth::use_auth;
 use crate::components::{
-    FormError, Page, SelectField, TextField, load, loaded, short_time, use_confirm,
+    FormError, Page, Pager, PagerControls, SelectField, TextField, load, loaded, short_time,
+    use_confirm,
 };
 use crate::model::{Member, NewMember, Team};
 
@@ -27,10 +28,12 @@ pub fn Members() -> impl IntoView {
     let auth = use_auth();
     let confirm = use_confirm();
     let reload = RwSignal::new(0u32);
+    let pager = Pager::new();
     let members = load::<Page<Member>>(auth, move || {
         reload.track();
-        "/members".into()
+        api::path_with_query("/members", &pager.query())
     });
+    pager.follow(members);
     let manage = auth.can(Action::MembersManage);
     let status = RwSignal::new(String::new());
     let me = auth.session().map(|s| s.user.id).unwrap_or_default();
@@ -129,6 +132,7 @@ pub fn Members() -> impl IntoView {
                 </table>
             }
         })}
+        <PagerControls pager=pager/>
     }
 }
 

@@ -137,7 +137,7 @@ fn TeamMembers(team: Team, manage: bool) -> impl IntoView {
             format!("/teams/{team_id}/members")
         }
     });
-    let members = load::<Page<Member>>(auth, || "/members".into());
+    let members = load::<Page<Member>>(auth, || "/members?limit=200".into());
     let chosen = RwSignal::new(String::new());
     let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
     let all_members = move || {

@@ -85,13 +85,32 @@ async fn the_console_is_served_at_the_root_with_client_routes_and_gzip_and_never
         b"\x1f\x8bgzipped-bytes"
     );
 
-    // Hidden files and paths that climb out of the directory are never files: they get the index.
+    // Hidden files and paths that climb out of the directory are never files: they get the index. The paths
+    // are sent as raw bytes, since an HTTP client would normalise `..` away before sending.
     std::fs::write(dir.join(".env"), "SECRET=1").unwrap();
-    for path in ["/.env", "/..%2f..%2fetc%2fpasswd", "/%2e%2e/Cargo.toml"] {
-        let response = get(path, false).await.unwrap();
-        let body = response.text().await.unwrap();
-        assert_eq!(body, "<!doctype html><title>console</title>", "{path}");
+    let parent = dir.parent().unwrap();
+    let sentinel = format!("sy-console-outside-{}.txt", uuid::Uuid::now_v7().simple());
+    std::fs::write(parent.join(&sentinel), "OUTSIDE THE CONSOLE").unwrap();
+    let dir_name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+    for path in [
+        "/.env".to_owned(),
+        format!("/../{sentinel}"),
+        format!("/%2e%2e/{sentinel}"),
+        format!("/..%2f{sentinel}"),
+        format!("/./../{dir_name}/../{sentinel}"),
+    ] {
+        let body = raw_get(&app.address, &path).await;
+        assert!(
+            !body.contains("OUTSIDE THE CONSOLE") && !body.contains("SECRET"),
+            "{path}: {body}"
+        );
+        assert!(
+            body.ends_with("<!doctype html><title>console</title>")
+                || body.starts_with("HTTP/1.1 404"),
+            "{path}: {body}"
+        );
     }
+    let _ = std::fs::remove_file(parent.join(&sentinel));
 
     // The APIs keep their JSON 404s, and the console never answers anything but GET and HEAD.
     for (method, path) in [
@@ -123,6 +142,18 @@ async fn the_console_is_served_at_the_root_with_client_routes_and_gzip_and_never
     }
     app.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A `GET` of `path` exactly as written, over a plain TCP connection; the whole answer as text.
+async fn raw_get(address: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
