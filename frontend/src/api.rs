@@ -3,7 +3,7 @@
 //! if that fails the session is marked expired, which opens the sign-in dialog over the current page so that
 //! nothing typed is lost, and the call answers with an error the page shows.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -100,14 +100,33 @@ pub fn path_with_query(path: &str, query: &[(&str, String)]) -> String {
     }
 }
 
-fn builder(method: Method, url: &str) -> RequestBuilder {
-    match method {
-        Method::Get => Request::get(url),
-        Method::Post => Request::post(url),
-        Method::Patch => Request::patch(url),
-        Method::Put => Request::put(url),
-        Method::Delete => Request::delete(url),
+/// Sends one request as it is, with `token` as the bearer when there is one.
+async fn send_once(
+    method: Method,
+    path: &str,
+    token: Option<String>,
+    body: Option<&Value>,
+) -> ApiResult<Response> {
+    let url = format!("/api/v1{path}");
+    let mut request = match method {
+        Method::Get => Request::get(&url),
+        Method::Post => Request::post(&url),
+        Method::Patch => Request::patch(&url),
+        Method::Put => Request::put(&url),
+        Method::Delete => Request::delete(&url),
     }
+    .header("Accept", "application/json");
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let built = match body {
+        Some(body) => request.json(body),
+        None => request.build(),
+    }
+    .map_err(|e| ApiError::local(e.to_string()))?;
+    built.send().await.map_err(|_| {
+        ApiError::local("The gateway could not be reached. Check your connection and try again.")
+    })
 }
 
 /// Sends one request, refreshing the session once if the access token has expired.
@@ -117,28 +136,7 @@ pub async fn send_raw(
     path: &str,
     body: Option<&Value>,
 ) -> ApiResult<Response> {
-    let url = format!("/api/v1{path}");
-    let attempt = |token: Option<String>| {
-        let mut request = builder(method, &url).header("Accept", "application/json");
-        if let Some(token) = token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
-        }
-        let built = match body {
-            Some(body) => request.json(body),
-            None => request.build(),
-        };
-        async move {
-            built
-                .map_err(|e| ApiError::local(e.to_string()))?
-                .send()
-                .await
-                .map_err(|_| {
-                    ApiError::local(
-                        "The gateway could not be reached. Check your connection and try again.",
-                    )
-                })
-        }
-    };
+    let attempt = |token: Option<String>| send_once(method, path, token, body);
     let token = auth.token();
     let response = attempt(token.clone()).await?;
     if response.status() != 401 {
@@ -245,20 +243,7 @@ pub mod session {
         body: Option<&Value>,
         token: Option<String>,
     ) -> ApiResult<Response> {
-        let mut request = Request::post(&format!("/api/v1{path}"));
-        if let Some(token) = token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
-        }
-        let built = match body {
-            Some(body) => request.json(body),
-            None => request.build(),
-        }
-        .map_err(|e| ApiError::local(e.to_string()))?;
-        let response = built.send().await.map_err(|_| {
-            ApiError::local(
-                "The gateway could not be reached. Check your connection and try again.",
-            )
-        })?;
+        let response = send_once(Method::Post, path, token, body).await?;
         if response.ok() {
             Ok(response)
         } else {

@@ -305,21 +305,36 @@ impl Pager {
     }
 
     /// `limit` and `cursor` for the list's query.
-    pub fn query(&self) -> Vec<(&'static str, String)> {
+    fn query(&self) -> Vec<(&'static str, String)> {
         vec![
             ("limit", "25".into()),
             ("cursor", self.cursor.get().unwrap_or_default()),
         ]
     }
 
-    /// Takes each loaded page's `next_cursor` as the next page.
-    pub fn follow<T: Clone + Send + Sync + 'static>(&self, state: Loaded<Page<T>>) {
-        let next = self.next;
+    /// Loads the pages of the list at `path`, with the query `filters()` gives (whatever signals it reads
+    /// reload it too), and takes each page's `next_cursor` as the next page.
+    pub fn load<T>(
+        &self,
+        auth: Auth,
+        path: &'static str,
+        filters: impl Fn() -> Vec<(&'static str, String)> + 'static,
+    ) -> Loaded<Page<T>>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let pager = *self;
+        let state = load::<Page<T>>(auth, move || {
+            let mut query = pager.query();
+            query.extend(filters());
+            api::path_with_query(path, &query)
+        });
         Effect::new(move |_| {
             if let Some(Ok(page)) = state.get() {
-                next.set(page.next_cursor);
+                pager.next.set(page.next_cursor);
             }
         });
+        state
     }
 
     /// Back to the first page (after a filter changed or a row was added).

@@ -56,7 +56,10 @@ impl ConsoleFiles {
 /// Whether a request is for the console rather than for an API.
 pub fn is_console_request(req: &HttpRequest) -> bool {
     let path = req.path();
-    let api = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    let api = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
     matches!(*req.method(), Method::GET | Method::HEAD)
         && !api("/v1")
         && !api("/api")

@@ -3,11 +3,10 @@
 use leptos::prelude::*;
 use switchyard_types::roles::Action;
 
-use crate::api;
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{
-    Page, Pager, PagerControls, SelectField, TextField, load, loaded, or_dash, short_time,
+    Page, Pager, PagerControls, SelectField, TextField, loaded, or_dash, short_time,
 };
 use crate::model::AuditEntry;
 
@@ -35,16 +34,7 @@ pub fn Audit() -> impl IntoView {
     let since = RwSignal::new(String::new());
     let filters = RwSignal::new(Vec::<(&'static str, String)>::new());
     let pager = Pager::new();
-    let entries = load::<Page<AuditEntry>>(auth, move || {
-        let mut query = pager.query();
-        query.extend(filters.get());
-        api::path_with_query("/audit", &query)
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = entries.get() {
-            pager.next.set(page.next_cursor);
-        }
-    });
+    let entries = pager.load::<AuditEntry>(auth, "/audit", move || filters.get());
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let since_value = since.get_untracked();

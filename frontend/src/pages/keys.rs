@@ -25,18 +25,11 @@ pub fn Keys() -> impl IntoView {
     let pager = Pager::new();
     let reload = RwSignal::new(0u32);
     let show_revoked = RwSignal::new(false);
-    let keys = load::<Page<ApiKey>>(auth, move || {
+    let keys = pager.load::<ApiKey>(auth, "/keys", move || {
         reload.track();
-        let mut query = pager.query();
-        if show_revoked.get() {
-            query.push(("include_revoked", "true".into()));
-        }
-        api::path_with_query("/keys", &query)
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = keys.get() {
-            pager.next.set(page.next_cursor);
-        }
+        // `path_with_query` leaves out empty values.
+        let revoked = if show_revoked.get() { "true" } else { "" };
+        vec![("include_revoked", revoked.to_owned())]
     });
     let teams = load::<Page<Team>>(auth, || "/teams?limit=200".into());
     let team_name = move |id: &str| {

@@ -29,11 +29,10 @@ pub fn Members() -> impl IntoView {
     let confirm = use_confirm();
     let reload = RwSignal::new(0u32);
     let pager = Pager::new();
-    let members = load::<Page<Member>>(auth, move || {
+    let members = pager.load::<Member>(auth, "/members", move || {
         reload.track();
-        api::path_with_query("/members", &pager.query())
+        Vec::new()
     });
-    pager.follow(members);
     let manage = auth.can(Action::MembersManage);
     let status = RwSignal::new(String::new());
     let me = auth.session().map(|s| s.user.id).unwrap_or_default();

@@ -32,17 +32,15 @@ pub fn Providers() -> impl IntoView {
         "/providers?limit=200".into()
     });
     let provider_pager = Pager::new();
-    let provider_page = load::<Page<Provider>>(auth, move || {
+    let provider_page = provider_pager.load::<Provider>(auth, "/providers", move || {
         reload.track();
-        api::path_with_query("/providers", &provider_pager.query())
+        Vec::new()
     });
-    provider_pager.follow(provider_page);
     let deployment_pager = Pager::new();
-    let deployments = load::<Page<Deployment>>(auth, move || {
+    let deployments = deployment_pager.load::<Deployment>(auth, "/deployments", move || {
         reload.track();
-        api::path_with_query("/deployments", &deployment_pager.query())
+        Vec::new()
     });
-    deployment_pager.follow(deployments);
     let regions = load::<Page<Region>>(auth, || "/regions".into());
     let manage = auth.can(Action::ProvidersManage);
     let status = RwSignal::new(String::new());

@@ -4,11 +4,10 @@
 use leptos::prelude::*;
 use switchyard_types::roles::Action;
 
-use crate::api;
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{
-    Page, Pager, PagerControls, SelectField, TextField, load, loaded, or_dash, short_time,
+    Page, Pager, PagerControls, SelectField, TextField, loaded, or_dash, short_time,
 };
 use crate::model::Call;
 
@@ -35,16 +34,7 @@ pub fn Requests() -> impl IntoView {
     let session = RwSignal::new(String::new());
     let filters = RwSignal::new(Vec::<(&'static str, String)>::new());
     let pager = Pager::new();
-    let calls = load::<Page<Call>>(auth, move || {
-        let mut query = pager.query();
-        query.extend(filters.get());
-        api::path_with_query("/requests", &query)
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = calls.get() {
-            pager.next.set(page.next_cursor);
-        }
-    });
+    let calls = pager.load::<Call>(auth, "/requests", move || filters.get());
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         filters.set(vec![

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use switchyard_types::roles::Action;
 
-use crate::api;
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{Page, Pager, PagerControls, TextField, load, loaded, or_dash, short_time};
@@ -30,16 +29,7 @@ pub fn Sessions() -> impl IntoView {
     let agent = RwSignal::new(String::new());
     let filters = RwSignal::new(Vec::<(&'static str, String)>::new());
     let pager = Pager::new();
-    let sessions = load::<Page<SessionSummary>>(auth, move || {
-        let mut query = pager.query();
-        query.extend(filters.get());
-        api::path_with_query("/sessions", &query)
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = sessions.get() {
-            pager.next.set(page.next_cursor);
-        }
-    });
+    let sessions = pager.load::<SessionSummary>(auth, "/sessions", move || filters.get());
     let open: RwSignal<Option<String>> = RwSignal::new(None);
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

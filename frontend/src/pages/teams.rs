@@ -19,14 +19,9 @@ pub fn Teams() -> impl IntoView {
     let confirm = use_confirm();
     let pager = Pager::new();
     let reload = RwSignal::new(0u32);
-    let teams = load::<Page<Team>>(auth, move || {
+    let teams = pager.load::<Team>(auth, "/teams", move || {
         reload.track();
-        api::path_with_query("/teams", &pager.query())
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = teams.get() {
-            pager.next.set(page.next_cursor);
-        }
+        Vec::new()
     });
     let open_team: RwSignal<Option<Team>> = RwSignal::new(None);
     let status = RwSignal::new(String::new());
