@@ -67,9 +67,22 @@ export class Api {
     return this.expect(201, 'POST', '/api/v1/teams', { token, body: { slug, name } });
   }
 
-  /** A member with a password we know (set-up); the UI flow reads its one-time password instead. */
-  createMember(token, { email, role, name, password = PASSWORD }) {
-    return this.expect(201, 'POST', '/api/v1/members', { token, body: { email, role, name, password } });
+  /** Invites `email` as `role`; returns the answer (the invitation, its `token` and `accept_path`). */
+  invite(token, { email, role }) {
+    return this.expect(201, 'POST', '/api/v1/members', { token, body: { email, role } });
+  }
+
+  /** Accepts an invitation without a session; returns the answer (a session, as `login` answers). */
+  acceptInvitation(invitationToken, { password, name }) {
+    return this.expect(200, 'POST', '/api/v1/invitations/accept', {
+      body: { token: invitationToken, password, ...(name ? { name } : {}) },
+    });
+  }
+
+  /** A member with a password we know (set-up): invited, then accepted over the API; returns the session. */
+  async createMember(token, { email, role, name, password = PASSWORD }) {
+    const invitation = await this.invite(token, { email, role });
+    return this.acceptInvitation(invitation.token, { password, name });
   }
 
   addTeamMember(token, teamId, userId) {

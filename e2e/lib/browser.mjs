@@ -158,6 +158,27 @@ export async function signIn(page, { email, password, role }) {
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expectSignedIn(page, { email, role });
+}
+
+/**
+ * Accepts an invitation on its link's page (`/invite#syi_…`, opened unless the page is already there) with a
+ * name and a password, and waits for the landing page as `signIn` does.
+ */
+export async function acceptInvitation(page, link, { email, name, password, role }) {
+  if (page.url() !== link) await page.goto(link);
+  await page.getByRole('heading', { name: 'Accept your invitation', exact: true }).waitFor();
+  if (name) await page.getByLabel('Name (optional)', { exact: true }).fill(name);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Accept invitation', exact: true }).click();
+  await expectSignedIn(page, { email, role });
+}
+
+/**
+ * The role's landing page after a sign-in, `/` (Overview) or `/keys` (API keys, developers), with the email and
+ * the role in the header and the **Sign out** button.
+ */
+export async function expectSignedIn(page, { email, role }) {
   const landing = role === 'developer' ? '/keys' : '/';
   await page.waitForURL((url) => url.pathname === landing);
   await expectHeading(page, role === 'developer' ? 'API keys' : 'Overview');

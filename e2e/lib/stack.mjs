@@ -207,6 +207,9 @@ export async function startStack(opts = settings(), onCreated = () => {}) {
         SWITCHYARD_WORKERS: '2',
         SWITCHYARD_PROXY__SHUTDOWN_GRACE: '2s',
         SWITCHYARD_ADMIN__MODE: 'saas',
+        // The mock provider listens on loopback over http: allowed as an operator allows a private upstream.
+        SWITCHYARD_EGRESS__ALLOWED_NETWORKS: '["127.0.0.1"]',
+        SWITCHYARD_EGRESS__REQUIRE_HTTPS: 'false',
         SWITCHYARD_ADMIN__JWT_SECRET: JWT_SECRET,
         // Cookies stay `Secure` (the default): Chromium keeps them from http://127.0.0.1, a secure context, so
         // the suite tests what a user gets.

@@ -9,9 +9,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { Api, PASSWORD } from '../lib/api.mjs';
 import {
+  acceptInvitation,
   assertEventually,
   cellUnder,
   expectHeading,
+  expectSignedIn,
   goTo,
   launchBrowser,
   navLinkNames,
@@ -40,6 +42,12 @@ const pageText = (page) => page.locator('body').innerText();
 /** Selects by the option's visible label (team and key selects). */
 const selectLabel = (page, label, optionLabel) =>
   page.getByLabel(label, { exact: true }).selectOption({ label: optionLabel });
+
+/** Every key of a JSON value, at any depth. */
+const keysOf = (value) =>
+  value && typeof value === 'object'
+    ? Object.entries(value).flatMap(([k, v]) => [...(Array.isArray(value) ? [] : [k]), ...keysOf(v)])
+    : [];
 
 /** The role shown in a members-table row: a `<select>`'s value if the role is editable there, else the text. */
 async function roleInRow(table, row) {
@@ -70,7 +78,7 @@ describe('Switchyard console', { concurrency: false }, () => {
     await browser?.close();
   });
 
-  it('s1-members: the owner creates a team and invites a finance user and a developer', { timeout: TIMEOUT }, () =>
+  it('s1-members: the owner creates a team and invites a finance user and a developer, who accept', { timeout: TIMEOUT }, () =>
     runScenario(browser, 's1-members', env, async (sc) => {
       const owner = await api.signUp('one');
       const page = await sc.newPage('owner');
@@ -119,47 +127,136 @@ describe('Switchyard console', { concurrency: false }, () => {
       assert.ok(team, `team ${teamSlug} exists`);
       assert.equal(team.name, teamName);
 
-      // Two invitations, through the Members page; each shows a one-time password once.
+      // Three invitations, through the Members page: each shows its link once, and no answer holds a password.
       await goTo(page, 'Members');
-      const otp = page.getByLabel('One-time password', { exact: true });
+      const linkBox = page.getByLabel('Invitation link', { exact: true });
+      const membersTable = page.getByRole('table', { name: 'Members', exact: true });
+      const invitationsTable = page.getByRole('table', { name: 'Invitations', exact: true });
+      const invitationStatus = async (who) => {
+        const row = rowsWith(invitationsTable, who.email);
+        assert.equal(await row.count(), 1, `one invitation row for ${who.email}`);
+        return (await (await cellUnder(invitationsTable, row, 'Status')).innerText()).trim();
+      };
       const invite = async (who, role) => {
-        const before = (await otp.count()) ? await valueOf(otp) : null;
+        const before = (await linkBox.count()) ? await valueOf(linkBox) : null;
         await page.getByLabel('Email', { exact: true }).fill(who.email);
-        await page.getByLabel('Name', { exact: true }).fill(who.name);
         await page.getByLabel('Role', { exact: true }).selectOption(role);
-        await selectLabel(page, 'Team (optional)', teamName);
-        await page.getByRole('button', { name: 'Invite', exact: true }).click();
-        const password = await assertEventually(async () => {
-          const value = await valueOf(otp);
-          assert.ok(value && value !== before, 'a new one-time password is shown');
+        const [answer] = await Promise.all([
+          page.waitForResponse(
+            (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/members',
+          ),
+          page.getByRole('button', { name: 'Invite', exact: true }).click(),
+        ]);
+        assert.equal(answer.status(), 201, `invite ${who.email}`);
+        const body = await answer.json();
+        const passwordish = keysOf(body).filter((k) => /pass/i.test(k));
+        assert.deepEqual(passwordish, [], `the invite answer holds no password: ${JSON.stringify(body)}`);
+        assert.deepEqual(
+          { email: body.email, role: body.role, status: body.status },
+          { email: who.email, role, status: 'pending' },
+        );
+        assert.match(body.token, /^syi_[0-9a-f]{64}$/);
+        assert.equal(body.accept_path, `/invite#${body.token}`);
+        const link = await assertEventually(async () => {
+          const value = await valueOf(linkBox);
+          assert.ok(value && value !== before, 'a new invitation link is shown');
           return value;
         }, 15_000);
-        assert.ok(password.length >= 12, `a one-time password of 12+ characters: ${password}`);
+        assert.equal(link, new URL(body.accept_path, env.baseUrl).href, 'the link is the origin + accept_path');
+        assert.equal(await page.getByLabel('One-time password').count(), 0, 'no one-time password is shown');
+        await assertEventually(async () => assert.equal(await invitationStatus(who), 'pending'));
         await sc.shot(page, `invited-${role}`);
-        return password;
+        return link;
       };
-      const finance = { email: `fiona-${uid()}@e2e.test`, name: 'Fiona Fisher' };
-      const developer = { email: `devon-${uid()}@e2e.test`, name: 'Devon Drake' };
-      finance.password = await invite(finance, 'finance');
-      developer.password = await invite(developer, 'developer');
+      const finance = { email: `fiona-${uid()}@e2e.test`, name: 'Fiona Fisher', password: `fiona-${PASSWORD}` };
+      const developer = { email: `devon-${uid()}@e2e.test`, name: 'Devon Drake', password: `devon-${PASSWORD}` };
+      const viewer = { email: `vic-${uid()}@e2e.test`, name: 'Vic Vance', password: `vic-${PASSWORD}` };
+      finance.link = await invite(finance, 'finance');
 
-      // The members table lists both, with their roles.
-      const table = page.locator('table');
+      // **Copy link** puts exactly the displayed link on the clipboard.
+      await page.getByRole('button', { name: 'Copy link', exact: true }).click();
+      await page.getByRole('status').filter({ hasText: 'Copied' }).first().waitFor();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), finance.link);
+
+      developer.link = await invite(developer, 'developer');
+      viewer.link = await invite(viewer, 'viewer');
+
+      // The viewer's invitation is revoked (confirmed): its row says so.
+      await page.getByRole('button', { name: `Revoke the invitation of ${viewer.email}`, exact: true }).click();
+      const confirmDialog = page.getByRole('dialog');
+      await confirmDialog.getByRole('button', { name: 'Revoke invitation', exact: true }).click();
+      await confirmDialog.waitFor({ state: 'detached' });
+      await assertEventually(async () => assert.equal(await invitationStatus(viewer), 'revoked'));
+      await sc.shot(page, 'invitation-revoked');
+
+      // Each invitee opens the link in a browser of their own, sets a password and lands signed in. A password
+      // that is too short for a new account is refused under its field first.
+      const financePage = await sc.newPage('finance');
+      await financePage.goto(finance.link);
+      await financePage.getByRole('heading', { name: 'Accept your invitation', exact: true }).waitFor();
+      await financePage.getByLabel('Password', { exact: true }).fill('too-short');
+      await financePage.getByRole('button', { name: 'Accept invitation', exact: true }).click();
+      await assertEventually(async () => {
+        const field = financePage.getByLabel('Password', { exact: true });
+        assert.equal(await field.getAttribute('aria-invalid'), 'true', 'the password field is marked invalid');
+        const alerts = (await financePage.getByRole('alert').allInnerTexts()).filter((t) => t.trim());
+        assert.ok(alerts.some((t) => t.includes('(password)')), `an error about the password: ${alerts}`);
+      });
+      await sc.shot(financePage, 'invite-short-password');
+      await acceptInvitation(financePage, finance.link, { ...finance, role: 'finance' });
+      await sc.shot(financePage, 'finance-joined');
+
+      const devPage = await sc.newPage('developer');
+      await acceptInvitation(devPage, developer.link, { ...developer, role: 'developer' });
+      // The session survives a reload: the accept answer set the refresh cookie, as a sign-in does.
+      await devPage.reload();
+      await expectSignedIn(devPage, { ...developer, role: 'developer' });
+
+      // The revoked link, and a link already used, are refused.
+      const viewerPage = await sc.newPage('viewer');
+      await viewerPage.goto(viewer.link);
+      await viewerPage.getByLabel('Password', { exact: true }).fill(viewer.password);
+      await viewerPage.getByRole('button', { name: 'Accept invitation', exact: true }).click();
+      await viewerPage.getByRole('alert').filter({ hasText: 'This invitation is not valid' }).waitFor();
+      await sc.shot(viewerPage, 'invite-revoked-link');
+      const reused = await api.call('POST', '/api/v1/invitations/accept', {
+        body: { token: new URL(finance.link).hash.slice(1), password: finance.password },
+      });
+      assert.equal(reused.status, 401, `a used link: ${reused.text.slice(0, 300)}`);
+      assert.equal(reused.json?.error?.code, 'invalid_invitation');
+
+      // The owner puts both in the team, through the Teams page.
+      await goTo(page, 'Teams');
+      await rowsWith(page.locator('table'), teamName).first().getByRole('button', { name: 'Members', exact: true }).click();
+      const teamPanel = page.getByRole('region', { name: `Members of ${teamName}`, exact: true });
+      for (const who of [finance, developer]) {
+        await teamPanel.getByLabel('Add member', { exact: true }).selectOption({ label: who.email });
+        await teamPanel.getByRole('button', { name: 'Add to team', exact: true }).click();
+        await teamPanel.getByRole('listitem').filter({ hasText: who.email }).waitFor();
+      }
+      await sc.shot(page, 'team-members');
+
+      // The members table lists both, with their roles; the invitations show as accepted, the viewer's revoked.
+      await goTo(page, 'Members');
       for (const [who, role] of [[finance, 'finance'], [developer, 'developer']]) {
         await assertEventually(async () => {
-          const row = rowsWith(table, who.email);
+          const row = rowsWith(membersTable, who.email);
           assert.equal(await row.count(), 1, `one row for ${who.email}`);
-          assert.equal(await roleInRow(table, row), role);
+          assert.equal(await roleInRow(membersTable, row), role);
+          assert.equal(await invitationStatus(who), 'accepted');
         });
       }
+      assert.equal(await rowsWith(membersTable, viewer.email).count(), 0, 'the revoked invitee is no member');
+      assert.equal(await invitationStatus(viewer), 'revoked');
       await sc.shot(page, 'members');
 
-      // Both can sign in with the passwords the page showed, and both joined the team.
+      // Both can sign in with the passwords they set, and both are in the team.
       const members = (await api.expect(200, 'GET', '/api/v1/members', { token: owner.token })).data;
       for (const [who, role] of [[finance, 'finance'], [developer, 'developer']]) {
         const session = await api.login(who.email, who.password);
         assert.equal(session.role, role);
         assert.equal(session.tenant.id, owner.tenant.id);
+        assert.equal(session.user.name, who.name, 'the name given on accepting');
         assert.equal(members.find((m) => m.email === who.email)?.role, role);
       }
       const inTeam = (await api.expect(200, 'GET', `/api/v1/teams/${team.id}/members`, { token: owner.token })).data;
@@ -168,15 +265,29 @@ describe('Switchyard console', { concurrency: false }, () => {
         assert.ok(ids.has(members.find((m) => m.email === who.email).user_id), `${who.email} is in ${teamName}`);
       }
 
-      // The developer signs in in the browser: lands on API keys, without Budgets, Chargeback or Audit log.
-      const devPage = await sc.newPage('developer');
-      await signIn(devPage, { ...developer, role: 'developer' });
+      // The developer, signed in by accepting: on API keys, without Budgets, Chargeback or Audit log.
       const links = await navLinkNames(devPage);
       assert.ok(links.includes('API keys'), `developer nav: ${links}`);
       for (const hidden of ['Budgets', 'Chargeback', 'Audit log']) {
         assert.ok(!links.includes(hidden), `developer nav has no ${hidden}: ${links}`);
       }
       await sc.shot(devPage, 'developer-keys');
+
+      // The owner removes the developer (confirmed): the developer's key in the tenant is revoked with the
+      // membership, and the page says so.
+      const devToken = (await api.login(developer.email, developer.password)).access_token;
+      const devKey = await api.createKey(devToken, { name: `devon-key-${uid()}`, team_id: team.id });
+      await page.getByRole('button', { name: `Remove ${developer.email}`, exact: true }).click();
+      await confirmDialog.getByRole('button', { name: 'Remove member', exact: true }).click();
+      await confirmDialog.waitFor({ state: 'detached' });
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Removed ${developer.email}. 1 API key of this member was revoked: ${devKey.name}` })
+        .waitFor();
+      await assertEventually(async () => assert.equal(await rowsWith(membersTable, developer.email).count(), 0));
+      await sc.shot(page, 'member-removed');
+      const keys = (await api.expect(200, 'GET', '/api/v1/keys?include_revoked=true', { token: owner.token })).data;
+      assert.ok(keys.find((k) => k.id === devKey.id)?.revoked_at, 'the removed member\'s key is revoked');
     }));
 
   it('s2-api-key: the owner creates an API key, copies its secret and calls the proxy with it', { timeout: TIMEOUT }, () =>

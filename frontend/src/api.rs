@@ -211,6 +211,23 @@ pub async fn no_content(auth: Auth, method: Method, path: &str) -> ApiResult<()>
     }
 }
 
+/// A call whose success may come with a body or without one (`204`): any 2xx succeeds, and the body is read
+/// when there is one the console understands (`None` otherwise), so the gateway can add a body later.
+pub async fn maybe_json<T: DeserializeOwned>(
+    auth: Auth,
+    method: Method,
+    path: &str,
+) -> ApiResult<Option<T>> {
+    let response = send_raw(auth, method, path, None).await?;
+    if !response.ok() {
+        return Err(ApiError::from_response(&response).await);
+    }
+    if response.status() == 204 {
+        return Ok(None);
+    }
+    Ok(response.json::<T>().await.ok())
+}
+
 /// A file download: the answer's exact bytes and the file name its `Content-Disposition` gives.
 pub async fn download(auth: Auth, path: &str) -> ApiResult<(Vec<u8>, Option<String>, String)> {
     let response = send_raw(auth, Method::Get, path, None).await?;

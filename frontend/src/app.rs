@@ -1,5 +1,5 @@
-//! The application: the session check at start, the sign-in page, and the shell (header, role-aware navigation,
-//! the page) with the client-side routes.
+//! The application: the session check at start, the public pages (sign-in, accepting an invitation), and the
+//! shell (header, role-aware navigation, the page) with the client-side routes.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -27,11 +27,25 @@ pub fn App() -> impl IntoView {
                 when=move || auth.ready.get()
                 fallback=|| view! { <p class="splash" aria-busy="true">"Loading Switchyard…"</p> }
             >
-                <Show when=move || auth.signed_in() fallback=|| view! { <pages::login::SignIn/> }>
-                    <Shell/>
-                </Show>
+                <Gate/>
             </Show>
         </Router>
+    }
+}
+
+/// `/invite` is open to anyone with an invitation link, signed in or not; every other path needs a session
+/// and shows the sign-in page without one.
+#[component]
+fn Gate() -> impl IntoView {
+    let auth = use_auth();
+    let location = use_location();
+    let accepting = Memo::new(move |_| location.pathname.with(|p| p == "/invite"));
+    view! {
+        <Show when=move || !accepting.get() fallback=|| view! { <pages::invite::AcceptInvitation/> }>
+            <Show when=move || auth.signed_in() fallback=|| view! { <pages::login::SignIn/> }>
+                <Shell/>
+            </Show>
+        </Show>
     }
 }
 

@@ -1,8 +1,9 @@
 //! The signed-in session: who the user is, in which tenant, with which role, and the access token.
 //!
 //! The access token lives only in memory (never in local storage, where any script could read it). The
-//! refresh token is the gateway's HttpOnly `sy_refresh` cookie, so a reload or an expired access token is
-//! answered by `POST /api/v1/auth/refresh` without the page ever seeing it.
+//! refresh token is the gateway's HttpOnly refresh cookie (`__Host-sy_refresh`, or `sy_refresh` without secure
+//! cookies), so a reload or an expired access token is answered by `POST /api/v1/auth/refresh` without the page
+//! ever seeing it. Accepting an invitation opens a session in the same way as a sign-in.
 
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -140,6 +141,22 @@ impl Auth {
             body["tenant"] = Value::String(tenant.trim().to_owned());
         }
         let response = session::post_json("/auth/login", Some(&body), None).await?;
+        self.take(response).await
+    }
+
+    /// Accepts an invitation (the token from the link, the password of the new or the existing account, a new
+    /// account's name) and takes the session the gateway answers with, as a sign-in does.
+    pub async fn accept_invitation(&self, token: &str, password: &str, name: &str) -> ApiResult<()> {
+        let mut body = json!({"token": token, "password": password});
+        if !name.trim().is_empty() {
+            body["name"] = Value::String(name.trim().to_owned());
+        }
+        let response = session::post_json("/invitations/accept", Some(&body), None).await?;
+        self.take(response).await
+    }
+
+    /// Reads a session answer (sign-in, invitation) and makes it the current one.
+    async fn take(&self, response: gloo_net::http::Response) -> ApiResult<()> {
         let session: Session = response
             .json()
             .await

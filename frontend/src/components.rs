@@ -477,6 +477,22 @@ pub fn BarChart(title: String, bars: Vec<(String, f64, String)>) -> impl IntoVie
     }
 }
 
+/// Writes `text` to the clipboard and says in `status` whether it worked (`what` names the text for the way out
+/// when the browser refuses: selecting and copying it by hand).
+pub fn copy_to_clipboard(text: String, what: &'static str, status: RwSignal<String>) {
+    spawn_local(async move {
+        let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
+            return;
+        };
+        match wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&text)).await {
+            Ok(_) => status.set("Copied to the clipboard.".into()),
+            Err(_) => status.set(format!(
+                "The browser refused the clipboard; select the {what} and copy it."
+            )),
+        }
+    });
+}
+
 /// A UTC time as `2026-11-30 14:05`.
 pub fn short_time(rfc3339: &str) -> String {
     let t = rfc3339.replace('T', " ");

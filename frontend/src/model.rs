@@ -42,12 +42,38 @@ pub struct Member {
     pub joined_at: String,
 }
 
-/// `POST /members` answers the member and, for a new account, its one-time password.
+/// An invitation to join the tenant (`GET /invitations`); its token is never listed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct NewMember {
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// `POST /members` answers the invitation and, once, the page that accepts it (the token in its fragment).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NewInvitation {
     #[serde(flatten)]
-    pub member: Member,
-    pub one_time_password: Option<String>,
+    pub invitation: Invitation,
+    pub accept_path: String,
+}
+
+/// A key revoked with the member who owned it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RevokedKey {
+    pub name: String,
+    pub prefix: String,
+}
+
+/// `DELETE /members/{user_id}` answers the keys of the member that were revoked with the membership.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RemovedMember {
+    #[serde(default)]
+    pub revoked_keys: Vec<RevokedKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

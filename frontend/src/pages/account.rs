@@ -1,5 +1,5 @@
-//! The signed-in user's own account: who and where they are, and changing their password (a one-time password
-//! from an invitation should be changed at once).
+//! The signed-in user's own account: who and where they are, and changing their password (e.g. the first
+//! owner's one-time password, which should be changed at once).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

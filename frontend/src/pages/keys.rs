@@ -10,8 +10,8 @@ use crate::api::{self, ApiError};
 use crate::app::NotAllowed;
 use crate::auth::use_auth;
 use crate::components::{
-    FormError, Page, Pager, PagerControls, SelectField, TextField, load, loaded, optional_number,
-    or_dash, short_time, use_confirm,
+    FormError, Page, Pager, PagerControls, SelectField, TextField, copy_to_clipboard, load, loaded,
+    optional_number, or_dash, short_time, use_confirm,
 };
 use crate::model::{ApiKey, NewKey, Team};
 
@@ -219,20 +219,7 @@ fn NewKeyForm(on_created: Callback<NewKey>) -> impl IntoView {
 fn SecretOnce(key: NewKey, on_done: Callback<()>) -> impl IntoView {
     let copied = RwSignal::new(String::new());
     let secret = key.secret.clone();
-    let copy = move |_| {
-        let secret = secret.clone();
-        spawn_local(async move {
-            let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
-                return;
-            };
-            match wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&secret)).await {
-                Ok(_) => copied.set("Copied to the clipboard.".into()),
-                Err(_) => copied.set(
-                    "The browser refused the clipboard; select the secret and copy it.".into(),
-                ),
-            }
-        });
-    };
+    let copy = move |_| copy_to_clipboard(secret.clone(), "secret", copied);
     view! {
         <section class="panel notice" aria-labelledby="secret-once">
             <h2 id="secret-once">"Copy your new secret"</h2>

@@ -1,21 +1,19 @@
-//! Members of the tenant: invite by email (a new account gets a one-time password, shown once, to pass on
-//! with the sign-in link), change roles, remove (confirmed).
+//! Members of the tenant: change roles, remove (confirmed; the member's API keys in the tenant are revoked
+//! with the membership). Inviting, and the list of invitations, are in `invitations.rs`.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::json;
 use switchyard_types::roles::{Action, Role};
 
-use crate::api::{self, ApiError, Method};
+use super::invitations::{InviteForm, Invitations};
+use crate::api::{self, Method};
 use crate::auth::use_auth;
-use crate::components::{
-    FormError, Page, Pager, PagerControls, SelectField, TextField, load, loaded, short_time,
-    use_confirm,
-};
-use crate::model::{Member, NewMember, Team};
+use crate::components::{Page, Pager, PagerControls, loaded, short_time, use_confirm};
+use crate::model::{Member, RemovedMember};
 
 /// The roles a caller may give: only an owner may make (or unmake) an owner.
-fn role_options(caller_is_owner: bool) -> Vec<(String, String)> {
+pub fn role_options(caller_is_owner: bool) -> Vec<(String, String)> {
     Role::ALL
         .iter()
         .filter(|r| caller_is_owner || **r != Role::Owner)
@@ -56,13 +54,17 @@ pub fn Members() -> impl IntoView {
     let remove = move |member: Member| {
         confirm.ask(
             format!("Remove {} from the tenant?", member.email),
-            "They can no longer sign in to this tenant. Their API keys keep working until you revoke them.",
+            "They can no longer sign in to this tenant, and their API keys in this tenant are revoked.",
             "Remove member",
             move || {
                 let member = member.clone();
                 spawn_local(async move {
-                    match api::no_content(auth, Method::Delete, &format!("/members/{}", member.user_id)).await {
-                        Ok(()) => status.set(format!("Removed {}.", member.email)),
+                    let path = format!("/members/{}", member.user_id);
+                    match api::maybe_json::<RemovedMember>(auth, Method::Delete, &path).await {
+                        Ok(removed) => {
+                            let keys = removed.map(|r| r.revoked_keys).unwrap_or_default();
+                            status.set(removal_notice(&member.email, &keys));
+                        }
                         Err(e) => status.set(e.message),
                     }
                     reload.update(|n| *n += 1);
@@ -70,15 +72,16 @@ pub fn Members() -> impl IntoView {
             },
         );
     };
+    let invitations_reload = RwSignal::new(0u32);
 
     view! {
         <h1>"Members"</h1>
-        {manage.then(|| view! { <Invite on_invited=Callback::new(move |()| reload.update(|n| *n += 1))/> })}
+        {manage.then(|| view! { <InviteForm on_invited=Callback::new(move |()| invitations_reload.update(|n| *n += 1))/> })}
         <p role="status" class="status">{move || status.get()}</p>
         {loaded(members, move |page: Page<Member>| {
             let me = me.clone();
             view! {
-                <table>
+                <table aria-label="Members">
                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
                         {page.data.into_iter().map(|m| {
@@ -131,87 +134,21 @@ pub fn Members() -> impl IntoView {
                 </table>
             }
         })}
-        <PagerControls pager=pager/>
+        <PagerControls pager=pager label="Pages of members"/>
+        <Invitations invited=invitations_reload/>
     }
 }
 
-#[component]
-fn Invite(on_invited: Callback<()>) -> impl IntoView {
-    let auth = use_auth();
-    let owner = auth.role() == Some(Role::Owner);
-    let tenant_slug = auth.tenant_slug().unwrap_or_default();
-    let email = RwSignal::new(String::new());
-    let name = RwSignal::new(String::new());
-    let role = RwSignal::new("developer".to_owned());
-    let team = RwSignal::new(String::new());
-    let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
-    let invited: RwSignal<Option<NewMember>> = RwSignal::new(None);
-    let teams = load::<Page<Team>>(auth, || "/teams?limit=200".into());
-    let team_options = Signal::derive(move || {
-        let mut options = vec![(String::new(), "No team".to_owned())];
-        if let Some(Ok(page)) = teams.get() {
-            options.extend(page.data.into_iter().map(|t| (t.id, t.name)));
-        }
-        options
-    });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        error.set(None);
-        invited.set(None);
-        let mut body = json!({"email": email.get_untracked().trim(), "role": role.get_untracked()});
-        let name_value = name.get_untracked();
-        if !name_value.trim().is_empty() {
-            body["name"] = json!(name_value.trim());
-        }
-        let team_id = team.get_untracked();
-        spawn_local(async move {
-            match api::post::<NewMember>(auth, "/members", &body).await {
-                Ok(member) => {
-                    if !team_id.is_empty() {
-                        let path = format!("/teams/{team_id}/members/{}", member.member.user_id);
-                        if let Err(e) = api::no_content(auth, Method::Put, &path).await {
-                            error.set(Some(e));
-                        }
-                    }
-                    invited.set(Some(member));
-                    email.set(String::new());
-                    name.set(String::new());
-                    on_invited.try_run(());
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
-    };
-    let origin = web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default();
-    view! {
-        <form class="panel" on:submit=submit aria-labelledby="invite">
-            <h2 id="invite">"Invite a member"</h2>
-            <div class="row">
-                <TextField label="Email" id="invite-email" value=email kind="email" required=true field="email" error=error/>
-                <TextField label="Name" id="invite-name" value=name field="name" error=error hint="For a new account; default: the part of the email before @"/>
-                <SelectField label="Role" id="invite-role" value=role options=Signal::derive(move || role_options(owner))/>
-                <SelectField label="Team (optional)" id="invite-team" value=team options=team_options/>
-            </div>
-            <FormError error=error/>
-            <button type="submit" class="primary">"Invite"</button>
-        </form>
-        {move || invited.get().map(|m| {
-            let sign_in = format!("{origin}/login?tenant={tenant_slug}");
-            view! {
-                <section class="panel notice" aria-labelledby="invited">
-                    <h2 id="invited">{format!("{} can now sign in as {}", m.member.email, m.member.role)}</h2>
-                    {match m.one_time_password {
-                        Some(password) => view! {
-                            <p>"Send them the sign-in link and this one-time password. It is shown only once; they should change it after signing in."</p>
-                            <p>"Sign-in link: " <code>{sign_in}</code></p>
-                            <p>"One-time password: " <code class="secret" aria-label="One-time password">{password}</code></p>
-                        }.into_any(),
-                        None => view! { <p>"They already had an account and sign in with their own password: " <code>{sign_in}</code></p> }.into_any(),
-                    }}
-                </section>
-            }
-        })}
+/// What the status line says after a removal: the keys revoked with it, by name and prefix.
+fn removal_notice(email: &str, keys: &[crate::model::RevokedKey]) -> String {
+    let listed = keys
+        .iter()
+        .map(|k| format!("{} ({}…)", k.name, k.prefix))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match keys.len() {
+        0 => format!("Removed {email}."),
+        1 => format!("Removed {email}. 1 API key of this member was revoked: {listed}."),
+        n => format!("Removed {email}. {n} API keys of this member were revoked: {listed}."),
     }
 }

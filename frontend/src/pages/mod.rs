@@ -1,9 +1,11 @@
-//! One module per page of the console.
+//! One module per page of the console (`invitations` is the Members page's invite form and invitations list).
 
 pub mod account;
 pub mod audit;
 pub mod budgets;
 pub mod chargeback;
+pub mod invitations;
+pub mod invite;
 pub mod keys;
 pub mod login;
 pub mod members;
