@@ -19,6 +19,7 @@ mod m20261130_000008_routing;
 mod m20261130_000009_deployment_limits;
 mod m20261130_000010_agent_sessions;
 mod m20261130_000011_request_log_settings;
+mod m20261208_000012_invitations;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_deployment_limits::Migration),
             Box::new(m20261130_000010_agent_sessions::Migration),
             Box::new(m20261130_000011_request_log_settings::Migration),
+            Box::new(m20261208_000012_invitations::Migration),
         ]
     }
 }

@@ -185,6 +185,11 @@ impl Gateway {
                 data_dir.display().to_string(),
             ),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
+            // The mock upstream is on loopback, which the egress policy refuses unless the operator allows it.
+            (
+                "SWITCHYARD_EGRESS__ALLOWED_NETWORKS".to_owned(),
+                "[\"127.0.0.1\"]".to_owned(),
+            ),
         ];
         if let Some(collector) = traces_to {
             envs.push(("SWITCHYARD_TRACING__ENABLED".into(), "true".into()));

@@ -71,6 +71,7 @@ fn catalog(tenant: Uuid) -> Snapshot {
         rows,
         &MasterKeys::from_keys([7; 32], Vec::new()),
         &HealthRegistry::new(HealthPolicy::default()),
+        &[],
     )
 }
 

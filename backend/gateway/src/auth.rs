@@ -160,7 +160,14 @@ pub enum AuthError {
     Expired,
     #[error("the key store is unavailable")]
     Unavailable(#[source] Box<StoreError>),
+    /// Too many unknown keys from one address: further unknown keys are refused without a database lookup.
+    #[error("too many invalid API keys from this address; retry in a minute")]
+    Throttled,
 }
+
+/// Unknown keys one client address may have looked up in the database per minute. Keys already cached (valid
+/// or not) are answered from the cache and never count.
+const MISSES_PER_MINUTE: u32 = 60;
 
 #[derive(Clone)]
 struct Entry {
@@ -178,6 +185,8 @@ pub struct KeyResolver {
     storage_runtime: tokio::runtime::Handle,
     ttl: Duration,
     max_stale: Duration,
+    /// Database lookups that found no key, per client address, in the current minute.
+    misses: Cache<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
 }
 
 impl KeyResolver {
@@ -198,6 +207,10 @@ impl KeyResolver {
             storage_runtime: tokio::runtime::Handle::current(),
             ttl,
             max_stale,
+            misses: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
         });
         let mut invalidations = state.subscribe();
         let weak = Arc::downgrade(&resolver);
@@ -229,17 +242,35 @@ impl KeyResolver {
             .unwrap_or_else(|e| Err(StoreError::Io(format!("key lookup task failed: {e}"))))
     }
 
-    /// Resolves a presented secret to an active key.
-    pub async fn resolve(&self, secret: &str) -> Result<Arc<AuthenticatedKey>, AuthError> {
+    /// Resolves a presented secret to an active key, for a caller at `client`.
+    pub async fn resolve(
+        &self,
+        secret: &str,
+        client: std::net::IpAddr,
+    ) -> Result<Arc<AuthenticatedKey>, AuthError> {
+        use std::sync::atomic::Ordering;
         if !keys::looks_like_key(secret) {
             return Err(AuthError::Invalid);
         }
         let hash = keys::hash(secret);
         let cached = self.cache.get(&hash);
+        let misses = self.misses.get(&client);
         let key = match cached {
             Some(entry) if entry.fetched.elapsed() < self.ttl => entry.key,
+            None if misses
+                .as_ref()
+                .is_some_and(|m| m.load(Ordering::Relaxed) >= MISSES_PER_MINUTE) =>
+            {
+                // Guessing keys costs the guesser, not the database.
+                return Err(AuthError::Throttled);
+            }
             stale => match self.lookup(hash.clone()).await {
                 Ok(row) => {
+                    if row.is_none() {
+                        self.misses
+                            .get_with(client, || Arc::new(std::sync::atomic::AtomicU32::new(0)))
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
                     let key = row.map(|(r, tenant, team)| {
                         Arc::new(AuthenticatedKey::from_row(r, tenant, team))
                     });

@@ -323,6 +323,15 @@ impl Deployment {
     }
 }
 
+/// Whether `name` is one of the operator's allowed provider-key variables (`admin.provider_key_env`: exact
+/// names, or prefixes ending in `*`).
+pub fn key_env_allowed(allowed: &[String], name: &str) -> bool {
+    allowed.iter().any(|entry| match entry.strip_suffix('*') {
+        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
+        None => name == entry,
+    })
+}
+
 /// One consistent view of the catalog.
 #[derive(Default)]
 pub struct Snapshot {
@@ -340,6 +349,7 @@ impl Snapshot {
         rows: crate::store::CatalogRows,
         master_keys: &MasterKeys,
         health: &HealthRegistry,
+        key_env: &[String],
     ) -> Self {
         let providers: HashMap<Uuid, Arc<Provider>> = rows
             .providers
@@ -357,6 +367,12 @@ impl Snapshot {
                             None
                         }
                     },
+                    // Only the operator's allowed names are read, whoever stored the row: the gateway's own
+                    // secrets live in its environment too.
+                    (None, Some(var)) if !key_env_allowed(key_env, var) => {
+                        tracing::warn!(provider = %p.name, env = var, "provider API key variable is not in admin.provider_key_env; not read");
+                        None
+                    }
                     (None, Some(var)) => match std::env::var(var) {
                         Ok(value) if !value.is_empty() => Some(SecretString::new(value)),
                         _ => {
@@ -529,6 +545,8 @@ pub struct Catalog {
     health: HealthRegistry,
     repo: Repo,
     master_keys: Arc<MasterKeys>,
+    /// `admin.provider_key_env`: the variables a provider key may be read from.
+    key_env: Arc<[String]>,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -538,14 +556,16 @@ impl Catalog {
         repo: Repo,
         master_keys: Arc<MasterKeys>,
         policy: HealthPolicy,
+        key_env: &[String],
     ) -> Result<Arc<Self>, StoreError> {
         let health = HealthRegistry::new(policy);
-        let snapshot = Snapshot::build(repo.load_catalog().await?, &master_keys, &health);
+        let snapshot = Snapshot::build(repo.load_catalog().await?, &master_keys, &health, key_env);
         Ok(Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
             repo,
             master_keys,
+            key_env: key_env.into(),
             reloading: tokio::sync::Mutex::new(()),
         }))
     }
@@ -565,6 +585,7 @@ impl Catalog {
             rows,
             &self.master_keys,
             &self.health,
+            &self.key_env,
         )));
         Ok(())
     }

@@ -159,6 +159,15 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    let mut settings = settings;
+    if mock.is_some() {
+        // The demo provider listens on loopback, which the egress policy refuses unless allowed: the operator
+        // asked for it with `--demo`, so exactly its address is allowed.
+        settings
+            .egress
+            .allowed_networks
+            .push("127.0.0.1".to_owned());
+    }
     let app = Application::build(settings.clone()).await?;
     let services = app.services().clone();
     tracing::info!(
@@ -304,6 +313,14 @@ async fn providers_command(settings: &Settings, command: ProvidersCommand) -> an
             };
             if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
                 bail!("--base-url must start with http:// or https://");
+            }
+            if let Some(var) = &api_key_env
+                && !crate::catalog::key_env_allowed(&settings.admin.provider_key_env, var)
+            {
+                bail!(
+                    "--api-key-env {var} is not in admin.provider_key_env ({}); the catalog reads no other variable",
+                    settings.admin.provider_key_env.join(", ")
+                );
             }
             if let Some(var) = &api_key_env
                 && std::env::var(var).is_err()

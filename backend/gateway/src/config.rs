@@ -50,6 +50,8 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub metrics: MetricsSettings,
     pub tracing: TracingSettings,
+    /// Where tenant-aimed outbound requests (provider URLs, budget webhooks) may go: `crate::egress`.
+    pub egress: crate::egress::EgressSettings,
 }
 
 /// OpenTelemetry traces over OTLP. The standard `OTEL_*` variables apply where these settings are left unset.
@@ -166,6 +168,21 @@ pub struct AdminSettings {
     pub login_attempts: u32,
     #[serde(with = "humantime_serde")]
     pub login_window: Duration,
+    /// Environment variables a provider's key may be read from (`api_key_env`): exact names, or prefixes
+    /// ending in `*`. Reading the gateway's environment is an operator's power: the admin API accepts only
+    /// these names in self-hosted mode and none in SaaS mode; the catalog reads no other variable.
+    pub provider_key_env: Vec<String>,
+    /// Previous access-token secrets, still accepted for verification while a rotation completes (tokens are
+    /// only ever signed with `jwt_secret`).
+    pub jwt_previous_secrets: Vec<SecretValue>,
+    /// Reverse proxies (networks or addresses) whose `X-Forwarded-For` names the client for sign-in throttling
+    /// and the `/metrics` loopback rule. Empty: the peer address is the client.
+    pub trusted_proxies: Vec<String>,
+    /// How long an invitation to join a tenant can be accepted.
+    #[serde(with = "humantime_serde")]
+    pub invitation_ttl: Duration,
+    /// Password hashes computed at once (Argon2id uses 19 MiB each); further sign-ins wait their turn.
+    pub password_hash_concurrency: usize,
 }
 
 /// Log output format.
@@ -214,6 +231,11 @@ pub struct UpstreamSettings {
     pub total_timeout: Duration,
     /// Idle keep-alive connections kept per upstream host.
     pub pool_max_idle_per_host: usize,
+    /// Largest provider answer read: a whole non-streamed body, or everything one stream delivers. Past it the
+    /// call ends with a 502 `upstream_response_too_large`, billed for what was consumed.
+    pub max_response_bytes: usize,
+    /// Largest single SSE event of a provider stream (an event is held until its blank line arrives).
+    pub max_event_bytes: usize,
 }
 
 /// Passive health of deployments: when a circuit opens, how long it stays open, and the cooldown after a 429
@@ -294,6 +316,8 @@ impl Default for Settings {
                 first_byte_timeout: Duration::from_secs(120),
                 total_timeout: Duration::from_secs(600),
                 pool_max_idle_per_host: 512,
+                max_response_bytes: 64 * 1024 * 1024,
+                max_event_bytes: 8 * 1024 * 1024,
             },
             usage: UsageSettings {
                 batch_size: 2000,
@@ -318,6 +342,17 @@ impl Default for Settings {
                 secure_cookies: true,
                 login_attempts: 10,
                 login_window: Duration::from_secs(15 * 60),
+                provider_key_env: vec![
+                    "SWITCHYARD_PROVIDER_KEY_*".into(),
+                    "OPENAI_API_KEY".into(),
+                    "ANTHROPIC_API_KEY".into(),
+                    "GEMINI_API_KEY".into(),
+                    "AZURE_OPENAI_API_KEY".into(),
+                ],
+                jwt_previous_secrets: Vec::new(),
+                trusted_proxies: Vec::new(),
+                invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+                password_hash_concurrency: 2,
             },
             metrics: MetricsSettings {
                 enabled: true,
@@ -335,6 +370,7 @@ impl Default for Settings {
                 capture_content: false,
                 service_name: "switchyard".into(),
             },
+            egress: crate::egress::EgressSettings::default(),
         }
     }
 }
@@ -351,6 +387,21 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// Whether the gateway runs in SaaS mode (tenants are strangers to each other and to the operator).
+    pub fn is_saas(&self) -> bool {
+        self.admin.mode == TenancyMode::Saas
+    }
+
+    /// The egress policy these settings describe.
+    pub fn egress_policy(&self) -> Result<std::sync::Arc<crate::egress::EgressPolicy>, ConfigError> {
+        crate::egress::EgressPolicy::new(&self.egress, self.is_saas())
+            .map(std::sync::Arc::new)
+            .map_err(|message| ConfigError::Invalid {
+                key: "egress.allowed_networks",
+                message,
+            })
+    }
+
     /// Loads defaults, then the TOML file if given, then the environment, and validates the result.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
@@ -365,6 +416,8 @@ impl Settings {
             !NON_SETTING_ENV.contains(&key.as_str())
                 && !key.starts_with("test_")
                 && !key.starts_with("e2e_")
+                // Provider keys named by `admin.provider_key_env`.
+                && !key.starts_with("provider_key_")
         }));
         let settings: Settings = figment
             .extract()
@@ -525,6 +578,33 @@ impl Settings {
             return invalid(
                 "admin.login_attempts",
                 "login_attempts and login_window must be greater than 0",
+            );
+        }
+        if let Err(message) = crate::egress::EgressPolicy::new(&self.egress, false) {
+            return Err(ConfigError::Invalid {
+                key: "egress.allowed_networks",
+                message,
+            });
+        }
+        if let Err(message) = crate::client_address::TrustedProxies::parse(&self.admin.trusted_proxies) {
+            return Err(ConfigError::Invalid {
+                key: "admin.trusted_proxies",
+                message,
+            });
+        }
+        if self.admin.jwt_previous_secrets.iter().any(|s| s.0.len() < 32) {
+            return invalid("admin.jwt_previous_secrets", "each must be at least 32 bytes");
+        }
+        if self.admin.password_hash_concurrency == 0 {
+            return invalid("admin.password_hash_concurrency", "must be at least 1");
+        }
+        if self.admin.invitation_ttl.is_zero() {
+            return invalid("admin.invitation_ttl", "must be greater than 0");
+        }
+        if self.upstream.max_event_bytes == 0 || self.upstream.max_response_bytes < self.upstream.max_event_bytes {
+            return invalid(
+                "upstream.max_event_bytes",
+                "must be above 0 and at most upstream.max_response_bytes",
             );
         }
         if !(1..=10_000).contains(&self.usage.batch_size) {

@@ -27,7 +27,7 @@ pub const PREVIOUS_KEYS_ENV: &str = "SWITCHYARD_MASTER_KEY_PREVIOUS";
 /// The key file used by the embedded single-node mode when no key is in the environment.
 pub const KEY_FILE_NAME: &str = "master.key";
 
-mod key_file;
+pub mod key_file;
 
 const FORMAT_VERSION: &str = "v1";
 const NONCE_LEN: usize = 12;

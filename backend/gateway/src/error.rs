@@ -43,6 +43,9 @@ pub enum ProxyError {
     UpstreamFailed(String),
     #[error("the upstream provider did not answer within the {0} timeout")]
     UpstreamTimeout(&'static str),
+    /// The provider's answer passed `upstream.max_response_bytes` (or one event `upstream.max_event_bytes`).
+    #[error("the provider's answer is larger than the gateway's limit of {0} bytes")]
+    UpstreamTooLarge(usize),
     #[error("no route for {0}")]
     RouteNotFound(String),
     /// Every candidate deployment is unhealthy, cooling down, or outside what the caller narrowed to.
@@ -91,6 +94,7 @@ impl ProxyError {
             Self::UpstreamRejected { .. } => "upstream_rejected",
             Self::UpstreamFailed(_) => "upstream_error",
             Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::UpstreamTooLarge(_) => "upstream_response_too_large",
             Self::RouteNotFound(_) => "route_not_found",
             Self::NoHealthyDeployment { .. } => "no_healthy_deployment",
             Self::Limited(refusal) => match **refusal {
@@ -110,6 +114,12 @@ impl ProxyError {
                 "server_error",
                 None,
                 Some("service_unavailable"),
+            ),
+            Self::Auth(AuthError::Throttled) => OpenAiErrorBody::new(
+                message,
+                "rate_limit_exceeded",
+                None,
+                Some("too_many_invalid_keys"),
             ),
             Self::Auth(AuthError::Missing) => OpenAiErrorBody::new(
                 message,
@@ -163,6 +173,12 @@ impl ProxyError {
             Self::UpstreamTimeout(_) => {
                 OpenAiErrorBody::new(message, "server_error", None, Some("upstream_timeout"))
             }
+            Self::UpstreamTooLarge(_) => OpenAiErrorBody::new(
+                message,
+                "server_error",
+                None,
+                Some("upstream_response_too_large"),
+            ),
             Self::RouteNotFound(_) => {
                 OpenAiErrorBody::new(message, "invalid_request_error", None, Some("unknown_url"))
             }
@@ -199,13 +215,14 @@ impl ResponseError for ProxyError {
         match self {
             // The key store being down is our fault, not the caller's: a retryable 503, not a 401.
             Self::Auth(AuthError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(AuthError::Throttled) => StatusCode::TOO_MANY_REQUESTS,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::ModelNotAllowed(_) | Self::RegionNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::ModelNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } | Self::Untranslatable { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamRejected { status, .. } => *status,
-            Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamFailed(_) | Self::UpstreamTooLarge(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::NoHealthyDeployment { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Limited(refusal) if matches!(**refusal, Refusal::Unavailable) => {

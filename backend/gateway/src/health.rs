@@ -29,23 +29,36 @@ async fn readyz(health: web::Data<HealthState>) -> HttpResponse {
     let checked = health
         .storage_runtime
         .spawn(async move {
+            // The error text (host names, user names, driver messages) goes to the log, never to the caller:
+            // `/readyz` answers anyone.
             let database = match repo.db().ping().await {
-                Ok(()) => "ok".to_owned(),
-                Err(e) => format!("unavailable: {e}"),
+                Ok(()) => "ok",
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness: database unavailable");
+                    "unavailable"
+                }
             };
             let migrations = match store::migrations_current(repo.db()).await {
-                Ok(true) => "ok".to_owned(),
-                Ok(false) => "pending".to_owned(),
-                Err(e) => format!("unknown: {e}"),
+                Ok(true) => "ok",
+                Ok(false) => "pending",
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness: migrations unknown");
+                    "unknown"
+                }
             };
             (database, migrations)
         })
         .await;
-    let (database, migrations) =
-        checked.unwrap_or_else(|e| (format!("check failed: {e}"), "unknown".to_owned()));
+    let (database, migrations) = checked.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ("unavailable", "unknown")
+    });
     let shared = match health.state.ping().await {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => format!("unavailable: {e}"),
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: shared state unavailable");
+            "unavailable"
+        }
     };
     let ready = database == "ok" && migrations == "ok" && shared == "ok";
     let body = json!({

@@ -478,6 +478,8 @@ pub struct MetricsEndpoint {
     /// In SaaS mode the metrics name every tenant: without a token they are not served at all.
     pub token_required: bool,
     pub limits: Arc<crate::limits::Limits>,
+    /// Decides whether a token-less scrape comes from this host (a local reverse proxy does not count).
+    pub proxies: crate::client_address::TrustedProxies,
 }
 
 /// The handler.
@@ -490,7 +492,7 @@ pub async fn scrape(
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let local = req.peer_addr().is_some_and(|peer| peer.ip().is_loopback());
+    let local = endpoint.proxies.is_local(&req);
     if let Err(refusal) = scrape_allowed(
         endpoint.token_required,
         endpoint.bearer_token.as_deref(),

@@ -9,6 +9,15 @@ pub fn redact(text: &str, limit: usize) -> String {
         [
             r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
             r"\b(?:sk|pk|rk|ak)-[A-Za-z0-9_-]{8,}",
+            // AWS access key ids (and the secret beside them when labelled), Google API keys, GitHub and Slack
+            // tokens, and bare JWTs (three base64url parts, the first a JSON header).
+            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b",
+            r"(?i)aws_?secret_?access_?key\W{0,4}[A-Za-z0-9/+=]{40}",
+            r"\bAIza[0-9A-Za-z_-]{35}",
+            r"\bya29\.[0-9A-Za-z_-]{20,}",
+            r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}",
+            r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+            r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
             r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}",
             r"\+?\d[\d \-()]{7,}\d",
         ]
@@ -46,5 +55,22 @@ mod tests {
         assert!(!redacted.contains("7946"), "{redacted}");
         assert!(!redacted.contains("abc.def.ghi123"), "{redacted}");
         assert_eq!(redact("hello world", 5), "hello…");
+    }
+
+    #[test]
+    fn cloud_keys_and_bare_jwts_are_redacted() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        for secret in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            jwt,
+        ] {
+            let redacted = redact(&format!("here: {secret} end"), 1000);
+            assert!(redacted.contains("[REDACTED]"), "{redacted}");
+            assert!(!redacted.contains(&secret[4..16]), "{redacted}");
+        }
+        assert_eq!(redact("plain words, version 1.2.3", 1000), "plain words, version 1.2.3");
     }
 }

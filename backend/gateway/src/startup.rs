@@ -86,9 +86,19 @@ impl Application {
         crate::admin::bootstrap::ensure_first_owner(&repo, &default_tenant)
             .await
             .context("creating the first owner")?;
+        let previous: Vec<Vec<u8>> = settings
+            .admin
+            .jwt_previous_secrets
+            .iter()
+            .map(|s| s.0.as_bytes().to_vec())
+            .collect();
         let signer = TokenSigner::new(&jwt_secret(&settings)?, settings.admin.access_token_ttl)
+            .and_then(|signer| signer.with_previous(&previous))
             .context("admin.jwt_secret")?;
         let master_keys = Arc::new(master_keys(&settings)?);
+        let egress = settings.egress_policy()?;
+        let proxies = crate::client_address::TrustedProxies::parse(&settings.admin.trusted_proxies)
+            .map_err(|message| anyhow::anyhow!("admin.trusted_proxies: {message}"))?;
         let admin_state = web::Data::new(AdminState {
             repo: repo.clone(),
             state: Arc::clone(&state),
@@ -96,6 +106,9 @@ impl Application {
             master_keys: Arc::clone(&master_keys),
             settings: settings.admin.clone(),
             storage_runtime: tokio::runtime::Handle::current(),
+            egress: Arc::clone(&egress),
+            proxies: proxies.clone(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(settings.admin.password_hash_concurrency)),
         });
         tokio::task::spawn_blocking(usage::tokenizer::warm_up);
 
@@ -103,6 +116,7 @@ impl Application {
             repo.clone(),
             Arc::clone(&master_keys),
             settings.routing.health_policy(),
+            &settings.admin.provider_key_env,
         )
         .await
         .context("loading the provider catalog")?;
@@ -118,6 +132,7 @@ impl Application {
             repo.clone(),
             tokio::runtime::Handle::current(),
             settings.upstream.total_timeout + std::time::Duration::from_secs(60),
+            &egress,
         );
         limits.spawn_reconciler(std::time::Duration::from_secs(60));
         let keys = KeyResolver::new(
@@ -136,7 +151,7 @@ impl Application {
 
         // Checked once here so a broken TLS setup fails the start; each worker then builds its own client, so
         // pooled upstream connections live on the worker's own runtime (actix workers are single-threaded).
-        let shared_upstream = UpstreamClient::new(settings.upstream.clone())
+        let shared_upstream = UpstreamClient::new(settings.upstream.clone(), Arc::clone(&egress))
             .context("building the upstream HTTP client")?;
         // Traces export from this runtime (the storage runtime), never from the HTTP workers.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -156,6 +171,7 @@ impl Application {
                 spans: tracing_export.as_ref().map(|t| Arc::clone(&t.stats)),
                 token_required: settings.admin.mode == crate::config::TenancyMode::Saas,
                 limits: Arc::clone(&limits),
+                proxies: proxies.clone(),
             })
         });
         let proxy_parts = ProxyParts {
@@ -166,6 +182,7 @@ impl Application {
             metrics,
             tracing: tracing_export.clone(),
             settings: settings.proxy.clone(),
+            proxies: proxies.clone(),
         };
         let health_state = web::Data::new(HealthState {
             repo: repo.clone(),
@@ -283,20 +300,13 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         return Ok(secret.0.as_bytes().to_vec());
     }
     let path = settings.data_dir.join("jwt.secret");
-    if let Ok(existing) = std::fs::read(&path)
-        && existing.len() >= 32
-    {
-        return Ok(existing);
-    }
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    let secret = crate::keys::generate().secret.into_bytes();
-    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("securing {}", path.display()))?;
+    // Created private (0600) from its first byte, never written first and restricted after.
+    let secret = crate::crypto::key_file::read_or_create_private(&path, || {
+        Ok(crate::keys::generate().secret.into_bytes())
+    })
+    .with_context(|| format!("reading or creating {}", path.display()))?;
+    if secret.len() < 32 {
+        anyhow::bail!("{} holds fewer than 32 bytes; delete it to make a new one", path.display());
     }
     if settings.redis_url.is_some() {
         tracing::warn!(

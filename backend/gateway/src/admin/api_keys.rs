@@ -508,6 +508,9 @@ pub async fn update(
                     "a revoked or rotated key cannot be edited".into(),
                 ));
             }
+            if scope == Scope::Own {
+                super::key_restrictions::check_narrowing(&row, &body)?;
+            }
             if let Some(Some(regions)) = &body.allowed_regions {
                 validate_regions(&scoped, regions, "allowed_regions").await?;
             }
@@ -699,7 +702,9 @@ pub async fn rotate(
             row.metadata = old.metadata.clone();
             let new_row = row.into_active_model().insert(&scoped.db).await?;
             let now = Utc::now();
-            let grace_end = now + chrono::Duration::seconds(i64::try_from(grace).unwrap_or(0));
+            // A rotation never extends the old secret's life past the expiry it already had.
+            let grace_end = (now + chrono::Duration::seconds(i64::try_from(grace).unwrap_or(0)))
+                .min(old.expires_at.unwrap_or(chrono::DateTime::<Utc>::MAX_UTC));
             let old_hash = old.key_hash.clone();
             let mut active = old.into_active_model();
             active.replaced_by = Set(Some(new_row.id));

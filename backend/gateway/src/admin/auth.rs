@@ -5,7 +5,7 @@
 //! copied: the whole family is revoked. Browser clients get both as HttpOnly, SameSite=Strict cookies; other
 //! clients use the JSON body and bearer headers.
 
-use super::context::{ACCESS_COOKIE, AdminState, REFRESH_COOKIE, Session};
+use super::context::{AdminState, CookieNames, Session, cross_site};
 use super::error::ApiError;
 use super::roles::Role;
 use crate::identity::password;
@@ -102,7 +102,7 @@ pub fn normalize_email(email: &str) -> String {
     summary = "Sign in",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in; also sets the `sy_access` and `sy_refresh` cookies", body = TokenResponse),
+        (status = 200, description = "Signed in; also sets the session cookies (`__Host-sy_access` and `__Host-sy_refresh`; `sy_access` and `sy_refresh` when `admin.secure_cookies` is off)", body = TokenResponse),
         (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), or no access to that tenant (`no_membership`)", body = super::error::ApiErrorBody),
         (status = 429, description = "Too many failed attempts (`too_many_requests`); see `Retry-After`", body = super::error::ApiErrorBody),
@@ -118,14 +118,12 @@ pub async fn login(
     if email.is_empty() {
         return Err(ApiError::validation("email", "is required"));
     }
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let limits = [format!("login:email:{email}"), format!("login:ip:{peer}")];
-    for key in &limits {
-        check_attempts(&admin, key).await?;
-    }
+    let client = admin.proxies.client_ip(&req);
+    let attempt = Attempt::begin(
+        &admin,
+        vec![format!("login:email:{email}"), format!("login:ip:{client}")],
+    )
+    .await?;
     let db = admin.repo.db().clone();
     let lookup_email = email.clone();
     let found = admin
@@ -140,30 +138,25 @@ pub async fn login(
     let verified = match found {
         Some(user) => {
             let hash = user.password_hash.clone();
-            let ok =
-                tokio::task::spawn_blocking(move || password::verify_password(&candidate, &hash))
-                    .await
-                    .map_err(ApiError::internal)?
-                    .map_err(ApiError::internal)?;
+            let ok = admin
+                .hash_work(move || password::verify_password(&candidate, &hash))
+                .await?
+                .map_err(ApiError::internal)?;
             ok.then_some(user)
         }
         None => {
             // Same work as a real check, so response time does not reveal which emails exist.
-            tokio::task::spawn_blocking(move || password::dummy_verify(&candidate))
-                .await
-                .map_err(ApiError::internal)?;
+            admin
+                .hash_work(move || password::dummy_verify(&candidate))
+                .await?;
             None
         }
     };
     let Some(user) = verified else {
-        for key in &limits {
-            let _ = admin
-                .state
-                .incr_window(key, 1, admin.settings.login_window)
-                .await;
-        }
+        attempt.failed(&admin).await;
         return Err(invalid_credentials());
     };
+    attempt.succeeded(&admin).await;
     let tenant_slug = body.tenant;
     let db = admin.repo.db().clone();
     let user_id = user.id;
@@ -195,27 +188,57 @@ pub async fn login(
     Ok(with_cookies(&admin, HttpResponse::Ok(), &tokens))
 }
 
-/// Refuses with 429 once `key` has used up its failed attempts in the current window. When the shared state is
-/// unreachable the limit is skipped (logged): a Redis outage must not lock every administrator out.
-pub(super) async fn check_attempts(admin: &AdminState, key: &str) -> Result<(), ApiError> {
-    let failures = match admin
-        .state
-        .incr_window(key, 0, admin.settings.login_window)
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %e, "sign-in limiter unavailable; not limiting this attempt");
-            0
+/// A throttled password attempt (sign-in, password change, accepting an invitation). It is counted before the
+/// password is checked, in one atomic increment per key, so parallel attempts cannot all pass a check made
+/// before any of them was counted; a success gives its count back, so only failures use up the allowance.
+/// When the shared state is unreachable the limit is skipped (logged): a Redis outage must not lock every
+/// administrator out.
+pub(super) struct Attempt {
+    counted: Vec<String>,
+}
+
+impl Attempt {
+    /// Counts the attempt against every key, refusing with 429 once a key is past `login_attempts` failures in
+    /// the current `login_window`.
+    pub(super) async fn begin(admin: &AdminState, keys: Vec<String>) -> Result<Self, ApiError> {
+        let mut attempt = Self {
+            counted: Vec::with_capacity(keys.len()),
+        };
+        for key in keys {
+            match admin
+                .state
+                .incr_window(&key, 1, admin.settings.login_window)
+                .await
+            {
+                Ok(n) => {
+                    attempt.counted.push(key);
+                    if n > i64::from(admin.settings.login_attempts) {
+                        return Err(ApiError::TooManyRequests {
+                            message: "too many failed attempts; wait before trying again".into(),
+                            retry_after_secs: admin.settings.login_window.as_secs(),
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sign-in limiter unavailable; not limiting this attempt");
+                }
+            }
         }
-    };
-    if failures >= i64::from(admin.settings.login_attempts) {
-        return Err(ApiError::TooManyRequests {
-            message: "too many failed sign-in attempts; wait before trying again".into(),
-            retry_after_secs: admin.settings.login_window.as_secs(),
-        });
+        Ok(attempt)
     }
-    Ok(())
+
+    /// The password was wrong: the attempt stays counted.
+    pub(super) async fn failed(self, _admin: &AdminState) {}
+
+    /// The password was right: the attempt is given back.
+    pub(super) async fn succeeded(self, admin: &AdminState) {
+        for key in &self.counted {
+            let _ = admin
+                .state
+                .incr_window(key, -1, admin.settings.login_window)
+                .await;
+        }
+    }
 }
 
 /// Issues a refresh token in `family` and an access token for it.
@@ -294,19 +317,20 @@ pub(super) fn with_cookies(
     tokens: &TokenResponse,
 ) -> HttpResponse {
     let refresh_age = (tokens.refresh_expires_at - Utc::now()).num_seconds();
+    let names = CookieNames::new(admin.settings.secure_cookies);
     builder
         .cookie(cookie(
             admin,
-            ACCESS_COOKIE,
+            names.access.0,
             tokens.access_token.clone(),
-            "/api",
+            names.access.1,
             tokens.expires_in,
         ))
         .cookie(cookie(
             admin,
-            REFRESH_COOKIE,
+            names.refresh.0,
             tokens.refresh_token.clone(),
-            "/api/v1/auth",
+            names.refresh.1,
             refresh_age,
         ))
         .insert_header(("cache-control", "no-store"))
@@ -320,7 +344,7 @@ pub(super) fn with_cookies(
     operation_id = "auth_refresh",
     tag = "auth",
     summary = "Exchange a refresh token for a new pair",
-    request_body(content = Option<RefreshRequest>, description = "Optional for cookie clients: the `sy_refresh` cookie is used instead"),
+    request_body(content = Option<RefreshRequest>, description = "Optional for cookie clients: the refresh cookie (`__Host-sy_refresh`, or `sy_refresh` without secure cookies) is used instead"),
     responses(
         (status = 200, description = "A new token pair; the cookies are replaced", body = TokenResponse),
         (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
@@ -334,11 +358,16 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let presented = body
         .and_then(|b| b.into_inner().refresh_token)
-        .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
+        .or_else(|| {
+            let name = CookieNames::new(admin.settings.secure_cookies).refresh.0;
+            let cookie = req.cookie(name).map(|c| c.value().to_owned());
+            // A refresh through the cookie from another site would sign the attacker's page in.
+            cookie.filter(|_| !cross_site(&req))
+        })
         .ok_or_else(|| {
             ApiError::validation(
                 "refresh_token",
-                "is required (in the body or the sy_refresh cookie)",
+                "is required (in the body or the refresh cookie)",
             )
         })?;
     let hash = hash_refresh_token(&presented);
@@ -415,7 +444,8 @@ pub async fn logout(
         .run(async move { revoke_family(&db, session.session_id).await })
         .await?;
     let mut response = HttpResponse::NoContent();
-    for (name, path) in [(ACCESS_COOKIE, "/api"), (REFRESH_COOKIE, "/api/v1/auth")] {
+    let names = CookieNames::new(admin.settings.secure_cookies);
+    for (name, path) in [names.access, names.refresh] {
         let mut expired = cookie(&admin, name, String::new(), path, 0);
         expired.make_removal();
         response.cookie(expired);
@@ -453,21 +483,25 @@ pub async fn change_password(
         .run(async move { Ok(user::Entity::find_by_id(user_id).one(&db).await?) })
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    // Guessing the current password through a stolen session is throttled like a sign-in.
+    let attempt = Attempt::begin(&admin, vec![format!("password:user:{}", session.user_id)]).await?;
     let (current, hash) = (body.current_password, user.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || password::verify_password(&current, &hash))
-        .await
-        .map_err(ApiError::internal)?
+    let ok = admin
+        .hash_work(move || password::verify_password(&current, &hash))
+        .await?
         .map_err(ApiError::internal)?;
     if !ok {
+        attempt.failed(&admin).await;
         return Err(ApiError::validation(
             "current_password",
             "is not your current password",
         ));
     }
+    attempt.succeeded(&admin).await;
     let new_password = body.new_password;
-    let new_hash = tokio::task::spawn_blocking(move || password::hash_password(&new_password))
-        .await
-        .map_err(ApiError::internal)?
+    let new_hash = admin
+        .hash_work(move || password::hash_password(&new_password))
+        .await?
         .map_err(ApiError::internal)?;
     let db = admin.repo.db().clone();
     admin

@@ -113,6 +113,19 @@ async fn with_spend(
     Ok(view)
 }
 
+/// A webhook URL may carry a token in its path or query: roles that cannot manage budgets see its origin only.
+fn masked_for(manages: bool, mut view: BudgetView) -> BudgetView {
+    if !manages {
+        view.webhook_url = view.webhook_url.map(|url| {
+            reqwest::Url::parse(&url).map_or_else(
+                |_| "…".to_owned(),
+                |u| format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or_default()),
+            )
+        });
+    }
+    view
+}
+
 fn view(b: budget::Model, currency: &str) -> BudgetView {
     BudgetView {
         id: b.id,
@@ -203,16 +216,6 @@ fn validate_thresholds(thresholds: &[u8]) -> Result<Vec<u8>, ApiError> {
     Ok(sorted)
 }
 
-fn validate_webhook(url: &str) -> Result<(), ApiError> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
-        _ => Err(ApiError::validation(
-            "webhook_url",
-            "must be an http(s) URL",
-        )),
-    }
-}
-
 fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -251,6 +254,7 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
+    let manages = session.require(Action::BudgetsManage).is_ok();
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let page = page.into_inner();
     let limit = page.limit()?;
@@ -262,7 +266,7 @@ pub async fn list(
             let mut page = Page::from_rows(rows.clone(), limit, |b| b.id, |b| view(b, &currency));
             let mut items = Vec::with_capacity(page.data.len());
             for (item, row) in page.data.drain(..).zip(rows) {
-                items.push(with_spend(&scoped, &row, item).await?);
+                items.push(masked_for(manages, with_spend(&scoped, &row, item).await?));
             }
             page.data = items;
             Ok(page)
@@ -293,6 +297,7 @@ pub async fn get(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Action::BudgetsRead)?;
+    let manages = session.require(Action::BudgetsManage).is_ok();
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let id = path.into_inner();
     let (etag, view) = admin
@@ -301,7 +306,7 @@ pub async fn get(
             let base = view(row.clone(), &currency(&scoped).await?);
             Ok((
                 etag_of(row.updated_at),
-                with_spend(&scoped, &row, base).await?,
+                masked_for(manages, with_spend(&scoped, &row, base).await?),
             ))
         })
         .await?;
@@ -345,7 +350,7 @@ pub async fn create(
     let limit = validate_limit(&body.limit)?;
     let thresholds = validate_thresholds(&body.soft_thresholds)?;
     if let Some(url) = &body.webhook_url {
-        validate_webhook(url)?;
+        super::outbound::outbound_url("webhook_url", url, &admin.egress)?;
     }
     match body.scope_type {
         ScopeType::Tenant if body.scope_id.is_some() || body.tag_key.is_some() => {
@@ -489,7 +494,7 @@ pub async fn update(
         .map(validate_thresholds)
         .transpose()?;
     if let Some(Some(url)) = &body.webhook_url {
-        validate_webhook(url)?;
+        super::outbound::outbound_url("webhook_url", url, &admin.egress)?;
     }
     let if_match = super::versioning::if_match(&req);
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);

@@ -1,13 +1,12 @@
-//! Tenant members and their roles: `/api/v1/members`. Adding someone who has no account yet creates it with a
-//! one-time password that is returned once, for the admin to pass on.
+//! Tenant members and their roles: `/api/v1/members`. People join by invitation (`invitations`): an admin never
+//! creates an account or sets its password.
 
 use super::audit;
-use super::auth::normalize_email;
+use super::owned_keys;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
 use super::pagination::{Page, PageQuery};
 use super::roles::{Action, Role};
-use crate::identity::password;
 use crate::store::Scoped;
 use crate::store::entities::{membership, user};
 use actix_web::{HttpResponse, web};
@@ -30,26 +29,6 @@ pub struct MemberView {
     pub joined_at: DateTime<Utc>,
     /// When the role last changed; the membership's ETag is derived from it.
     pub updated_at: DateTime<Utc>,
-}
-
-/// `POST /members` body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddMember {
-    pub email: String,
-    pub name: Option<String>,
-    pub role: Role,
-    /// For a new account: its password. Omitted: a one-time password is generated and returned once.
-    pub password: Option<String>,
-}
-
-/// `POST /members` answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AddedMember {
-    #[serde(flatten)]
-    pub member: MemberView,
-    /// Present only when a new account was created without a password.
-    pub one_time_password: Option<String>,
 }
 
 /// `PATCH /members/{user_id}` body.
@@ -117,134 +96,6 @@ pub async fn list(
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
-}
-
-/// `POST /api/v1/members`.
-#[utoipa::path(
-    post,
-    path = "/api/v1/members",
-    operation_id = "members_add",
-    tag = "members",
-    summary = "Add a member (creating the account if needed)",
-    request_body = AddMember,
-    responses(
-        (status = 201, description = "Added; `one_time_password` only when a new account was created without a password", body = AddedMember),
-        (status = 400, description = "Invalid input (`validation_failed`)", body = super::error::ApiErrorBody),
-        (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
-        (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
-        (status = 409, description = "Conflicts with the current state (`conflict`)", body = super::error::ApiErrorBody),
-    ),
-    security(("bearer" = []), ("cookie" = []))
-)]
-pub async fn add(
-    admin: web::Data<AdminState>,
-    session: Session,
-    body: web::Json<AddMember>,
-) -> Result<HttpResponse, ApiError> {
-    session.require(Action::MembersManage)?;
-    let body = body.into_inner();
-    if body.role == Role::Owner && session.role != Role::Owner {
-        return Err(ApiError::Forbidden);
-    }
-    let email = normalize_email(&body.email);
-    if !email.contains('@') || email.len() > 254 {
-        return Err(ApiError::validation("email", "is not an email address"));
-    }
-    if let Some(p) = &body.password {
-        password::validate_new_password(p)
-            .map_err(|e| ApiError::validation("password", e.to_string()))?;
-    }
-    let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
-    let lookup = (scoped.clone(), email.clone());
-    let existing = admin
-        .run(async move {
-            Ok(user::Entity::find()
-                .filter(user::Column::Email.eq(lookup.1))
-                .one(&lookup.0.db)
-                .await?)
-        })
-        .await?;
-    let (new_hash, one_time) = match (&existing, body.password) {
-        (Some(_), _) => (None, None),
-        (None, Some(p)) => (Some(hash(p).await?), None),
-        (None, None) => {
-            let otp = password::generate_one_time_password();
-            (Some(hash(otp.clone()).await?), Some(otp))
-        }
-    };
-    let name = body
-        .name
-        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-    let role = body.role;
-    let actor = session.user_id;
-    let member = admin
-        .run(async move {
-            let now = Utc::now();
-            let user = match existing {
-                Some(u) => u,
-                None => {
-                    user::Model {
-                        id: Uuid::now_v7(),
-                        email,
-                        name,
-                        password_hash: new_hash.unwrap_or_default(),
-                        is_platform_admin: false,
-                        created_at: now,
-                        updated_at: now,
-                    }
-                    .into_active_model()
-                    .insert(&scoped.db)
-                    .await?
-                }
-            };
-            if scoped
-                .memberships()
-                .filter(membership::Column::UserId.eq(user.id))
-                .one(&scoped.db)
-                .await?
-                .is_some()
-            {
-                return Err(ApiError::Conflict(format!(
-                    "{} is already a member",
-                    user.email
-                )));
-            }
-            let m = membership::Model {
-                id: Uuid::now_v7(),
-                tenant_id: scoped.tenant_id,
-                user_id: user.id,
-                role: role.as_str().into(),
-                created_at: now,
-                updated_at: now,
-            }
-            .into_active_model()
-            .insert(&scoped.db)
-            .await?;
-            let member = view(m, user);
-            audit::record(
-                &scoped,
-                Some(actor),
-                "member.add",
-                "user",
-                Some(member.user_id.to_string()),
-                None,
-                Some(json!(member)),
-            )
-            .await?;
-            Ok(member)
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(AddedMember {
-        member,
-        one_time_password: one_time,
-    }))
-}
-
-async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
 }
 
 /// `PATCH /api/v1/members/{user_id}`: changes a role (owner changes only by an owner; never the last owner).
@@ -325,7 +176,7 @@ pub async fn change_role(
     summary = "Remove a member from the tenant",
     params(("user_id" = Uuid, Path, description = "The user id")),
     responses(
-        (status = 204, description = "Removed (the account itself stays)"),
+        (status = 200, description = "Removed (the account itself stays); the member's API keys in the tenant are revoked and listed", body = super::owned_keys::Removal),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
         (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
@@ -342,7 +193,7 @@ pub async fn remove(
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let user_id = path.into_inner();
     let caller = session.clone();
-    admin
+    let (revoked, hashes) = admin
         .run(async move {
             let m = find(&scoped, user_id).await?;
             if m.role == Role::Owner.as_str() {
@@ -364,10 +215,14 @@ pub async fn remove(
                 None,
             )
             .await?;
-            Ok(())
+            owned_keys::revoke_owned(&scoped, user_id, None, caller.user_id, "member removed").await
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    owned_keys::invalidate(&admin, hashes).await;
+    Ok(HttpResponse::Ok().json(owned_keys::Removal {
+        user_id,
+        revoked_keys: revoked,
+    }))
 }
 
 async fn find(scoped: &Scoped, user_id: Uuid) -> Result<membership::Model, ApiError> {

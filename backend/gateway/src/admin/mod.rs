@@ -9,9 +9,13 @@ pub mod budgets;
 pub mod context;
 pub mod deployments;
 pub mod error;
+pub mod invitations;
+pub mod key_restrictions;
 pub mod members;
 pub mod model_groups;
 pub mod openapi;
+pub mod owned_keys;
+pub mod outbound;
 pub mod pagination;
 pub mod prices;
 pub mod providers;
@@ -72,7 +76,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenant", web::patch().to(regions::update_tenant))
             .route("/regions", web::get().to(regions::list))
             .route("/members", web::get().to(members::list))
-            .route("/members", web::post().to(members::add))
+            .route("/members", web::post().to(invitations::invite))
+            .route("/invitations", web::get().to(invitations::list))
+            .route("/invitations/accept", web::post().to(invitations::accept))
+            .route("/invitations/{id}", web::delete().to(invitations::revoke))
             .route("/members/{user_id}", web::patch().to(members::change_role))
             .route("/members/{user_id}", web::delete().to(members::remove))
             .route("/teams", web::get().to(teams::list))

@@ -5,7 +5,7 @@
 
 use super::error::ApiErrorBody;
 use super::{
-    api_keys, audit, auth, budgets, deployments, members, model_groups, prices, providers, regions,
+    api_keys, audit, auth, budgets, deployments, invitations, members, model_groups, prices, providers, regions,
     reports, requests, sessions, teams, tenants,
 };
 use actix_web::{HttpResponse, ResponseError};
@@ -34,7 +34,8 @@ pub struct DataList<T> {
         auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
         tenants::sign_up, tenants::list, tenants::create,
         regions::get_tenant, regions::update_tenant, regions::list,
-        members::list, members::add, members::change_role, members::remove,
+        members::list, invitations::invite, members::change_role, members::remove,
+        invitations::list, invitations::revoke, invitations::accept,
         teams::list, teams::create, teams::get, teams::update, teams::delete,
         teams::members, teams::add_member, teams::remove_member,
         api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::revoke, api_keys::rotate,
@@ -72,7 +73,7 @@ pub struct DataList<T> {
 )]
 pub struct AdminApiDoc;
 
-/// Adds the two ways to present an access token: the bearer header and the `sy_access` cookie.
+/// Adds the two ways to present an access token: the bearer header and the access-token cookie.
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {

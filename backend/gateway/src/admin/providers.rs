@@ -5,6 +5,7 @@
 use super::audit;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
+use super::outbound;
 use super::pagination::{Page, PageQuery};
 use super::roles::Action;
 use super::versioning::{check_if_match, etag_of};
@@ -81,15 +82,14 @@ pub struct UpdateProvider {
     pub api_key_env: Option<Option<String>>,
 }
 
-fn validate_base_url(url: &str) -> Result<String, ApiError> {
-    let url = url.trim().trim_end_matches('/');
-    match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(url.to_owned()),
-        _ => Err(ApiError::validation(
-            "base_url",
-            "must be an http:// or https:// URL, e.g. https://api.openai.com/v1",
-        )),
-    }
+/// Scheme, host and port of a URL: where a credential sent to it goes.
+fn origin_of(url: &str) -> Option<(String, String, Option<u16>)> {
+    let url = reqwest::Url::parse(url).ok()?;
+    Some((
+        url.scheme().to_owned(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default(),
+    ))
 }
 
 fn validate_provider_name(name: &str) -> Result<String, ApiError> {
@@ -181,10 +181,17 @@ pub async fn create(
             ),
         ));
     }
-    let base_url = validate_base_url(&body.base_url)?;
+    let base_url = outbound::outbound_url("base_url", &body.base_url, &admin.egress)?
+        .trim_end_matches('/')
+        .to_owned();
     if let Some(key) = &body.api_key {
         validate_api_key(key)?;
     }
+    let api_key_env = body
+        .api_key_env
+        .as_deref()
+        .map(|name| outbound::provider_key_env(admin.saas(), &admin.settings.provider_key_env, name))
+        .transpose()?;
     let id = Uuid::now_v7();
     let sealed = body
         .api_key
@@ -216,7 +223,7 @@ pub async fn create(
                 name,
                 kind: body.kind,
                 base_url,
-                api_key_env: body.api_key_env,
+                api_key_env,
                 created_at: now,
                 updated_at: now,
                 api_key_ciphertext: sealed,
@@ -283,8 +290,21 @@ pub async fn update(
     let base_url = body
         .base_url
         .as_deref()
-        .map(validate_base_url)
+        .map(|url| {
+            outbound::outbound_url("base_url", url, &admin.egress)
+                .map(|url| url.trim_end_matches('/').to_owned())
+        })
         .transpose()?;
+    let api_key_env = match &body.api_key_env {
+        Some(Some(name)) => Some(Some(outbound::provider_key_env(
+            admin.saas(),
+            &admin.settings.provider_key_env,
+            name,
+        )?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let key_given = body.api_key.is_some() || body.api_key_env.is_some();
     let new_key = match &body.api_key {
         Some(Some(key)) => {
             validate_api_key(key)?;
@@ -311,6 +331,18 @@ pub async fn update(
                 .await?
                 .ok_or(ApiError::NotFound("provider"))?;
             check_if_match(if_match.as_deref(), row.updated_at)?;
+            // A stored credential was given for one host: moving the provider to another host without giving
+            // the credential again would hand it to whoever runs that host.
+            if let Some(url) = &base_url
+                && origin_of(url) != origin_of(&row.base_url)
+                && (row.api_key_ciphertext.is_some() || row.api_key_env.is_some())
+                && !key_given
+            {
+                return Err(ApiError::validation(
+                    "api_key",
+                    "the base URL moves to another host: send the credential again (api_key, or null for none)",
+                ));
+            }
             let before = json!(ProviderView::from(row.clone()));
             let mut active = row.into_active_model();
             if let Some(name) = name {
@@ -324,7 +356,7 @@ pub async fn update(
                 active.api_key_ciphertext = Set(sealed);
                 active.api_key_hint = Set(hint);
             }
-            if let Some(env) = body.api_key_env {
+            if let Some(env) = api_key_env {
                 active.api_key_env = Set(env);
             }
             active.updated_at = Set(Utc::now());

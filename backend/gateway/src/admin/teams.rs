@@ -539,7 +539,7 @@ pub async fn add_member(
     summary = "Remove a user from a team",
     params(("id" = Uuid, Path, description = "The team id"), ("user_id" = Uuid, Path, description = "The user id")),
     responses(
-        (status = 204, description = "Removed"),
+        (status = 200, description = "Removed; the member's API keys in this team are revoked and listed", body = super::owned_keys::Removal),
         (status = 401, description = "Not signed in (`missing_token`, `invalid_token`, `token_expired`)", body = super::error::ApiErrorBody),
         (status = 403, description = "The role does not allow this (`forbidden`)", body = super::error::ApiErrorBody),
         (status = 404, description = "Not found (`not_found`)", body = super::error::ApiErrorBody),
@@ -555,7 +555,7 @@ pub async fn remove_member(
     let scoped = scoped(&admin, &session);
     let (team_id, user_id) = path.into_inner();
     let actor = session.user_id;
-    admin
+    let (revoked, hashes) = admin
         .run(async move {
             find(&scoped, team_id).await?;
             let row = scoped
@@ -578,8 +578,13 @@ pub async fn remove_member(
                 None,
             )
             .await?;
-            Ok(())
+            super::owned_keys::revoke_owned(&scoped, user_id, Some(team_id), actor, "removed from the team")
+                .await
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::owned_keys::invalidate(&admin, hashes).await;
+    Ok(HttpResponse::Ok().json(super::owned_keys::Removal {
+        user_id,
+        revoked_keys: revoked,
+    }))
 }

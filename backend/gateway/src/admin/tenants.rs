@@ -3,7 +3,7 @@
 //! one tenant, created at first start, and these endpoints answer 404.
 
 use super::audit;
-use super::auth::{UserView, check_attempts, normalize_email, start_session, with_cookies};
+use super::auth::{Attempt, UserView, normalize_email, start_session, with_cookies};
 use super::context::{AdminState, Session};
 use super::error::ApiError;
 use super::roles::Role;
@@ -205,16 +205,9 @@ pub async fn sign_up(
 ) -> Result<HttpResponse, ApiError> {
     saas_only(&admin)?;
     let body = body.into_inner();
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let limit_key = format!("signup:ip:{peer}");
-    check_attempts(&admin, &limit_key).await?;
-    let _ = admin
-        .state
-        .incr_window(&limit_key, 1, admin.settings.login_window)
-        .await;
+    // Every sign-up counts (the attempt is never given back): it creates a tenant.
+    let client = admin.proxies.client_ip(&req);
+    Attempt::begin(&admin, vec![format!("signup:ip:{client}")]).await?;
     let email = normalize_email(&body.email);
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::validation("email", "is not an email address"));
@@ -230,7 +223,11 @@ pub async fn sign_up(
     }
     let slug = body.slug.unwrap_or_else(|| slugify(&organisation));
     validate_slug(&slug)?;
-    let password_hash = hash(body.password).await?;
+    let candidate = body.password;
+    let password_hash = admin
+        .hash_work(move || password::hash_password(&candidate))
+        .await?
+        .map_err(ApiError::internal)?;
     let name = body
         .name
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());

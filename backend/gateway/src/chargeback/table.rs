@@ -166,9 +166,21 @@ impl Cell {
     fn csv(self) -> String {
         match self {
             Self::Null => String::new(),
-            Self::Text(s) | Self::Amount(s) => s,
+            Self::Text(s) => neutralise_formula(s),
+            Self::Amount(s) => s,
             Self::Count(n) => n.to_string(),
         }
+    }
+}
+
+/// A text cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return: a tag value or key name chosen by whoever holds a key) is prefixed with `'`, as OWASP recommends
+/// against CSV injection. Only text is touched: amounts and counts are numbers the gateway wrote.
+fn neutralise_formula(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
     }
 }
 
@@ -247,6 +259,19 @@ impl CsvEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_cells_that_a_spreadsheet_would_run_are_neutralised_and_amounts_are_not() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(Cell::Text(formula.into()).csv(), format!("'{formula}"));
+        }
+        assert_eq!(Cell::Text("team=search".into()).csv(), "team=search");
+        assert_eq!(Cell::Amount("12.5".into()).csv(), "12.5");
+        assert_eq!(
+            Cell::Text("=1".into()).json(),
+            serde_json::Value::String("=1".into())
+        );
+    }
 
     #[test]
     fn csv_quotes_by_rfc_4180_and_writes_exact_amounts() {

@@ -10,24 +10,38 @@ use std::path::Path;
 
 /// The base64 key stored at `path`, creating the file (and its directory) first if it does not exist.
 pub(super) fn read_or_create(path: &Path) -> std::io::Result<String> {
+    let bytes = read_or_create_private(path, || {
+        let mut key = [0u8; 32];
+        OsRng
+            .try_fill_bytes(&mut key)
+            .map_err(std::io::Error::other)?;
+        let mut text = STANDARD.encode(key).into_bytes();
+        text.push(b'\n');
+        Ok(text)
+    })?;
+    String::from_utf8(bytes).map_err(std::io::Error::other)
+}
+
+/// The contents of the private file at `path`, creating it (and its directory) with `make`'s bytes first if it
+/// does not exist. The file is born with mode 0600: it is never readable by others, not even for a moment.
+pub fn read_or_create_private(
+    path: &Path,
+    make: impl FnOnce() -> std::io::Result<Vec<u8>>,
+) -> std::io::Result<Vec<u8>> {
     if !path.exists() {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        create(path)?;
+        create(path, &make()?)?;
     }
-    let contents = std::fs::read_to_string(path)?;
+    let contents = std::fs::read(path)?;
     warn_if_readable_by_others(path);
     Ok(contents)
 }
 
-/// Writes a fresh key to a private temporary file, then hard-links it into place: the link fails if another
-/// process won the race, and nobody ever reads a half-written key.
-fn create(path: &Path) -> std::io::Result<()> {
-    let mut key = [0u8; 32];
-    OsRng
-        .try_fill_bytes(&mut key)
-        .map_err(std::io::Error::other)?;
+/// Writes `contents` to a private temporary file, then hard-links it into place: the link fails if another
+/// process won the race, and nobody ever reads a half-written file.
+fn create(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -35,8 +49,7 @@ fn create(path: &Path) -> std::io::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options.open(&tmp).and_then(|mut file| {
         restrict_permissions(&file)?;
-        file.write_all(STANDARD.encode(key).as_bytes())?;
-        file.write_all(b"\n")?;
+        file.write_all(contents)?;
         file.sync_all()
     });
     let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {

@@ -62,9 +62,18 @@ pub struct AccessClaims {
 #[derive(Clone)]
 pub struct TokenSigner {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The signing secret's id (`kid`): the first 16 hex digits of its SHA-256, so a token names the secret
+    /// that checks it and a rotation can keep the previous one for verification only.
+    kid: String,
+    /// Every secret tokens are verified with, by id: the signing one first, then `admin.jwt_previous_secrets`.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     access_ttl: TimeDelta,
+}
+
+/// A secret's key id.
+fn kid_of(secret: &[u8]) -> String {
+    hex::encode(&Sha256::digest(secret)[..8])
 }
 
 impl fmt::Debug for TokenSigner {
@@ -97,10 +106,29 @@ impl TokenSigner {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         Ok(TokenSigner {
             encoding: EncodingKey::from_secret(secret).map_err(TokenError::Signing)?,
-            decoding: DecodingKey::from_secret(secret).map_err(TokenError::Signing)?,
+            kid: kid_of(secret),
+            decoding: vec![(
+                kid_of(secret),
+                DecodingKey::from_secret(secret).map_err(TokenError::Signing)?,
+            )],
             validation,
             access_ttl,
         })
+    }
+
+    /// Also accepts tokens signed with `previous` secrets (a rotation in progress); new tokens are signed with
+    /// the current one only.
+    pub fn with_previous(mut self, previous: &[Vec<u8>]) -> Result<TokenSigner, TokenError> {
+        for secret in previous {
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(TokenError::WeakSecret(secret.len()));
+            }
+            self.decoding.push((
+                kid_of(secret),
+                DecodingKey::from_secret(secret).map_err(TokenError::Signing)?,
+            ));
+        }
+        Ok(self)
     }
 
     /// Signs an access token for a user's session; returns it with its expiry, for the response body.
@@ -125,14 +153,30 @@ impl TokenSigner {
             exp: expires.timestamp(),
             iss: ISSUER.to_owned(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(TokenError::Signing)?;
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        let token =
+            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(TokenError::Signing)?;
         Ok((token, expires))
     }
 
     /// Checks the signature (HS256 only), the expiry (no leeway) and the issuer, and returns the claims.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        // The header names the secret; a token without a `kid` (issued before rotation existed) is checked with
+        // the current secret.
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(TokenError::Invalid)?
+            .kid
+            .unwrap_or_else(|| self.kid.clone());
+        let key = self
+            .decoding
+            .iter()
+            .find(|(id, _)| *id == kid)
+            .map(|(_, key)| key)
+            .ok_or_else(|| {
+                TokenError::Invalid(jsonwebtoken::errors::ErrorKind::InvalidSignature.into())
+            })?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -187,6 +231,26 @@ mod tests {
         );
         assert_eq!(claims.exp, expires.timestamp());
         assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn a_token_of_the_previous_secret_verifies_during_a_rotation_and_new_ones_use_the_current() {
+        let old = TokenSigner::new(&[b'o'; 32], Duration::from_secs(900)).unwrap();
+        let (old_token, _) = old
+            .issue(Uuid::now_v7(), Uuid::now_v7(), "owner", Uuid::now_v7())
+            .unwrap();
+        let rotated = TokenSigner::new(SECRET, Duration::from_secs(900))
+            .unwrap()
+            .with_previous(&[vec![b'o'; 32]])
+            .unwrap();
+        assert!(rotated.verify(&old_token).is_ok());
+        let (new_token, _) = rotated
+            .issue(Uuid::now_v7(), Uuid::now_v7(), "owner", Uuid::now_v7())
+            .unwrap();
+        assert!(old.verify(&new_token).is_err());
+        assert!(signer().verify(&old_token).is_err());
+        let header = jsonwebtoken::decode_header(&new_token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(kid_of(SECRET).as_str()));
     }
 
     #[test]

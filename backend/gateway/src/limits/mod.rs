@@ -112,9 +112,10 @@ impl Limits {
         repo: Repo,
         storage_runtime: tokio::runtime::Handle,
         lease: Duration,
+        egress: &Arc<crate::egress::EgressPolicy>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            notifier: Notifier::new(storage_runtime.clone()),
+            notifier: Notifier::new(storage_runtime.clone(), egress),
             state,
             budgets,
             repo,

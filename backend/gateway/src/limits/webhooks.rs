@@ -8,6 +8,8 @@ use crate::money::Picos;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
+use crate::egress::EgressPolicy;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Delivery attempts per notification.
@@ -17,18 +19,25 @@ const ATTEMPTS: u32 = 4;
 pub struct Notifier {
     http: Option<reqwest::Client>,
     runtime: tokio::runtime::Handle,
+    egress: Arc<EgressPolicy>,
 }
 
 impl Notifier {
     /// A notifier whose deliveries run on `runtime`.
-    pub fn new(runtime: tokio::runtime::Handle) -> Self {
+    /// Deliveries go through the egress policy: a webhook URL is a tenant's to choose.
+    pub fn new(runtime: tokio::runtime::Handle, egress: &Arc<EgressPolicy>) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = egress
+            .client_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| tracing::error!(error = %e, "budget webhooks are off: no HTTP client"))
             .ok();
-        Self { http, runtime }
+        Self {
+            http,
+            runtime,
+            egress: Arc::clone(egress),
+        }
     }
 
     /// Notifies that `period` crossed `threshold` (picos) with `spent`.
@@ -58,7 +67,19 @@ impl Notifier {
         })
         .to_string();
         let budget_id = rule.id;
+        let egress = Arc::clone(&self.egress);
         self.runtime.spawn(async move {
+            match reqwest::Url::parse(&webhook.url).map(|url| egress.check_url(&url)) {
+                Ok(Ok(())) => {}
+                Ok(Err(refusal)) => {
+                    tracing::warn!(budget = %budget_id, error = %refusal, "budget webhook not sent: egress refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(budget = %budget_id, "budget webhook not sent: unusable URL");
+                    return;
+                }
+            }
             let mut pause = Duration::from_millis(500);
             for attempt in 1..=ATTEMPTS {
                 let timestamp = chrono::Utc::now().timestamp();
@@ -73,7 +94,7 @@ impl Notifier {
                 match sent {
                     Ok(response) if response.status().is_success() => return,
                     Ok(response) => tracing::warn!(budget = %budget_id, status = %response.status(), attempt, "budget webhook refused"),
-                    Err(e) => tracing::warn!(budget = %budget_id, error = %e, attempt, "budget webhook failed"),
+                    Err(e) => tracing::warn!(budget = %budget_id, error = %crate::upstream::error_chain(&e), attempt, "budget webhook failed"),
                 }
                 if attempt < ATTEMPTS {
                     tokio::time::sleep(pause).await;

@@ -234,11 +234,26 @@ pub(super) async fn run(
             strip_usage_chunk,
             deadline,
             formats,
+            relay::StreamCaps {
+                max_event_bytes: state.upstream.max_event_bytes(),
+                max_total_bytes: state.upstream.max_response_bytes(),
+            },
         ));
     }
     let status = response.status().as_u16();
     let bytes = match state.upstream.read_body(response, deadline).await {
         Ok(bytes) => bytes,
+        Err(error @ ProxyError::UpstreamTooLarge(cap)) => {
+            // The provider produced (and bills) an answer we refused to hold: billed as the prompt and as much
+            // output as the bytes read, at four bytes a token.
+            let tokens = TokenCounts {
+                input: admission::chat_prompt_tokens(&request),
+                output: (cap / 4) as u64,
+                cached: 0,
+                reasoning: 0,
+            };
+            return Ok(fail_billed(call, error, tokens, UsageSource::Tokenizer));
+        }
         Err(error) => return Ok(fail(call, error)),
     };
     let bytes = match wire::chat_response(&call.deployment, bytes.clone(), &ctx) {

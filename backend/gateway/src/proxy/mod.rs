@@ -41,6 +41,8 @@ pub struct ProxyState {
     /// `None` when traces are off.
     pub tracing: Option<Arc<Tracing>>,
     pub settings: ProxySettings,
+    /// Who the client is behind the operator's reverse proxies (the throttle on unknown keys).
+    pub proxies: crate::client_address::TrustedProxies,
 }
 
 /// The parts of [`ProxyState`] shared by all workers.
@@ -53,6 +55,7 @@ pub struct ProxyParts {
     pub metrics: Arc<Metrics>,
     pub tracing: Option<Arc<Tracing>>,
     pub settings: ProxySettings,
+    pub proxies: crate::client_address::TrustedProxies,
 }
 
 impl ProxyParts {
@@ -67,6 +70,7 @@ impl ProxyParts {
             metrics: self.metrics,
             tracing: self.tracing,
             settings: self.settings,
+            proxies: self.proxies,
         }
     }
 }
@@ -209,7 +213,7 @@ impl ProxyState {
                 .map(str::trim)
                 .ok_or(AuthError::Missing)?,
         };
-        Ok(self.keys.resolve(secret).await?)
+        Ok(self.keys.resolve(secret, self.proxies.client_ip(req)).await?)
     }
 
     /// Starts the trace of a call (an empty handle when traces are off).

@@ -43,6 +43,13 @@ impl StreamFormats {
     }
 }
 
+/// How much of a provider stream the relay holds: one event, and the whole stream.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamCaps {
+    pub max_event_bytes: usize,
+    pub max_total_bytes: usize,
+}
+
 /// Starts relaying `response` (a 2xx SSE response) to the client.
 pub fn relay_sse(
     call: CallRecord,
@@ -51,6 +58,7 @@ pub fn relay_sse(
     strip_usage_chunk: bool,
     deadline: Instant,
     formats: StreamFormats,
+    caps: StreamCaps,
 ) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder
@@ -63,6 +71,9 @@ pub fn relay_sse(
         upstream: Box::pin(response.bytes_stream()),
         deadline: Box::pin(tokio::time::sleep_until(deadline)),
         pending: BytesMut::new(),
+        scanned: 0,
+        received: 0,
+        caps,
         strip_usage_chunk,
         finished: false,
         formats,
@@ -194,6 +205,11 @@ struct SseRelay {
     upstream: ByteStream,
     deadline: Pin<Box<Sleep>>,
     pending: BytesMut,
+    /// How much of `pending` is known to hold no event end, so a long event is scanned once, not once per chunk.
+    scanned: usize,
+    /// Bytes received from the provider so far.
+    received: usize,
+    caps: StreamCaps,
     strip_usage_chunk: bool,
     finished: bool,
     formats: StreamFormats,
@@ -205,17 +221,23 @@ struct SseRelay {
 impl SseRelay {
     /// Splits off every complete event in `pending`, returning the bytes to send.
     fn take_complete_events(&mut self) -> Bytes {
+        let hint = std::mem::take(&mut self.scanned);
         if self.formats.translating() {
             let mut out = BytesMut::new();
-            while let Some(len) = event_length(&self.pending) {
+            let mut from = hint;
+            while let Some(len) = event_length_from(&self.pending, from) {
                 let event = self.pending.split_to(len).freeze();
                 self.translate_event(&event, &mut out);
+                from = 0;
             }
+            self.scanned = self.pending.len();
             return out.freeze();
         }
         let mut end = 0;
         let mut dropped: Vec<(usize, usize)> = Vec::new();
-        while let Some(len) = event_length(&self.pending[end..]) {
+        let mut from = hint;
+        while let Some(len) = event_length_from(&self.pending[end..], from) {
+            from = 0;
             let keep = match &mut self.tracker {
                 Some(tracker) => {
                     tracker.inspect(&self.pending[end..end + len], self.strip_usage_chunk)
@@ -228,6 +250,7 @@ impl SseRelay {
             end += len;
         }
         let complete = self.pending.split_to(end).freeze();
+        self.scanned = self.pending.len();
         if dropped.is_empty() {
             return complete;
         }
@@ -394,15 +417,41 @@ impl Stream for SseRelay {
                             .first_byte
                             .get_or_insert_with(|| tracker.call.started.elapsed());
                     }
+                    this.received += chunk.len();
                     this.pending.extend_from_slice(&chunk);
                     let out = this.take_complete_events();
+                    if this.received > this.caps.max_total_bytes
+                        || this.pending.len() > this.caps.max_event_bytes
+                    {
+                        // What was complete still goes out first; the tail is dropped with an error event.
+                        let cap = if this.received > this.caps.max_total_bytes {
+                            this.caps.max_total_bytes
+                        } else {
+                            this.caps.max_event_bytes
+                        };
+                        let message = format!(
+                            "the provider's stream is larger than the gateway's limit of {cap} bytes"
+                        );
+                        tracing::warn!(error = %message, "upstream stream cut");
+                        this.pending.clear();
+                        let mut all = BytesMut::from(&out[..]);
+                        if let Some(tail) = this.end(
+                            502,
+                            "upstream_response_too_large",
+                            Some((message, "upstream_response_too_large")),
+                        ) {
+                            all.extend_from_slice(&tail);
+                        }
+                        return Poll::Ready(Some(Ok(all.freeze())));
+                    }
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(out)));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    let message = format!("the provider's stream broke off: {}", error_chain(&e));
-                    tracing::warn!(error = %message, "upstream stream failed");
+                    // The cause (addresses, TLS details) is logged, not sent to the caller.
+                    tracing::warn!(error = %error_chain(&e), "upstream stream failed");
+                    let message = "the provider's stream broke off".to_owned();
                     return Poll::Ready(
                         this.end(502, "upstream_error", Some((message, "upstream_error")))
                             .map(Ok),
@@ -452,6 +501,13 @@ fn data_lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// Like [`event_length`], when the first `scanned` bytes are already known to hold no blank line: the scan
+/// starts just before them (a terminator may straddle the boundary).
+fn event_length_from(bytes: &[u8], scanned: usize) -> Option<usize> {
+    let start = scanned.saturating_sub(2).min(bytes.len());
+    event_length(&bytes[start..]).map(|len| start + len)
+}
+
 /// Length of the first complete event in `bytes` (through its blank line), if there is one.
 fn event_length(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
@@ -471,7 +527,7 @@ fn event_length(bytes: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::event_length;
+    use super::{event_length, event_length_from};
 
     #[test]
     fn events_end_at_a_blank_line_in_either_line_ending() {
@@ -479,5 +535,14 @@ mod tests {
         assert_eq!(event_length(b"data: a\r\n\r\nrest"), Some(11));
         assert_eq!(event_length(b"data: partial\n"), None);
         assert_eq!(event_length(b""), None);
+    }
+
+    #[test]
+    fn a_resumed_scan_finds_a_terminator_that_straddles_the_scanned_part() {
+        // "data: a\n" was scanned (8 bytes) before the second "\n" arrived.
+        assert_eq!(event_length_from(b"data: a\n\n", 8), Some(9));
+        assert_eq!(event_length_from(b"data: a\r\n\r\n", 9), Some(11));
+        assert_eq!(event_length_from(b"data: a\n", 8), None);
+        assert_eq!(event_length_from(b"", 5), None);
     }
 }

@@ -310,6 +310,33 @@ pub mod refresh_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// An invitation to join a tenant, accepted by the invitee with its single-use token.
+pub mod invitation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invitations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub tenant_id: Uuid,
+        pub email: String,
+        pub role: String,
+        pub token_hash: String,
+        pub invited_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub accepted_at: Option<DateTimeUtc>,
+        pub accepted_by: Option<Uuid>,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// A data-residency region of the catalog.
 pub mod region {
     use sea_orm::entity::prelude::*;

@@ -2,8 +2,8 @@
 //! start filtered by the caller's tenant: an id of another tenant simply is not found.
 
 use super::entities::{
-    api_key, audit_entry, budget, deployment, membership, model_group, model_price, provider, team,
-    team_member, tenant, usage_event,
+    api_key, audit_entry, budget, deployment, invitation, membership, model_group, model_price,
+    provider, team, team_member, tenant, usage_event, user,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
@@ -39,6 +39,25 @@ impl Scoped {
     /// The tenant's memberships (users and roles).
     pub fn memberships(&self) -> Select<membership::Entity> {
         membership::Entity::find().filter(membership::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's invitations.
+    pub fn invitations(&self) -> Select<invitation::Entity> {
+        invitation::Entity::find().filter(invitation::Column::TenantId.eq(self.tenant_id))
+    }
+
+    /// The tenant's membership of the account with `email`, if it has one (no other tenant is looked at).
+    pub fn membership_by_email(&self, email: &str) -> Select<membership::Entity> {
+        use sea_orm::sea_query::Query;
+        self.memberships().filter(
+            membership::Column::UserId.in_subquery(
+                Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(user::Column::Email.eq(email))
+                    .to_owned(),
+            ),
+        )
     }
 
     /// The tenant's API keys.

@@ -4,15 +4,13 @@
 use serde_json::{Value, json};
 use switchyard_types::OpenAiErrorBody;
 
-/// How much of an unreadable error body is quoted.
-const RAW_LIMIT: usize = 300;
-
+/// The message for an error body that is not the provider's error JSON. The body itself is never quoted: a
+/// base URL may name any host, and its page (an internal service's, a proxy's) is not the caller's to read.
 fn raw_message(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(RAW_LIMIT)]).into_owned();
-    if text.trim().is_empty() {
+    if body.iter().all(u8::is_ascii_whitespace) {
         "the provider returned an error without a body".to_owned()
     } else {
-        text
+        "the provider returned an error that is not in its error format".to_owned()
     }
 }
 
@@ -139,7 +137,11 @@ pub fn openai_error_to_anthropic(status: u16, body: &[u8]) -> (u16, Value) {
         .and_then(|v| v.pointer("/error/message"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .unwrap_or_else(|| raw_message(body));
+        // The gateway's own answer (an OpenAI error it made, or a plain-text one of actix's): quoted, cut.
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            if text.trim().is_empty() { raw_message(body) } else { text }
+        });
     (status, anthropic_error_body(kind, &message))
 }
 

@@ -22,6 +22,9 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/members"),
     ("patch", "/api/v1/members/{user_id}"),
     ("delete", "/api/v1/members/{user_id}"),
+    ("get", "/api/v1/invitations"),
+    ("delete", "/api/v1/invitations/{id}"),
+    ("post", "/api/v1/invitations/accept"),
     ("get", "/api/v1/teams"),
     ("post", "/api/v1/teams"),
     ("get", "/api/v1/teams/{id}"),
@@ -69,6 +72,7 @@ const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/auth/signup"),
+    ("post", "/api/v1/invitations/accept"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +155,7 @@ async fn the_document_is_openapi_3_1_and_lists_every_admin_route() {
     );
     assert_eq!(
         doc["components"]["securitySchemes"]["cookie"]["name"],
-        "sy_access"
+        "__Host-sy_access"
     );
     app.shutdown().await;
 }

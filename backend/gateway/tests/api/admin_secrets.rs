@@ -24,6 +24,11 @@ async fn no_secret_appears_in_the_logs() {
     let envs: Vec<(String, String)> = vec![
         ("SWITCHYARD_DATABASE_URL".into(), db.url.clone()),
         ("SWITCHYARD_REDIS_URL".into(), redis_url()),
+        // The mock provider is on loopback, which the egress policy refuses unless allowed.
+        (
+            "SWITCHYARD_EGRESS__ALLOWED_NETWORKS".into(),
+            "[\"127.0.0.1\"]".into(),
+        ),
         (
             "SWITCHYARD_REDIS_PREFIX".into(),
             format!("sytest-{}", Uuid::now_v7().simple()),
@@ -36,7 +41,7 @@ async fn no_secret_appears_in_the_logs() {
         ("SWITCHYARD_ADMIN_EMAIL".into(), "root@example.com".into()),
         ("SWITCHYARD_ADMIN_PASSWORD".into(), admin_password.clone()),
         ("SWITCHYARD_ADMIN__SECURE_COOKIES".into(), "false".into()),
-        ("UPSTREAM_KEY".into(), provider_key.clone()),
+        ("SWITCHYARD_PROVIDER_KEY_UPSTREAM".into(), provider_key.clone()),
         ("RUST_LOG".into(), "debug".into()),
     ];
     switchyard(
@@ -49,7 +54,7 @@ async fn no_secret_appears_in_the_logs() {
             "--base-url",
             &mock.base_url(),
             "--api-key-env",
-            "UPSTREAM_KEY",
+            "SWITCHYARD_PROVIDER_KEY_UPSTREAM",
         ],
     );
     switchyard(

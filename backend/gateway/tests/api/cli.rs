@@ -31,7 +31,7 @@ async fn providers_models_and_keys_made_with_the_cli_serve_calls_on_sqlite() {
             "--base-url",
             &mock.base_url(),
             "--api-key-env",
-            "LOCAL_LLM_KEY",
+            "SWITCHYARD_PROVIDER_KEY_LOCAL",
         ],
     );
     let added = switchyard(
@@ -64,7 +64,7 @@ async fn providers_models_and_keys_made_with_the_cli_serve_calls_on_sqlite() {
         !switchyard(&envs, &["keys", "list"]).contains(&secret),
         "lists never show secrets"
     );
-    assert!(switchyard(&envs, &["providers", "list"]).contains("$LOCAL_LLM_KEY"));
+    assert!(switchyard(&envs, &["providers", "list"]).contains("$SWITCHYARD_PROVIDER_KEY_LOCAL"));
     assert!(switchyard(&envs, &["models", "list"]).contains("0.075"));
 
     // Errors name what is wrong and exit non-zero.
@@ -95,11 +95,13 @@ async fn providers_models_and_keys_made_with_the_cli_serve_calls_on_sqlite() {
     assert!(!bad_env.status.success());
     assert!(String::from_utf8_lossy(&bad_env.stderr).contains("usage.batch_size"));
 
-    let settings = Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         data_dir,
         ..Settings::default()
     };
+    // The mock provider is on loopback, which the egress policy refuses unless allowed.
+    settings.egress.allowed_networks = vec!["127.0.0.1".into()];
     let app = Application::build(settings).await.unwrap();
     let port = app.port();
     let handle = app.handle();

@@ -133,6 +133,10 @@ pub fn test_settings(db: &TestDatabase, mode: Mode) -> Settings {
         database_pool_size: 8,
         ..Settings::default()
     };
+    // The mock providers listen on loopback over plain http: allowed here as an operator would allow a local
+    // vLLM. The security tests narrow this again to show the refusals.
+    settings.egress.allowed_networks = vec!["127.0.0.0/8".into(), "::1".into()];
+    settings.egress.require_https = Some(false);
     if mode == Mode::Production {
         settings.redis_url = Some(redis_url());
         settings.redis_prefix = format!("sytest-{}", Uuid::now_v7().simple());

@@ -33,6 +33,7 @@ mod reports;
 mod reports_access;
 mod request_log;
 mod routing;
+mod security;
 mod sdk;
 mod sessions;
 mod shared_state;

@@ -42,6 +42,11 @@ async fn sigterm_flushes_every_queued_usage_event_before_exit() {
     let envs: Vec<(String, String)> = vec![
         ("SWITCHYARD_DATABASE_URL".into(), db.url.clone()),
         ("SWITCHYARD_REDIS_URL".into(), redis_url()),
+        // The mock provider is on loopback, which the egress policy refuses unless allowed.
+        (
+            "SWITCHYARD_EGRESS__ALLOWED_NETWORKS".into(),
+            "[\"127.0.0.1\"]".into(),
+        ),
         (
             "SWITCHYARD_REDIS_PREFIX".into(),
             format!("sytest-{}", Uuid::now_v7().simple()),
