@@ -20,6 +20,7 @@ mod m20261130_000009_deployment_limits;
 mod m20261130_000010_agent_sessions;
 mod m20261130_000011_request_log_settings;
 mod m20261208_000012_invitations;
+mod m20261208_000013_spend_indexes;
 mod schema_helpers;
 
 /// The ordered list of all migrations.
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_agent_sessions::Migration),
             Box::new(m20261130_000011_request_log_settings::Migration),
             Box::new(m20261208_000012_invitations::Migration),
+            Box::new(m20261208_000013_spend_indexes::Migration),
         ]
     }
 }

@@ -31,6 +31,8 @@ pub struct Services {
     pub default_tenant: tenant::Model,
     pub default_team: team::Model,
     pub usage_stats: Arc<WriterStats>,
+    /// The usage sink (shutdown waits on its open calls).
+    pub usage: crate::usage::UsageSink,
     pub limits: Arc<Limits>,
     /// The trace exporter, when traces are on.
     pub tracing: Option<Arc<crate::otel::Tracing>>,
@@ -174,6 +176,7 @@ impl Application {
                 proxies: proxies.clone(),
             })
         });
+        let usage_sink = sink.clone();
         let proxy_parts = ProxyParts {
             keys,
             catalog: Arc::clone(&catalog),
@@ -235,6 +238,7 @@ impl Application {
             default_tenant,
             default_team,
             usage_stats: Arc::clone(&writer.stats),
+            usage: usage_sink,
             limits,
             tracing: tracing_export,
         };
@@ -265,6 +269,16 @@ impl Application {
     /// Serves until stopped (SIGINT / SIGTERM or a handle), then drains the usage queue before returning.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
+        // Workers that stopped with calls still running drop those calls' records, each recording its event as
+        // `interrupted`; wait for them before the queue is drained for the last time.
+        let still_open = self
+            .services
+            .usage
+            .wait_for_open_calls(std::time::Duration::from_secs(10))
+            .await;
+        if still_open > 0 {
+            tracing::error!(calls = still_open, "calls still open after the HTTP server stopped; their events may be missing");
+        }
         tracing::info!("HTTP server stopped; flushing usage events");
         self.writer.shutdown().await;
         if let Some(tracing) = self.services.tracing.clone() {
@@ -326,7 +340,12 @@ async fn route_not_found(
     {
         return response;
     }
-    ProxyError::RouteNotFound(format!("{} {}", req.method(), req.path())).error_response()
+    let mut response =
+        ProxyError::RouteNotFound(format!("{} {}", req.method(), req.path())).error_response();
+    if req.path().starts_with("/v1") {
+        crate::proxy::with_request_id(response.headers_mut());
+    }
+    response
 }
 
 /// A URL with its password replaced, for log lines and error messages.

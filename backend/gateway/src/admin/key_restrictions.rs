@@ -1,4 +1,4 @@
-//! What a developer may change on their own key: restrictions only narrow. A developer cannot clear or widen an
+//! What a developer may change on their own key: restrictions only narrow, and tags already set stay. A developer cannot clear or widen an
 //! allow-list, a limit or an expiry that is set (by an admin or by themselves); only roles that manage every key
 //! (owner, admin) can. Without this, an admin's restriction on a developer's key would last until the developer
 //! sent `null`.
@@ -21,7 +21,30 @@ pub fn check_narrowing(row: &api_key::Model, body: &UpdateKey) -> Result<(), Api
     ceiling("rpm_limit", row.rpm_limit, body.rpm_limit)?;
     ceiling("tpm_limit", row.tpm_limit, body.tpm_limit)?;
     ceiling("max_concurrency", row.max_concurrency, body.max_concurrency)?;
-    ceiling::<DateTime<Utc>>("expires_at", row.expires_at, body.expires_at)
+    ceiling::<DateTime<Utc>>("expires_at", row.expires_at, body.expires_at)?;
+    tags(row.metadata.as_ref(), &body.metadata)
+}
+
+/// The key's tags are binding on its calls (tag budgets count by them): a developer may add tags, not change
+/// or remove one that is set.
+fn tags(
+    current: Option<&Value>,
+    edit: &Option<Option<std::collections::BTreeMap<String, String>>>,
+) -> Result<(), ApiError> {
+    let Some(new) = edit else { return Ok(()) };
+    let Some(current) = current.and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let kept = current.iter().all(|(name, value)| {
+        new.as_ref()
+            .and_then(|new| new.get(name))
+            .is_some_and(|v| Some(v.as_str()) == value.as_str())
+    });
+    if kept {
+        Ok(())
+    } else {
+        Err(ApiError::validation("metadata", NARROW_ONLY))
+    }
 }
 
 /// An allow-list may be set where there was none, or replaced by a subset of itself.

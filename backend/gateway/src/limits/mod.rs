@@ -275,8 +275,11 @@ impl Limits {
             Planned::Budget(period) => period.rule.hard,
             _ => false,
         });
+        let call_id = Uuid::now_v7().to_string();
         let admission = Admission {
-            call_id: Uuid::now_v7().to_string(),
+            // In the tenant's hash slot, like every counter the scripts touch.
+            marker: format!("call:{{{tenant}}}:{call_id}"),
+            call_id,
             lease_ms: u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX),
             checks,
             now_ms: crate::state::now_ms(),
@@ -288,6 +291,7 @@ impl Limits {
                 inner: Some(TicketInner {
                     limits: Arc::clone(self),
                     call_id: admission.call_id,
+                    marker: admission.marker,
                     planned,
                     readings,
                 }),
@@ -302,10 +306,41 @@ impl Limits {
                 self.unavailable(limits.fail_closed)
             }
             Err(e) => {
+                if matches!(e, LimitsError::State(_)) {
+                    // The script may have run and only its reply been lost: release what it may have taken, or
+                    // a key with max_concurrency = 1 stays locked out until the lease ends. The release applies
+                    // only if the admission did (its marker), so it is safe either way.
+                    self.release_unanswered(admission, planned);
+                }
                 self.note_outage(&e);
                 self.unavailable(limits.fail_closed)
             }
         }
+    }
+
+    /// Gives back the in-flight slots and budget reservations of an admission whose reply never arrived. Window
+    /// counters are left as they are (their start is the script's clock, unknown here): at worst a minute's TPM
+    /// counts the call's estimate.
+    fn release_unanswered(self: &Arc<Self>, admission: Admission, planned: Vec<Planned>) {
+        let mut settlement = Settlement {
+            call_id: admission.call_id,
+            marker: admission.marker,
+            ..Settlement::default()
+        };
+        for planned in planned {
+            match planned {
+                Planned::Concurrency { key } => settlement.concurrency.push(key),
+                Planned::Budget(period) => settlement.budgets.push(BudgetCharge {
+                    key: period.key.clone(),
+                    actual: 0,
+                    ttl_ms: period.ttl_ms,
+                    thresholds: Vec::new(),
+                }),
+                Planned::Requests { .. } | Planned::Tokens { .. } => {}
+            }
+        }
+        self.storage_runtime
+            .spawn(Arc::clone(self).settle(settlement, Vec::new()));
     }
 
     /// Runs the admission, seeding budget periods from storage when the shared state has not seen them.
@@ -390,7 +425,8 @@ impl Limits {
         }
     }
 
-    /// Applies a finished call's real figures; retried briefly, because a lost settlement under-counts spend.
+    /// Applies a finished call's real figures; retried briefly, because a lost settlement under-counts spend. A
+    /// retry is safe: the settlement applies only once per admission (its marker).
     async fn settle(self: Arc<Self>, settlement: Settlement, periods: Vec<BudgetPeriod>) {
         let mut pause = Duration::from_millis(50);
         for attempt in 1..=5 {
@@ -598,6 +634,7 @@ pub struct Ticket {
 struct TicketInner {
     limits: Arc<Limits>,
     call_id: String,
+    marker: String,
     planned: Vec<Planned>,
     readings: Vec<Reading>,
 }
@@ -632,6 +669,7 @@ impl TicketInner {
     fn settle(self, tokens: i64, cost: Picos) {
         let mut settlement = Settlement {
             call_id: self.call_id,
+            marker: self.marker,
             ..Settlement::default()
         };
         let mut periods = Vec::new();

@@ -55,6 +55,17 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ProxyError> {
     }
 }
 
+/// Like [`parse_object`], keeping the caller's text of each top-level field for forwarding as written.
+pub fn parse_object_as_written(
+    body: &[u8],
+) -> Result<(Map<String, Value>, super::forward::RawRequest), ProxyError> {
+    match super::forward::RawRequest::parse(body) {
+        Some((raw, map)) => Ok((map, raw)),
+        // Not an object: the plain parse words the caller's error.
+        None => parse_object(body).map(|map| (map, super::forward::RawRequest::default())),
+    }
+}
+
 /// The required string field `model`.
 pub fn required_model(body: &Map<String, Value>) -> Result<String, ProxyError> {
     match body.get("model") {

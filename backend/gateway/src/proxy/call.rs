@@ -27,6 +27,9 @@ pub enum UsageSource {
     Provider,
     /// Our own tokenizer, because the provider reported none.
     Tokenizer,
+    /// Neither: the call was interrupted before an answer could be counted; its prompt is estimated from the
+    /// request's size.
+    Estimate,
 }
 
 impl UsageSource {
@@ -34,6 +37,7 @@ impl UsageSource {
         match self {
             Self::Provider => "provider",
             Self::Tokenizer => "tokenizer",
+            Self::Estimate => "estimate",
         }
     }
 }
@@ -151,7 +155,10 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// A routed call; `finish` turns it into exactly one usage event.
+/// A routed call; `finish` turns it into exactly one usage event. It exists from before the first attempt, and
+/// a record dropped unfinished (the handler's future dropped: the client hung up while the provider was
+/// working, the gateway shut down, a panic) records its event as `interrupted` on the way out, billed for the
+/// prompt it sent if an attempt was sent: the provider bills it either way.
 pub struct CallRecord {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -177,6 +184,15 @@ pub struct CallRecord {
     pub trace: CallTrace,
     /// When the tenant captures bodies: the redacted request, and the redacted answer once it is known.
     pub captured: Option<CapturedBodies>,
+    /// The prompt's size in tokens as estimated from the body (bytes / 4), for an interrupted call.
+    pub prompt_estimate: u64,
+    /// Whether a request went to a provider (the failover loop sets it before each attempt).
+    pub sent: bool,
+    /// Set once the event is recorded (false when built).
+    pub(super) finished: bool,
+    /// Holds the call open for shutdown until this record (and its event) is done; dropped after `Drop::drop`.
+    #[expect(dead_code, reason = "held for its own drop, which closes the call")]
+    pub(super) open: crate::usage::OpenCall,
 }
 
 /// The redacted bodies of a call, for a tenant that captures them.
@@ -239,7 +255,15 @@ impl CallRecord {
     }
 
     /// Prices the call and queues its usage event.
-    pub fn finish(self, outcome: Outcome) {
+    pub fn finish(mut self, outcome: Outcome) {
+        self.record(outcome);
+    }
+
+    /// Records the event once; later calls (the drop guard after `finish`) do nothing.
+    fn record(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
         let cost = self
             .deployment
             .prices_at(self.created_at)
@@ -251,7 +275,7 @@ impl CallRecord {
                 .quota()
                 .count_tokens(crate::routing::health::now_ms(), total_tokens);
         }
-        self.ticket
+        std::mem::replace(&mut self.ticket, Ticket::unmetered())
             .settle(i64::try_from(total_tokens).unwrap_or(i64::MAX), cost);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
@@ -365,5 +389,31 @@ impl CallRecord {
             event.error_message.as_deref(),
         );
         self.sink.record(event);
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // The handler was dropped before the call ended. What the provider bills is unknown; what is known is
+        // whether it was sent the prompt.
+        let tokens = TokenCounts {
+            input: if self.sent { self.prompt_estimate } else { 0 },
+            ..TokenCounts::default()
+        };
+        tracing::info!(request_id = %self.id, sent = self.sent, "call interrupted before its answer was complete");
+        self.record(Outcome {
+            status: 499,
+            label: "interrupted",
+            tokens,
+            source: UsageSource::Estimate,
+            ttft: None,
+            error: Some(
+                "the call ended before its answer was complete: the client went away or the gateway shut down"
+                    .into(),
+            ),
+        });
     }
 }

@@ -11,7 +11,6 @@ use super::relay::StreamFormats;
 use super::wire::{self, StreamTranslator};
 use super::{ProxyState, admission, body, relay, route, tags};
 use crate::auth::AuthenticatedKey;
-use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
 use crate::otel::{CallTrace, redact};
@@ -53,7 +52,7 @@ async fn chat_completions_traced(
     let started = Instant::now();
     let key = state.authenticate_traced(&req, &trace).await?;
     let raw = body::read_limited(&req, payload, state.settings.max_body_bytes).await?;
-    let request = body::parse_object(&raw)?;
+    let (request, written) = body::parse_object_as_written(&raw)?;
     body::required_model(&request)?;
     match request.get("messages") {
         Some(Value::Array(messages)) if !messages.is_empty() => {}
@@ -81,6 +80,7 @@ async fn chat_completions_traced(
         key,
         request,
         raw_len: raw.len(),
+        written: Some(written),
         client: ClientFormat::OpenAi,
         trace,
     };
@@ -95,6 +95,9 @@ pub(super) struct ChatCall {
     pub request: Map<String, Value>,
     /// Size of the body as received, for a cheap token estimate.
     pub raw_len: usize,
+    /// The caller's fields as written, when the caller speaks OpenAI's format (forwarded as written to
+    /// providers that do too).
+    pub written: Option<super::forward::RawRequest>,
     pub client: ClientFormat,
     pub trace: CallTrace,
 }
@@ -111,6 +114,7 @@ pub(super) async fn run(
         key,
         mut request,
         raw_len,
+        written,
         client,
         trace,
     } = call;
@@ -130,7 +134,18 @@ pub(super) async fn run(
     let routing_started = SystemTime::now();
     let plan = route::plan(state, &key, &model, &route::route_request(req)?, shape);
     trace.phase("route", routing_started, || route_attributes(&plan));
-    let plan = plan?;
+    let refused = super::refusal::Refused {
+        key: &key,
+        endpoint: match client {
+            ClientFormat::OpenAi => "chat.completions",
+            ClientFormat::Anthropic => "messages",
+        },
+        model: &model,
+        streamed: stream,
+        attribution: &attribution,
+        started,
+    };
+    let plan = plan.map_err(|e| refused.record(state, req, e))?;
     let priced_by = plan
         .dearest(shape)
         .cloned()
@@ -141,7 +156,7 @@ pub(super) async fn run(
     })
     .await;
     trace.phase("check_limits", limits_started, Vec::new);
-    let ticket = ticket?;
+    let ticket = ticket.map_err(|e| refused.record(state, req, e))?;
     if ticket.bounded_output {
         admission::bound_output(&mut request, state.settings.default_max_output_tokens);
     }
@@ -176,12 +191,13 @@ pub(super) async fn run(
         ),
         response: None,
     });
-    let record = |deployment: Arc<Deployment>| CallRecord {
+    // The record exists before the first attempt, so a call dropped while its provider works is still recorded.
+    let mut call = CallRecord {
         id: call_id,
         created_at,
         started,
         key: Arc::clone(&key),
-        deployment,
+        deployment: plan.deployments.first().cloned().unwrap_or(priced_by),
         endpoint: match client {
             ClientFormat::OpenAi => "chat.completions",
             ClientFormat::Anthropic => "messages",
@@ -197,6 +213,10 @@ pub(super) async fn run(
         metrics: Arc::clone(&state.metrics),
         trace: trace.clone(),
         captured,
+        prompt_estimate: shape.prompt_tokens,
+        sent: false,
+        finished: false,
+        open: state.usage.open_call(),
     };
     let default_max_tokens = state.settings.default_max_output_tokens;
     let sent = failover::send(
@@ -206,10 +226,19 @@ pub(super) async fn run(
         deadline,
         stream,
         &trace,
-        |deployment| wire::chat_request(deployment, &mut request, stream, default_max_tokens),
+        &mut call,
+        |deployment| {
+            wire::chat_request(
+                deployment,
+                &mut request,
+                written.as_ref(),
+                stream,
+                default_max_tokens,
+            )
+        },
     )
     .await;
-    let (response, call) = match failover::into_call(sent, record) {
+    let (response, call) = match failover::into_call(sent, call) {
         Ok(sent) => sent,
         Err(answer) => return *answer,
     };

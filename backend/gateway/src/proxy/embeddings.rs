@@ -5,7 +5,6 @@ use super::chat::fail;
 use super::client::ClientFormat;
 use super::failover;
 use super::{ProxyState, admission, body, route, tags};
-use crate::catalog::Deployment;
 use crate::error::ProxyError;
 use crate::money::TokenCounts;
 use crate::otel::CallTrace;
@@ -44,7 +43,7 @@ async fn embeddings_traced(
     let started = Instant::now();
     let key = state.authenticate_traced(&req, &trace).await?;
     let raw = body::read_limited(&req, payload, state.settings.max_body_bytes).await?;
-    let mut request = body::parse_object(&raw)?;
+    let (mut request, written) = body::parse_object_as_written(&raw)?;
     let model = body::required_model(&request)?;
     trace.set_model(&model);
     match request.get("input") {
@@ -78,7 +77,15 @@ async fn embeddings_traced(
     let routing_started = std::time::SystemTime::now();
     let plan = route::plan(&state, &key, &model, &route::route_request(&req)?, shape);
     trace.phase("route", routing_started, Vec::new);
-    let plan = plan?;
+    let refused = super::refusal::Refused {
+        key: &key,
+        endpoint: "embeddings",
+        model: &model,
+        streamed: false,
+        attribution: &attribution,
+        started,
+    };
+    let plan = plan.map_err(|e| refused.record(&state, &req, e))?;
     let priced_by = plan
         .dearest(shape)
         .cloned()
@@ -93,7 +100,7 @@ async fn embeddings_traced(
     })
     .await;
     trace.phase("check_limits", limits_started, Vec::new);
-    let ticket = ticket?;
+    let ticket = ticket.map_err(|e| refused.record(&state, &req, e))?;
     let deadline = state.upstream.deadline_from(started);
     let forwarded = state.forwarded_headers(&req);
     // The call is identified and priced as of now, before any attempt.
@@ -108,12 +115,12 @@ async fn embeddings_traced(
         ),
         response: None,
     });
-    let record = |deployment: Arc<Deployment>| CallRecord {
+    let mut call = CallRecord {
         id: call_id,
         created_at,
         started,
         key: Arc::clone(&key),
-        deployment,
+        deployment: plan.deployments.first().cloned().unwrap_or(priced_by),
         endpoint: "embeddings",
         client: ClientFormat::OpenAi,
         streamed: false,
@@ -126,6 +133,10 @@ async fn embeddings_traced(
         metrics: Arc::clone(&state.metrics),
         trace: trace.clone(),
         captured,
+        prompt_estimate: shape.prompt_tokens,
+        sent: false,
+        finished: false,
+        open: state.usage.open_call(),
     };
     let sent = failover::send(
         &state,
@@ -134,6 +145,7 @@ async fn embeddings_traced(
         deadline,
         false,
         &trace,
+        &mut call,
         |deployment| {
             let Some(url) = &deployment.urls.embeddings else {
                 return Err(ProxyError::Untranslatable {
@@ -149,13 +161,14 @@ async fn embeddings_traced(
                 "model".into(),
                 Value::String(deployment.upstream_model.clone()),
             );
-            serde_json::to_vec(&request)
+            written
+                .write(&request)
                 .map(|body| (url.clone(), Bytes::from(body)))
                 .map_err(|e| ProxyError::Internal(e.to_string()))
         },
     )
     .await;
-    let (response, call) = match failover::into_call(sent, record) {
+    let (response, call) = match failover::into_call(sent, call) {
         Ok(sent) => sent,
         Err(answer) => return *answer,
     };

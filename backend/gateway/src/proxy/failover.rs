@@ -38,23 +38,20 @@ pub struct Attempt {
     pub message: String,
 }
 
-/// The attempt that answered.
+/// The attempt that answered (its deployment is the call record's).
 pub struct Sent {
     pub response: reqwest::Response,
-    pub deployment: Arc<Deployment>,
     pub in_flight: InFlight,
-    pub failed: Vec<Attempt>,
 }
 
-/// Every attempt failed (or the last one was refused for the caller's own reasons).
-pub struct Failed {
-    pub error: ProxyError,
-    /// The deployment of the last attempt (`None` only for an empty plan, which routing never makes).
-    pub deployment: Option<Arc<Deployment>>,
-    pub failed: Vec<Attempt>,
-}
-
-/// Tries the plan's deployments in order.
+/// Tries the plan's deployments in order. The call's record follows along: it names the deployment each attempt
+/// goes to, whether anything was sent, and every attempt that did not answer, so a call dropped mid-way is
+/// recorded with what it had done. On failure the error is the caller's answer (every attempt failed, or the
+/// last one was refused for the caller's own reasons).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the call, its plan and its deadline are one attempt loop's inputs; a struct would only rename them"
+)]
 pub async fn send(
     state: &ProxyState,
     plan: &Plan,
@@ -62,9 +59,9 @@ pub async fn send(
     deadline: Instant,
     streamed: bool,
     trace: &CallTrace,
+    call: &mut CallRecord,
     mut prepare: impl FnMut(&Deployment) -> Result<(reqwest::Url, Bytes), ProxyError>,
-) -> Result<Sent, Box<Failed>> {
-    let mut failed = Vec::new();
+) -> Result<Sent, Box<ProxyError>> {
     let mut last: Option<(ProxyError, Arc<Deployment>)> = None;
     // Why the last deployment passed over could not take the call; answered only if no attempt was sent.
     let mut passed_over: Option<(ProxyError, Arc<Deployment>)> = None;
@@ -81,7 +78,7 @@ pub async fn send(
                     &deployment.provider.name,
                     "unsupported",
                 );
-                failed.push(Attempt {
+                call.failed_attempts.push(Attempt {
                     deployment_id: deployment.id,
                     region: deployment.region.clone(),
                     status: actix_web::ResponseError::status_code(&error).as_u16(),
@@ -103,7 +100,7 @@ pub async fn send(
             state
                 .metrics
                 .observe_attempt(deployment.id, &deployment.provider.name, "circuit_open");
-            failed.push(Attempt {
+            call.failed_attempts.push(Attempt {
                 deployment_id: deployment.id,
                 region: deployment.region.clone(),
                 status: 0,
@@ -113,6 +110,8 @@ pub async fn send(
             continue;
         };
         sent_attempts += 1;
+        call.deployment = Arc::clone(deployment);
+        call.sent = true;
         let mut headers = forwarded.to_vec();
         let attempt_trace = trace.attempt(deployment, &mut headers);
         if deployment.own_limits.any() {
@@ -136,9 +135,7 @@ pub async fn send(
                     .record_success(elapsed, streamed.then_some(elapsed));
                 return Ok(Sent {
                     response,
-                    deployment: Arc::clone(deployment),
                     in_flight,
-                    failed,
                 });
             }
             Err(error) => {
@@ -150,7 +147,7 @@ pub async fn send(
                     Some(actix_web::ResponseError::status_code(&error).as_u16()),
                     Some((reason, &error.to_string())),
                 );
-                failed.push(Attempt {
+                call.failed_attempts.push(Attempt {
                     deployment_id: deployment.id,
                     region: deployment.region.clone(),
                     status: actix_web::ResponseError::status_code(&error).as_u16(),
@@ -167,53 +164,34 @@ pub async fn send(
     }
     // A provider's own failure (with its status and Retry-After) tells the caller more than the format of a
     // deployment that was passed over; that 400 is the answer only when nothing was sent.
-    let (error, deployment) = match last.or(passed_over) {
-        Some((error, deployment)) => (error, Some(deployment)),
-        None => (
-            ProxyError::NoHealthyDeployment {
-                message:
-                    "every deployment of this model is unavailable (circuit open or cooling down)"
-                        .into(),
-                retry_after: Some(1),
-            },
-            plan.deployments.first().cloned(),
-        ),
+    let error = match (last, passed_over) {
+        (Some((error, deployment)), _) | (None, Some((error, deployment))) => {
+            call.deployment = deployment;
+            error
+        }
+        (None, None) => ProxyError::NoHealthyDeployment {
+            message: "every deployment of this model is unavailable (circuit open or cooling down)"
+                .into(),
+            retry_after: Some(1),
+        },
     };
     // The caller gets the last attempt's own error (a provider's 429 stays a 429); the earlier ones are on the
-    // usage event. The last one is also in `failed`, so the event lists every attempt that did not answer.
-    Err(Box::new(Failed {
-        error,
-        deployment,
-        failed,
-    }))
+    // usage event. The last one is also in `failed_attempts`, so the event lists every attempt that did not answer.
+    Err(Box::new(error))
 }
 
-/// Turns the outcome of [`send`] into the call's record: the answering response with its call, or the answer to
-/// give at once (a failed call is recorded here, with every attempt).
+/// Turns the outcome of [`send`] into the answering response with its call, or the answer to give at once (a
+/// failed call is recorded here, with every attempt).
 pub fn into_call(
-    sent: Result<Sent, Box<Failed>>,
-    record: impl FnOnce(Arc<Deployment>) -> CallRecord,
+    sent: Result<Sent, Box<ProxyError>>,
+    mut call: CallRecord,
 ) -> Result<(reqwest::Response, CallRecord), Box<Result<HttpResponse, ProxyError>>> {
     match sent {
         Ok(sent) => {
-            let mut call = record(sent.deployment);
-            call.failed_attempts = sent.failed;
             call.in_flight = Some(sent.in_flight);
             Ok((sent.response, call))
         }
-        Err(failed) => {
-            let Failed {
-                error,
-                deployment,
-                failed,
-            } = *failed;
-            let Some(deployment) = deployment else {
-                return Err(Box::new(Err(error)));
-            };
-            let mut call = record(deployment);
-            call.failed_attempts = failed;
-            Err(Box::new(Ok(fail(call, error))))
-        }
+        Err(error) => Err(Box::new(Ok(fail(call, *error)))),
     }
 }
 

@@ -32,6 +32,8 @@ pub async fn messages(
             key,
             request,
             raw_len,
+            // Translated from Anthropic's format: there is no OpenAI text to keep.
+            written: None,
             client: ClientFormat::Anthropic,
             trace: trace.clone(),
         };

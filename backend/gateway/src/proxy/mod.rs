@@ -8,8 +8,10 @@ mod chat;
 mod client;
 mod embeddings;
 mod failover;
+mod forward;
 mod messages;
 mod models;
+mod refusal;
 mod relay;
 mod route;
 pub mod tags;
@@ -101,6 +103,30 @@ const NEVER_FORWARDED: &[&str] = &[
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
+            .wrap_fn(|req, service| {
+                use actix_web::HttpMessage;
+                use actix_web::dev::Service;
+                let answered = service.call(req);
+                async move {
+                    let mut response = answered.await?;
+                    // A refused call's answer carries its event's id; other answers their call's own.
+                    let refused = response
+                        .request()
+                        .extensions()
+                        .get::<refusal::RefusalId>()
+                        .copied();
+                    if let Some(refusal::RefusalId(id)) = refused
+                        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id.to_string())
+                    {
+                        response.headers_mut().insert(
+                            actix_web::http::header::HeaderName::from_static("x-request-id"),
+                            value,
+                        );
+                    }
+                    with_request_id(response.headers_mut());
+                    Ok(response)
+                }
+            })
             .route(
                 "/chat/completions",
                 web::post()
@@ -132,6 +158,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(|req, path, state| guarded(models::retrieve_model(req, path, state))),
             ),
     );
+}
+
+/// Every `/v1` answer carries `x-request-id`: a call's own id (its usage event's) when it has one, else a fresh
+/// one, so a refusal or an error can be quoted in a support request and found in the logs.
+pub fn with_request_id(headers: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    const NAME: HeaderName = HeaderName::from_static("x-request-id");
+    if !headers.contains_key(&NAME)
+        && let Ok(value) = HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+    {
+        headers.insert(NAME, value);
+    }
 }
 
 /// Turns a panic inside a handler into OpenAI's 500 JSON instead of a dropped connection.

@@ -29,8 +29,8 @@ pub struct Attribution {
     pub parent_id: Option<String>,
 }
 
-/// Attribution of a call: the key's default tags (its `metadata`), overridden by the call's own tags, and the
-/// session and agent headers.
+/// Attribution of a call: the call's own tags, then the key's tags (its `metadata`), which win on a shared name,
+/// and the session and agent headers.
 pub fn from_request(
     headers: &actix_web::http::header::HeaderMap,
     body: &mut Map<String, Value>,
@@ -52,12 +52,21 @@ pub fn from_request(
         from_metadata("agent_id"),
         from_metadata("parent_id"),
     );
+    // The key's own tags (its `metadata`, set by whoever manages the key) are binding: a call cannot replace
+    // them with a value of its own, or it could leave a tag budget by sending another value.
+    // The key's `session_id`, `agent_id` and `parent_id` are defaults for the workflow ids, not tags.
+    let workflow = ["session_id", "agent_id", "parent_id"];
     for (key, value) in key_tags {
-        attribution
-            .tags
-            .entry(key.clone())
-            .or_insert_with(|| value.clone());
+        if !workflow.contains(&key.as_str()) {
+            attribution.tags.insert(key.clone(), value.clone());
+        }
     }
+    let default_of = |id: Option<String>, name: &str| id.or_else(|| key_tags.get(name).cloned());
+    let (session, agent, parent) = (
+        default_of(session, "session_id"),
+        default_of(agent, "agent_id"),
+        default_of(parent, "parent_id"),
+    );
     if attribution.tags.len() > MAX_TAGS {
         return Err(ProxyError::bad_request(
             format!(

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 pub fn chat_request(
     deployment: &Deployment,
     request: &mut Map<String, Value>,
+    written: Option<&super::forward::RawRequest>,
     streamed: bool,
     default_max_tokens: u64,
 ) -> Result<(reqwest::Url, Bytes), ProxyError> {
@@ -28,7 +29,11 @@ pub fn chat_request(
         &deployment.urls.chat
     };
     let body = match deployment.provider.kind {
-        ProviderKind::OpenAi | ProviderKind::Azure => serde_json::to_vec(request),
+        // The caller's own format: its JSON as written, with only the fields the gateway sets.
+        ProviderKind::OpenAi | ProviderKind::Azure => match written {
+            Some(written) => written.write(request),
+            None => serde_json::to_vec(request),
+        },
         ProviderKind::Anthropic => {
             let max = u32::try_from(default_max_tokens).unwrap_or(u32::MAX);
             let translated =

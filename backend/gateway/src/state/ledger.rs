@@ -51,6 +51,10 @@ impl Check {
 #[derive(Debug, Clone)]
 pub struct Admission {
     pub call_id: String,
+    /// The call's admission marker (a counter name in the tenant's slot): set when the call is admitted, taken
+    /// by its one settlement. A retried settlement, or the release of an admission whose reply was lost, finds
+    /// it gone or never set and changes nothing.
+    pub marker: String,
     /// How long an in-flight slot or a reservation survives without being settled.
     pub lease_ms: u64,
     pub checks: Vec<Check>,
@@ -83,6 +87,8 @@ pub enum AdmitOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct Settlement {
     pub call_id: String,
+    /// The admission's marker ([`Admission::marker`]): the settlement applies only if it takes it.
+    pub marker: String,
     /// Window counters (key, window start) to correct by `actual - reserved` (token estimates).
     pub windows: Vec<(String, u64, i64)>,
     /// Concurrency leases to release.
@@ -123,6 +129,8 @@ struct BudgetState {
 /// The in-process ledger. Not thread-safe by itself: the owner holds it behind a mutex, never across an await.
 #[derive(Debug, Default)]
 pub struct Ledger {
+    /// Admission markers of calls not yet settled, with their lease expiry.
+    admitted: HashMap<String, u64>,
     windows: HashMap<String, (i64, u64)>,
     leases: HashMap<String, HashMap<String, u64>>,
     budgets: HashMap<String, BudgetState>,
@@ -252,6 +260,8 @@ impl Ledger {
                 }
             }
         }
+        self.admitted
+            .insert(admission.marker.clone(), now + admission.lease_ms);
         AdmitOutcome::Admitted(readings)
     }
 
@@ -285,6 +295,14 @@ impl Ledger {
     /// Replaces reservations by real figures, releases leases, and reports thresholds crossed for the first
     /// time in their period.
     pub fn settle(&mut self, settlement: &Settlement, now_ms: u64) -> Vec<Crossed> {
+        // Once per admitted call: a retry (or a release for an admission that never applied) changes nothing.
+        if self
+            .admitted
+            .remove(&settlement.marker)
+            .is_none_or(|expiry| expiry <= now_ms)
+        {
+            return Vec::new();
+        }
         for (key, start, delta) in &settlement.windows {
             if let Some((used, ends)) = self.windows.get_mut(&window_key(key, *start))
                 && *ends > now_ms
@@ -331,6 +349,7 @@ impl Ledger {
             return;
         }
         self.windows.retain(|_, (_, ends)| *ends > now);
+        self.admitted.retain(|_, expiry| *expiry > now);
         self.leases.retain(|_, leases| {
             leases.retain(|_, expiry| *expiry > now);
             !leases.is_empty()
@@ -364,6 +383,7 @@ mod tests {
     fn admission(call: &str, checks: Vec<Check>, now_ms: u64) -> Admission {
         Admission {
             call_id: call.into(),
+            marker: call.into(),
             lease_ms: 1_000,
             checks,
             now_ms,
@@ -426,6 +446,7 @@ mod tests {
         let _ = ledger.admit(&admission("1", vec![budget(50)], 0));
         let charge = |actual| Settlement {
             call_id: "1".into(),
+            marker: "1".into(),
             budgets: vec![BudgetCharge {
                 key: "b".into(),
                 actual,
@@ -454,6 +475,7 @@ mod tests {
         ));
         let again = Settlement {
             call_id: "2".into(),
+            marker: "2".into(),
             ..charge(30)
         };
         let crossed = ledger.settle(&again, 0);
@@ -513,6 +535,42 @@ mod tests {
         ));
         assert!(matches!(
             ledger.admit(&admission("3", vec![rpm(1)], 60_000)),
+            AdmitOutcome::Admitted(_)
+        ));
+    }
+
+    #[test]
+    fn a_retried_settlement_and_a_release_of_an_unapplied_admission_change_nothing() {
+        let mut ledger = Ledger::default();
+        ledger.seed("b", 0, 0, 0);
+        let _ = ledger.admit(&admission("1", vec![budget(50)], 0));
+        let charge = Settlement {
+            call_id: "1".into(),
+            marker: "1".into(),
+            budgets: vec![BudgetCharge {
+                key: "b".into(),
+                actual: 30,
+                ttl_ms: 0,
+                thresholds: Vec::new(),
+            }],
+            ..Settlement::default()
+        };
+        ledger.settle(&charge, 0);
+        ledger.settle(&charge, 0);
+        // Spent 30 once: 70 more fit, 71 do not.
+        assert!(matches!(
+            ledger.admit(&admission("2", vec![budget(71)], 0)),
+            AdmitOutcome::Refused { .. }
+        ));
+        // A release for a call whose admission never applied gives nothing back.
+        let ghost = Settlement {
+            call_id: "ghost".into(),
+            marker: "ghost".into(),
+            ..charge
+        };
+        ledger.settle(&ghost, 0);
+        assert!(matches!(
+            ledger.admit(&admission("3", vec![budget(70)], 0)),
             AdmitOutcome::Admitted(_)
         ));
     }

@@ -214,6 +214,7 @@ impl SharedState for RedisState {
                 }
             }
         }
+        invocation.key(self.key(&admission.marker));
         let mut connection = self.connection.clone();
         let reply: Vec<i64> = invocation.invoke_async(&mut connection).await?;
         decode_admission(&reply)
@@ -269,6 +270,7 @@ impl SharedState for RedisState {
                 invocation.arg(threshold);
             }
         }
+        invocation.key(self.key(&settlement.marker));
         let mut connection = self.connection.clone();
         let reply: Vec<String> = invocation.invoke_async(&mut connection).await?;
         Ok(reply

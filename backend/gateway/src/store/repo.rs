@@ -6,7 +6,7 @@ use super::entities::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -284,53 +284,66 @@ impl Repo {
     }
 
     /// Recorded spend (picos) of a tenant's calls since `since` that match `scope`: the starting point of a
-    /// budget period whose shared counter was lost or never existed.
+    /// budget period whose shared counter was lost or never existed, and what reconciliation compares with.
+    /// Read from the hourly roll-ups, which are written in the same transaction as the raw events, are exact,
+    /// and are never expired by raw retention (so a `total` budget remembers its spend however old), and which
+    /// hold one row per hour and dimension set instead of one per call. Periods start on whole hours, so the
+    /// hours from `since` on hold exactly the calls since then.
     pub async fn spend_since(
         &self,
         tenant_id: Uuid,
         scope: &SpendScope,
         since: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        use sea_orm::sea_query::Expr;
-        let mut query = usage_event::Entity::find()
-            .select_only()
-            .column_as(
-                Expr::cust("CAST(COALESCE(SUM(cost_picos), 0) AS BIGINT)"),
-                "spent",
-            )
-            .filter(usage_event::Column::TenantId.eq(tenant_id))
-            .filter(usage_event::Column::CreatedAt.gte(since));
-        query = match scope {
-            SpendScope::Tenant => query,
-            SpendScope::Team(id) => query.filter(usage_event::Column::TeamId.eq(*id)),
-            // A key's spend includes the keys rotated from it.
-            SpendScope::Key(id) => query.filter(
-                sea_orm::Condition::any()
-                    .add(usage_event::Column::ApiKeyId.eq(*id))
-                    .add(
-                        usage_event::Column::ApiKeyId.in_subquery(
-                            sea_orm::sea_query::Query::select()
-                                .column(api_key::Column::Id)
-                                .from(api_key::Entity)
-                                .and_where(api_key::Column::LineageId.eq(*id))
-                                .to_owned(),
-                        ),
-                    ),
-            ),
-            SpendScope::Tag { key, value } => {
-                let condition = match self.db.get_database_backend() {
-                    DatabaseBackend::Postgres => {
-                        Expr::cust_with_values("tags ->> $1 = $2", [key.clone(), value.clone()])
-                    }
-                    _ => Expr::cust_with_values(
-                        "EXISTS (SELECT 1 FROM json_each(usage_events.tags) WHERE json_each.key = ? AND json_each.value = ?)",
-                        [key.clone(), value.clone()],
-                    ),
-                };
-                query.filter(condition)
+        use sea_orm::{ConnectionTrait, Statement, Value};
+        let backend = self.db.get_database_backend();
+        let mut values: Vec<Value> = Vec::new();
+        let mut bind = |value: Value| {
+            values.push(value);
+            match backend {
+                DatabaseBackend::Postgres => format!("${}", values.len()),
+                _ => "?".to_owned(),
             }
         };
-        Ok(query.into_tuple::<i64>().one(&self.db).await?.unwrap_or(0))
+        // Bound in the order they appear in the text: SQLite's `?` are positional.
+        let tenant = bind(tenant_id.into());
+        let from = bind(since.into());
+        let (table, condition) = match scope {
+            SpendScope::Tenant => ("usage_rollups_hourly", String::new()),
+            SpendScope::Team(id) => (
+                "usage_rollups_hourly",
+                format!(" AND team_id = {}", bind((*id).into())),
+            ),
+            // A key's spend includes the keys rotated from it.
+            SpendScope::Key(id) => {
+                let (direct, lineage) = (bind((*id).into()), bind((*id).into()));
+                (
+                    "usage_rollups_hourly",
+                    format!(
+                        " AND (api_key_id = {direct} OR api_key_id IN (SELECT id FROM api_keys WHERE lineage_id = {lineage}))"
+                    ),
+                )
+            }
+            SpendScope::Tag { key, value } => {
+                let (k, v) = (bind(key.clone().into()), bind(value.clone().into()));
+                (
+                    "usage_tag_rollups_hourly",
+                    format!(" AND tag_key = {k} AND tag_value = {v}"),
+                )
+            }
+        };
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(cost_picos), 0) AS BIGINT) AS spent FROM {table} \
+             WHERE tenant_id = {tenant} AND hour >= {from}{condition}"
+        );
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<i64>("", "spent")?,
+            None => 0,
+        })
     }
 }
 

@@ -24,6 +24,18 @@ pub type UsageEvent = usage_event::Model;
 pub struct UsageSink {
     tx: mpsc::UnboundedSender<UsageEvent>,
     queued: Arc<AtomicI64>,
+    /// Calls whose record exists and has not yet been dropped (each records its event before it goes).
+    open: Arc<AtomicI64>,
+}
+
+/// Counts one call as open until dropped: a call record holds one, so shutdown can wait for the records that
+/// the stopping HTTP workers drop (each records its event first) before the writer drains the queue.
+pub struct OpenCall(Arc<AtomicI64>);
+
+impl Drop for OpenCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl UsageSink {
@@ -41,6 +53,25 @@ impl UsageSink {
     pub fn queue_depth(&self) -> i64 {
         self.queued.load(Ordering::Relaxed)
     }
+
+    /// Marks a call open until the returned guard is dropped.
+    pub fn open_call(&self) -> OpenCall {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        OpenCall(Arc::clone(&self.open))
+    }
+
+    /// Waits until every open call has recorded its event, or `limit` has passed; returns how many are still
+    /// open. Polled: this runs once, at shutdown.
+    pub async fn wait_for_open_calls(&self, limit: std::time::Duration) -> i64 {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let open = self.open.load(Ordering::Acquire);
+            if open <= 0 || tokio::time::Instant::now() >= until {
+                return open.max(0);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// Creates the sink and the channel end the writer consumes.
@@ -55,6 +86,7 @@ pub fn channel() -> (
         UsageSink {
             tx,
             queued: Arc::clone(&queued),
+            open: Arc::new(AtomicI64::new(0)),
         },
         rx,
         queued,

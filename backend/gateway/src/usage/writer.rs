@@ -37,6 +37,9 @@ struct Worker {
     queued: Arc<AtomicI64>,
     stats: Arc<WriterStats>,
     database_up: bool,
+    /// Batches neither the database nor the spool took (both failed): kept here, retried on every replay tick
+    /// and at shutdown, never dropped.
+    unwritten: Vec<Vec<UsageEvent>>,
 }
 
 impl UsageWriter {
@@ -61,6 +64,7 @@ impl UsageWriter {
             queued,
             stats: Arc::clone(&stats),
             database_up: true,
+            unwritten: Vec::new(),
         };
         let task = tokio::spawn(worker.run(rx, stopped));
         Self { stop, task, stats }
@@ -104,7 +108,10 @@ impl Worker {
                     self.flush(&mut batch).await;
                     deadline = None;
                 }
-                _ = replay.tick() => self.replay_spool().await,
+                _ = replay.tick() => {
+                    self.retry_unwritten().await;
+                    self.replay_spool().await;
+                }
                 _ = stopped.changed() => break,
             }
         }
@@ -117,9 +124,11 @@ impl Worker {
             }
         }
         self.flush(&mut batch).await;
+        self.retry_unwritten().await;
         if self.database_up {
             self.replay_spool().await;
         }
+        self.give_up_loudly();
         tracing::info!(
             written = self.stats.written.load(Ordering::Relaxed),
             spooled = self.stats.spooled.load(Ordering::Relaxed),
@@ -152,50 +161,54 @@ impl Worker {
     async fn spool_batch(&mut self, events: Vec<UsageEvent>) {
         let count = events.len() as u64;
         let spool = self.spool.clone();
+        // The events come back whatever happens to the write, a panic included, so a failure keeps them.
         let result = tokio::task::spawn_blocking(move || {
-            spool.write(&events).map(|_| ()).map_err(|e| (e, events))
+            let written =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spool.write(&events)));
+            (written, events)
         })
         .await;
         match result {
-            Ok(Ok(())) => {
+            Ok((Ok(Ok(_)), _)) => {
                 self.stats.spooled.fetch_add(count, Ordering::Relaxed);
                 self.stats.spool_files.fetch_add(1, Ordering::Relaxed);
                 self.queued.fetch_sub(count as i64, Ordering::Relaxed);
             }
-            Ok(Err((e, events))) => {
-                // Disk and database both failed: keep the events in memory and try again on the next replay.
-                tracing::error!(error = %e, dir = %self.spool.dir().display(), "spooling usage events failed");
-                self.retry_later(events);
+            Ok((Ok(Err(e)), events)) => {
+                // Disk and database both failed: keep the events and try again on the next replay tick.
+                tracing::error!(error = %e, dir = %self.spool.dir().display(), events = count, "spooling usage events failed; keeping them in memory");
+                self.unwritten.push(events);
             }
-            Err(e) => tracing::error!(error = %e, "spool task failed"),
+            Ok((Err(_), events)) => {
+                tracing::error!(events = count, "spooling usage events panicked; keeping them in memory");
+                self.unwritten.push(events);
+            }
+            // The blocking pool is gone (the runtime is shutting down): the events went with the task.
+            Err(e) => tracing::error!(error = %e, events = count, "spool task failed"),
         }
     }
 
-    fn retry_later(&mut self, events: Vec<UsageEvent>) {
-        // Re-queue through a one-shot task after a pause so the loop keeps draining the channel meanwhile.
-        let repo = self.repo.clone();
-        let stats = Arc::clone(&self.stats);
-        let queued = Arc::clone(&self.queued);
-        let spool = self.spool.clone();
-        let pause = self.settings.replay_interval;
-        tokio::spawn(async move {
+    /// Tries the batches that could not be written anywhere: the database first, then the spool.
+    async fn retry_unwritten(&mut self) {
+        for events in std::mem::take(&mut self.unwritten) {
             let count = events.len() as u64;
-            loop {
-                tokio::time::sleep(pause).await;
-                if repo.insert_usage_events(&events).await.is_ok() {
-                    stats.written.fetch_add(count, Ordering::Relaxed);
-                    break;
-                }
-                let copy = events.clone();
-                let spool = spool.clone();
-                if let Ok(Ok(_)) = tokio::task::spawn_blocking(move || spool.write(&copy)).await {
-                    stats.spooled.fetch_add(count, Ordering::Relaxed);
-                    stats.spool_files.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
+            // While the database is known to be down the spool is tried at once, not after a time-out.
+            if self.database_up && self.repo.insert_usage_events(&events).await.is_ok() {
+                self.stats.written.fetch_add(count, Ordering::Relaxed);
+                self.queued.fetch_sub(count as i64, Ordering::Relaxed);
+                continue;
             }
-            queued.fetch_sub(count as i64, Ordering::Relaxed);
-        });
+            self.spool_batch(events).await;
+        }
+    }
+
+    /// At shutdown, batches that still could not be written go to the log as JSON lines, one per event, so an
+    /// operator can recover them: the last place left that is not memory.
+    fn give_up_loudly(&mut self) {
+        for event in self.unwritten.drain(..).flatten() {
+            let line = serde_json::to_string(&event).unwrap_or_default();
+            tracing::error!(event = %line, "usage event could neither be written nor spooled; recover it from this line");
+        }
     }
 
     /// Replays spooled batches oldest first; stops at the first failure and marks the database down.

@@ -520,10 +520,21 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
             .status(),
         200
     );
-    assert_eq!(app.wait_for_usage(2, Duration::from_secs(5)).await, 2);
-    // Give any (wrongly) recorded refusal time to reach the database before counting exactly.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.usage_count().await, 2, "refused calls are not billed");
+    assert_eq!(app.wait_for_billed(2, Duration::from_secs(5)).await, 2);
+    // The refusals were queued before the last call: they are in the log, with their reason and no cost.
+    let refusals: Vec<_> = app
+        .usage_rows()
+        .await
+        .into_iter()
+        .filter(|r| r.deployment_id.is_none())
+        .collect();
+    assert!(!refusals.is_empty());
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r.status_code == 403 && r.outcome == "region_not_allowed" && r.cost_picos == 0),
+        "refused calls are logged, not billed"
+    );
     app.shutdown().await;
 }
 

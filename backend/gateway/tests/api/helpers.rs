@@ -111,6 +111,12 @@ impl TestDatabase {
 
     /// Drops the database and the scratch directory.
     pub async fn drop_now(&self) {
+        self.drop_database().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Drops the database only (the scratch directory stays for the test to read).
+    pub async fn drop_database(&self) {
         if let Some(name) = &self.name
             && let Ok(admin) = Database::connect(postgres_admin_url()).await
         {
@@ -119,7 +125,6 @@ impl TestDatabase {
                 .await;
             admin.close().await.ok();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -342,6 +347,25 @@ impl TestApp {
             .expect("read usage")
     }
 
+    /// Usage rows of calls that reached a provider (refusals are in the request log too, with no deployment).
+    pub async fn billed_rows(&self) -> Vec<usage_event::Model> {
+        let mut rows = self.usage_rows().await;
+        rows.retain(|r| r.deployment_id.is_some());
+        rows
+    }
+
+    /// Waits until at least `n` rows of calls that reached a provider exist; returns how many there are.
+    pub async fn wait_for_billed(&self, n: u64, within: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let count = self.billed_rows().await.len() as u64;
+            if count >= n || tokio::time::Instant::now() > deadline {
+                return count;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Waits until at least `n` usage rows exist (the writer batches asynchronously).
     pub async fn wait_for_usage(&self, n: u64, within: Duration) -> u64 {
         let deadline = tokio::time::Instant::now() + within;
@@ -352,6 +376,29 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Stops the gateway gracefully (flushing usage) and returns its usage rows as the database then holds them;
+    /// the mock and the database are then dropped.
+    pub async fn shutdown_and_read_usage(self) -> Vec<usage_event::Model> {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+        let rows = usage_event::Entity::find()
+            .all(self.services.repo.db())
+            .await
+            .expect("read usage");
+        self.mock.stop().await;
+        self.db.drop_now().await;
+        rows
+    }
+
+    /// Stops the gateway gracefully and the mock, drops the database, and keeps the scratch directory (data
+    /// dir, spool) for the test to read and remove.
+    pub async fn shutdown_keeping_files(self) {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+        self.mock.stop().await;
+        self.db.drop_database().await;
     }
 
     /// Stops the gateway gracefully (flushing usage), stops the mock, drops the database.

@@ -307,7 +307,7 @@ async fn a_hard_budget_holds_across_two_replicas_under_concurrency() {
         "admitted {admitted}, refused {refused}"
     );
     assert_eq!(
-        app.wait_for_usage(admitted, Duration::from_secs(10)).await,
+        app.wait_for_billed(admitted, Duration::from_secs(10)).await,
         admitted
     );
     let spent: i64 = app.usage_rows().await.iter().map(|r| r.cost_picos).sum();
@@ -363,8 +363,8 @@ async fn an_abandoned_stream_is_charged_what_it_consumed_and_frees_its_reservati
     assert_eq!(blocked.status(), 429);
     drop(stream);
 
-    assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
-    let row = app.usage_rows().await.remove(0);
+    assert_eq!(app.wait_for_billed(1, Duration::from_secs(5)).await, 1);
+    let row = app.billed_rows().await.remove(0);
     assert_eq!(row.outcome, "client_disconnected");
     assert!(row.input_tokens > 0 && row.output_tokens > 0, "{row:?}");
     assert_eq!(
@@ -503,7 +503,7 @@ async fn a_restarted_embedded_gateway_keeps_counting_a_budget_from_recorded_spen
         assert!(admitted < 100, "the budget never stopped the calls");
     }
     assert_eq!(
-        app.wait_for_usage(admitted, Duration::from_secs(5)).await,
+        app.wait_for_billed(admitted, Duration::from_secs(5)).await,
         admitted
     );
     // A new process on the same database: its in-process counters start empty and must be seeded from the
@@ -615,7 +615,7 @@ async fn usage_events_carry_the_keys_application_owner_tags_and_the_session() {
         .client
         .post(format!("{}/v1/chat/completions", app.address))
         .bearer_auth(&app.key)
-        .header("x-switchyard-tags", "env=prod")
+        .header("x-switchyard-tags", "env=prod, region_hint=eu")
         .header("x-switchyard-session-id", "sess-1")
         .header("x-switchyard-agent-id", "planner")
         .json(&chat_body(false))
@@ -629,8 +629,11 @@ async fn usage_events_carry_the_keys_application_owner_tags_and_the_session() {
     assert_eq!(row.user_id, Some(owner));
     assert_eq!(row.session_id.as_deref(), Some("sess-1"));
     assert_eq!(row.agent_id.as_deref(), Some("planner"));
-    // The call's own tag wins over the key's default for the same key.
-    assert_eq!(row.tags, json!({"cost_center": "cc-7", "env": "prod"}));
+    // The key's tags are binding: the call cannot replace them; its other tags are kept.
+    assert_eq!(
+        row.tags,
+        json!({"cost_center": "cc-7", "env": "dev", "region_hint": "eu"})
+    );
     assert_eq!(row.public_model, MODEL);
 
     let too_long = app
@@ -703,7 +706,7 @@ async fn a_tag_budget_covers_only_tagged_calls_and_is_seeded_from_tagged_spend()
             "{mode:?}"
         );
         assert_eq!(
-            app.wait_for_usage(admitted + 1, Duration::from_secs(5))
+            app.wait_for_billed(admitted + 1, Duration::from_secs(5))
                 .await,
             admitted + 1
         );

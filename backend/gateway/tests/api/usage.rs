@@ -146,8 +146,14 @@ async fn a_thousand_concurrent_calls_yield_a_thousand_usage_rows() {
             let stream = i % 2 == 0;
             let response = app.post("/v1/chat/completions", &chat_body(stream)).await;
             let status = response.status().as_u16();
+            let id = response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             let body = response.text().await.unwrap_or_default();
-            (status, if status == 200 { String::new() } else { body })
+            (status, if status == 200 { id } else { body })
         }
     });
 
@@ -165,10 +171,13 @@ async fn a_thousand_concurrent_calls_yield_a_thousand_usage_rows() {
         1000
     );
     let rows = app.usage_rows().await;
-    let mut ids: Vec<_> = rows.iter().map(|r| r.id).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 1000, "no duplicates");
+    // Each call's own event, and no other: the rows' ids are exactly the answers' request ids.
+    let recorded: std::collections::BTreeSet<String> =
+        rows.iter().map(|r| r.id.to_string()).collect();
+    let answered: std::collections::BTreeSet<String> =
+        results.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(answered.len(), 1000, "every answer has its own request id");
+    assert_eq!(recorded, answered, "one event per call, under the call's id");
     assert!(rows.iter().all(|r| r.input_tokens > 0 && r.cost_picos > 0));
     app.shutdown().await;
 }

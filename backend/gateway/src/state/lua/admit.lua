@@ -1,6 +1,7 @@
 -- Admission of one call against every limit that covers it, all-or-nothing. The same algorithm as
 -- `Ledger::admit` in ledger.rs (keep the two in step; the test suite runs both).
--- KEYS: per check, in order: window -> 1 (base key), concurrency -> 1, budget -> 3 (hash, lease zset, amounts).
+-- KEYS: per check, in order: window -> 1 (base key), concurrency -> 1, budget -> 3 (hash, lease zset, amounts);
+-- then the call's admission marker, set for the lease when the call is admitted (its settlement takes it).
 -- ARGV: call id, lease ms, number of checks, then per check: kind (w|c|b), limit, amount, window ms or
 -- budget ttl ms, hard (1|0).
 -- Returns {1, used, reset_ms, window_start, ...per check} when admitted, {0, index, used, reset_ms,
@@ -64,6 +65,7 @@ if #unseeded > 0 then
   for _, index in ipairs(unseeded) do out[#out + 1] = index end
   return out
 end
+redis.call('SET', KEYS[#KEYS], '1', 'PX', lease)
 local out = {1}
 for i = 1, n do
   local p = plan[i]

@@ -1,9 +1,12 @@
 -- Settlement of one finished call; the same algorithm as `Ledger::settle` in ledger.rs.
--- KEYS: window base keys, then concurrency keys, then per budget 3 keys (hash, lease zset, amounts).
+-- KEYS: window base keys, then concurrency keys, then per budget 3 keys (hash, lease zset, amounts), then the
+-- call's admission marker. The settlement applies only if it takes the marker: a retry after a reply was lost,
+-- or the release of an admission that never applied, changes nothing.
 -- ARGV: call id, #windows, #concurrency, #budgets, then per window: window start, delta; then per budget:
 -- actual, ttl ms, #thresholds, thresholds...
 -- Returns a flat list of strings: budget index, threshold, spend after this call; one triple per threshold
 -- crossed for the first time in its period (HSETNX makes "first" hold across replicas).
+if redis.call('DEL', KEYS[#KEYS]) == 0 then return {} end
 local call = ARGV[1]
 local nw, nc, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local k, o = 1, 4
