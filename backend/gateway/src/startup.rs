@@ -224,6 +224,9 @@ impl Application {
                 .default_service(web::to(route_not_found))
         })
         .workers(workers)
+        // Each SSE event is a small write: with Nagle's algorithm on, a kept-alive client's delayed ACK holds the
+        // next one back by ~40 ms. Answers go out as they are written.
+        .tcp_nodelay(true)
         .shutdown_timeout(
             u64::try_from(settings.proxy.shutdown_grace.as_millis().div_ceil(1000))
                 .unwrap_or(u64::MAX),

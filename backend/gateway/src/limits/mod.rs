@@ -696,14 +696,8 @@ impl TicketInner {
         let limits = self.limits;
         let task = limits.clone().settle(settlement, periods);
         // Settling talks to Redis; it must not hold up the response, and it must happen even when the call
-        // ended because its client went away (this may run in a destructor).
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(task);
-            }
-            Err(_) => {
-                limits.storage_runtime.spawn(task);
-            }
-        }
+        // ended because its client went away or its worker is stopping (this may run in a destructor while an
+        // HTTP worker's runtime shuts down): it runs on the main runtime, which outlives the workers.
+        limits.storage_runtime.spawn(task);
     }
 }

@@ -156,9 +156,10 @@ pub struct Outcome {
 }
 
 /// A routed call; `finish` turns it into exactly one usage event. It exists from before the first attempt, and
-/// a record dropped unfinished (the handler's future dropped: the client hung up while the provider was
-/// working, the gateway shut down, a panic) records its event as `interrupted` on the way out, billed for the
-/// prompt it sent if an attempt was sent: the provider bills it either way.
+/// a record dropped unfinished (the handler's future dropped: the gateway shut down with the call running, a
+/// panic unwinding through it; a non-streamed call whose client hangs up keeps running and ends normally)
+/// records its event as `interrupted` on the way out, billed for the prompt it sent if an attempt was sent: the
+/// provider bills it either way.
 pub struct CallRecord {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,

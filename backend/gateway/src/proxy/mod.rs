@@ -160,8 +160,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Every `/v1` answer carries `x-request-id`: a call's own id (its usage event's) when it has one, else a fresh
-/// one, so a refusal or an error can be quoted in a support request and found in the logs.
+/// Every `/v1` answer carries `x-request-id`: a call's own id (its usage event's, a refusal's included) when it
+/// has one, else a fresh one that names the answer in a support request (no event or log line carries it).
 pub fn with_request_id(headers: &mut actix_web::http::header::HeaderMap) {
     use actix_web::http::header::{HeaderName, HeaderValue};
     const NAME: HeaderName = HeaderName::from_static("x-request-id");

@@ -562,6 +562,24 @@ mod tests {
             ledger.admit(&admission("2", vec![budget(71)], 0)),
             AdmitOutcome::Refused { .. }
         ));
+        // The release of an admission whose reply was lost frees what it holds, once.
+        let conc = Check::Concurrency {
+            key: "c".into(),
+            limit: 1,
+        };
+        let _ = ledger.admit(&admission("lost", vec![conc.clone()], 0));
+        let release = Settlement {
+            call_id: "lost".into(),
+            marker: "lost".into(),
+            concurrency: vec!["c".into()],
+            ..Settlement::default()
+        };
+        ledger.settle(&release, 0);
+        ledger.settle(&release, 0);
+        assert!(matches!(
+            ledger.admit(&admission("next", vec![conc], 0)),
+            AdmitOutcome::Admitted(_)
+        ));
         // A release for a call whose admission never applied gives nothing back.
         let ghost = Settlement {
             call_id: "ghost".into(),

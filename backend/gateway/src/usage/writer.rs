@@ -109,6 +109,7 @@ impl Worker {
                     deadline = None;
                 }
                 _ = replay.tick() => {
+                    self.probe_database().await;
                     self.retry_unwritten().await;
                     self.replay_spool().await;
                 }
@@ -185,6 +186,18 @@ impl Worker {
             }
             // The blocking pool is gone (the runtime is shutting down): the events went with the task.
             Err(e) => tracing::error!(error = %e, events = count, "spool task failed"),
+        }
+    }
+
+    /// With batches kept in memory and the database marked down, asks the database (briefly) whether it is back:
+    /// the spool's replay, which otherwise notices, may itself be failing.
+    async fn probe_database(&mut self) {
+        if self.database_up || self.unwritten.is_empty() {
+            return;
+        }
+        let ping = tokio::time::timeout(std::time::Duration::from_secs(1), self.repo.db().ping());
+        if matches!(ping.await, Ok(Ok(()))) {
+            self.database_up = true;
         }
     }
 

@@ -1,6 +1,6 @@
 //! Teams, members, keys, tenant settings and the audit log through the admin API.
 
-use crate::helpers::{MODEL, chat_body, json_of, spawn_app};
+use crate::helpers::{MODEL, chat_body, eventually, json_of, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -284,6 +284,8 @@ async fn keys_show_their_secret_once_work_on_the_proxy_revoke_and_rotate_with_gr
         201,
     )
     .await;
+    // The gateway set the grace period's end before it answered.
+    let grace_over = tokio::time::Instant::now() + Duration::from_secs(2);
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert_eq!(rotated["application"], "checkout-svc");
     assert_eq!(
@@ -298,7 +300,9 @@ async fn keys_show_their_secret_once_work_on_the_proxy_revoke_and_rotate_with_gr
             .status(),
         200
     );
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // The sleep is the thing tested: the old secret stops working when its grace period ends (a few
+    // milliseconds more for the clocks to agree).
+    tokio::time::sleep_until(grace_over + Duration::from_millis(50)).await;
     assert_eq!(
         app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
             .await
@@ -445,6 +449,29 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
             .status(),
         200
     );
+    // A change of regions reaches the key cache in the background: until it has, a call gets the old answer.
+    // One call, which must answer `wanted`, or `before` (the answer before the change); the calls served are
+    // counted, as each is billed.
+    let served = std::cell::Cell::new(1);
+    let call_expecting = |wanted: u16, before: u16| {
+        let (app, secret, served) = (&app, &secret, &served);
+        async move {
+            let response = app
+                .post_as(secret, "/v1/chat/completions", &chat_body(false))
+                .await;
+            let status = response.status().as_u16();
+            if status == 200 {
+                served.set(served.get() + 1);
+            }
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert!(status == wanted || status == before, "{status} {body}");
+            if status == wanted {
+                Ok(body)
+            } else {
+                Err(format!("still {status} {body}"))
+            }
+        }
+    };
 
     // The tenant allows eu and us; the team narrows to us: no eu deployment may serve this key any more.
     json_of(
@@ -469,12 +496,10 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
         200,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let refused = app
-        .post_as(&secret, "/v1/chat/completions", &chat_body(false))
-        .await;
-    assert_eq!(refused.status(), 403);
-    let body: Value = refused.json().await.unwrap();
+    let body = eventually("the proxy refuses outside the team's regions", || {
+        call_expecting(403, 200)
+    })
+    .await;
     assert_eq!(body["error"]["code"], "region_not_allowed");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
@@ -513,14 +538,12 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
         200,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually("the proxy serves eu again", || call_expecting(200, 403)).await;
+    let served = served.get();
     assert_eq!(
-        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
-            .await
-            .status(),
-        200
+        app.wait_for_billed(served, Duration::from_secs(5)).await,
+        served
     );
-    assert_eq!(app.wait_for_billed(2, Duration::from_secs(5)).await, 2);
     // The refusals were queued before the last call: they are in the log, with their reason and no cost.
     let refusals: Vec<_> = app
         .usage_rows()
@@ -589,8 +612,20 @@ async fn a_provider_key_is_stored_encrypted_never_returned_and_used_upstream() {
     let sealed = row.api_key_ciphertext.unwrap();
     assert!(sealed.starts_with("v1:") && !sealed.contains(provider_secret));
 
-    // The proxy decrypts it for the upstream call.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The proxy decrypts it for the upstream call, once its catalog has reloaded with the new deployment.
+    let tenant = app.services.default_tenant.id;
+    eventually("the catalog serves acme-chat", || async {
+        match app
+            .services
+            .catalog
+            .snapshot()
+            .deployments(tenant, "acme-chat")
+        {
+            Some(_) => Ok(()),
+            None => Err("not in the catalog yet".into()),
+        }
+    })
+    .await;
     let mut body = chat_body(false);
     body["model"] = json!("acme-chat");
     assert_eq!(app.post("/v1/chat/completions", &body).await.status(), 200);

@@ -292,6 +292,36 @@ pub async fn create_key(repo: &Repo, services: &Services, models: Option<Vec<Str
     new_key.secret
 }
 
+/// How long [`eventually`] waits: generous, because CI runs the suite on a loaded two-core machine, and only a
+/// failing test ever waits that long.
+pub const EVENTUALLY_WITHIN: Duration = Duration::from_secs(10);
+
+/// Runs `check` every 25 ms until it returns `Ok`, and returns that value; fails the test after
+/// [`EVENTUALLY_WITHIN`], naming `what` and the last `Err` (the state the check last saw).
+///
+/// Why: the gateway applies some changes in the background (an invalidation reaching a cache, a reservation
+/// settled, a circuit closing). A sleep of a guessed length is too short on a loaded machine and wasted time on
+/// an idle one; this waits exactly as long as the condition takes. `check` may assert on the states it passes
+/// through, so a wrong intermediate answer still fails at once.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY_WITHIN;
+    loop {
+        let last = match check().await {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not reached within {EVENTUALLY_WITHIN:?} (last seen: {last})"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Asserts the status of an admin response and returns its JSON body (`null` when there is none).
 pub async fn json_of(response: reqwest::Response, status: u16) -> serde_json::Value {
     let actual = response.status().as_u16();

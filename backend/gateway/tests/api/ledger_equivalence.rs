@@ -91,6 +91,10 @@ async fn the_ledger_and_the_redis_scripts_take_the_same_decisions_on_a_random_se
     // Admitted calls not yet settled.
     let mut open: Vec<OpenCall> = Vec::new();
     let mut settled: Vec<Settlement> = Vec::new();
+    // What the hard budget must hold in the end, counted here independently of both: its seed, each call's real
+    // cost once, and the reservations of calls still open. A retried settlement that charged twice would show.
+    let hard_key = format!("budget:{{{tenant}}}:hard:0");
+    let mut hard_spent: i64 = 250;
     let (mut admitted, mut refused) = (0, 0);
     for step in 0..400 {
         let roll = rng.random_range(0..100);
@@ -151,6 +155,12 @@ async fn the_ledger_and_the_redis_scripts_take_the_same_decisions_on_a_random_se
             let in_redis = redis.settle(&settlement).await.unwrap();
             let in_memory = memory.settle(&settlement).await.unwrap();
             assert_eq!(in_redis, in_memory, "step {step}: settlement");
+            hard_spent += settlement
+                .budgets
+                .iter()
+                .filter(|b| b.key == hard_key)
+                .map(|b| b.actual)
+                .sum::<i64>();
             settled.push(settlement);
         } else if roll < 95 && !settled.is_empty() {
             // A retried settlement (its first reply was lost): nothing may change, in either.
@@ -216,8 +226,23 @@ async fn the_ledger_and_the_redis_scripts_take_the_same_decisions_on_a_random_se
         checks,
         now_ms: u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap(),
     };
+    let (verdict, readings) = decision(&redis.admit(&probe).await.unwrap());
     assert_eq!(
-        decision(&redis.admit(&probe).await.unwrap()),
+        (verdict.clone(), readings.clone()),
         decision(&memory.admit(&probe).await.unwrap())
+    );
+    let hard_reserved: i64 = open
+        .iter()
+        .flat_map(|(_, _, checks, _)| checks)
+        .filter_map(|check| match check {
+            Check::Budget { key, amount, .. } if *key == hard_key => Some(*amount),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(verdict, "admitted");
+    assert_eq!(
+        readings[2],
+        hard_spent + hard_reserved,
+        "the hard budget holds each call's cost exactly once"
     );
 }

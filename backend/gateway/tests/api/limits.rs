@@ -3,8 +3,8 @@
 //! survive a restart, and the per-tenant behaviour when Redis is unreachable.
 
 use crate::helpers::{
-    INPUT_MICROS, MODEL, Mode, OUTPUT_MICROS, TestApp, TestOptions, chat_body, http_client,
-    spawn_app, spawn_app_with,
+    EVENTUALLY_WITHIN, INPUT_MICROS, MODEL, Mode, OUTPUT_MICROS, TestApp, TestOptions, chat_body,
+    eventually, http_client, spawn_app, spawn_app_with,
 };
 use crate::tcp_proxy::TcpProxy;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -17,7 +17,8 @@ use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard::keys;
-use switchyard::startup::Application;
+use switchyard::money::Picos;
+use switchyard::startup::{Application, Services};
 use switchyard::store::entities::{api_key, tenant};
 use uuid::Uuid;
 
@@ -25,6 +26,7 @@ use uuid::Uuid;
 struct Replica {
     address: String,
     handle: actix_web::dev::ServerHandle,
+    services: Services,
 }
 
 async fn spawn_replica(app: &TestApp) -> Replica {
@@ -37,11 +39,18 @@ async fn spawn_replica(app: &TestApp) -> Replica {
     let replica = Application::build(settings).await.expect("second replica");
     let address = format!("http://127.0.0.1:{}", replica.port());
     let handle = replica.handle();
+    let services = replica.services().clone();
     tokio::spawn(replica.run_until_stopped());
-    Replica { address, handle }
+    Replica {
+        address,
+        handle,
+        services,
+    }
 }
 
-/// Changes the test key's row and drops every replica's cached copy.
+/// Changes the test key's row and publishes the change. Call it before the key's first call, as every test here
+/// does: no replica has cached the key then, so each reads the changed row on first use, and nothing needs to
+/// wait for the invalidation (which only drops copies cached earlier).
 async fn update_key(app: &TestApp, change: impl FnOnce(&mut api_key::ActiveModel)) -> Uuid {
     let db = app.services.repo.db();
     let row = app
@@ -60,26 +69,91 @@ async fn update_key(app: &TestApp, change: impl FnOnce(&mut api_key::ActiveModel
         .publish(&switchyard::state::Invalidation::Everything)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     id
 }
 
-/// Creates a budget through the admin API; returns the created body.
+/// Creates a budget through the admin API and waits until `app` enforces it; returns the created body.
 async fn create_budget(app: &TestApp, token: &str, body: Value) -> Value {
     let response = app
         .admin(token, reqwest::Method::POST, "/budgets", Some(body))
         .await;
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();
-    // Every replica reloads its budgets on the published change.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_budget(&app.services, &created).await;
     created
+}
+
+/// Waits until a replica has loaded `budget` (each reloads its budgets on the published change, in the
+/// background).
+async fn wait_for_budget(services: &Services, budget: &Value) {
+    let id = budget["id"].as_str().unwrap();
+    eventually(&format!("the replica loads budget {id}"), || async {
+        let ids: Vec<String> = services
+            .limits
+            .budgets()
+            .all()
+            .iter()
+            .map(|rule| rule.id.to_string())
+            .collect();
+        if ids.iter().any(|loaded| loaded == id) {
+            Ok(())
+        } else {
+            Err(format!("loaded {ids:?}"))
+        }
+    })
+    .await;
+}
+
+/// Makes calls until a hard budget refuses one; returns how many it admitted.
+///
+/// Settling is asynchronous: right after a call its budget may still hold the call's worst-case reservation,
+/// which could refuse the next call early (and counters seeded afresh from storage would then disagree). So a
+/// refusal ends the calls only when the spend it reports is the recorded cost of the admitted calls (their usage
+/// rows); one made against a reservation not yet settled is made again.
+async fn spend_until_refused<F, Fut>(app: &TestApp, mut call: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let mut admitted = 0;
+    let mut unsettled_until = None;
+    loop {
+        let response = call().await;
+        match response.status().as_u16() {
+            200 => {
+                admitted += 1;
+                assert!(admitted < 100, "the budget never stopped the calls");
+            }
+            429 => {
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "budget_exceeded", "{body}");
+                let message = body["error"]["message"].as_str().unwrap();
+                assert_eq!(
+                    app.wait_for_billed(admitted, Duration::from_secs(5)).await,
+                    admitted
+                );
+                let recorded = Picos(app.billed_rows().await.iter().map(|r| r.cost_picos).sum());
+                if message.contains(&format!("already spent or reserved {recorded}, ")) {
+                    return admitted;
+                }
+                let deadline = *unsettled_until
+                    .get_or_insert_with(|| tokio::time::Instant::now() + EVENTUALLY_WITHIN);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "refusals still count unsettled reservations after {EVENTUALLY_WITHIN:?}: {message} (recorded {recorded})"
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
 }
 
 /// Fixed windows start on the minute: keep a burst inside one.
 async fn wait_for_fresh_minute_window() {
     let second = chrono::Utc::now().timestamp() % 60;
     if second > 50 {
+        // The sleep is the thing waited for: the next window, which starts at a known instant (nothing to poll).
         tokio::time::sleep(Duration::from_secs(u64::try_from(61 - second).unwrap_or(0))).await;
     }
 }
@@ -182,28 +256,34 @@ async fn a_tpm_limit_reserves_the_worst_case_and_settles_to_real_use() {
     assert!(remaining < 400, "the worst case was reserved: {remaining}");
     let usage: Value = first.json().await.unwrap();
     let used = usage["usage"]["total_tokens"].as_i64().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    // 460 output tokens would fit an empty window, but not next to what was really used…
-    let too_big = chat(
-        &app.client,
-        &app.address,
-        &app.key,
-        &body_with_max_tokens(460),
+    // 460 output tokens would fit an empty window, but not next to what was really used… The first call settles
+    // in the background: until it has, the window still holds its reservation (a refusal counts nothing, so the
+    // call can be made again).
+    eventually(
+        "the window holds the real tokens of the first call, not its reservation",
+        || async {
+            let too_big = chat(
+                &app.client,
+                &app.address,
+                &app.key,
+                &body_with_max_tokens(460),
+            )
+            .await;
+            assert_eq!(too_big.status(), 429);
+            assert_eq!(too_big.headers()["x-ratelimit-limit-tokens"], "500");
+            assert!(too_big.headers().contains_key("retry-after"));
+            let body: Value = too_big.json().await.unwrap();
+            assert_eq!(body["error"]["type"], "tokens");
+            let message = body["error"]["message"].as_str().unwrap();
+            if message.contains(&format!("{used} are used")) {
+                Ok(())
+            } else {
+                Err(message.to_owned())
+            }
+        },
     )
     .await;
-    assert_eq!(too_big.status(), 429);
-    assert_eq!(too_big.headers()["x-ratelimit-limit-tokens"], "500");
-    assert!(too_big.headers().contains_key("retry-after"));
-    let body: Value = too_big.json().await.unwrap();
-    assert_eq!(body["error"]["type"], "tokens");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{used} are used")),
-        "the window holds the real tokens of the first call, not its reservation: {body}"
-    );
     // …but a call that fits next to the real use (not next to the first reservation) is admitted.
     let fits = chat(
         &app.client,
@@ -229,7 +309,7 @@ async fn a_concurrency_limit_counts_calls_in_flight() {
             client
                 .post(url)
                 .bearer_auth(key)
-                .header("x-mock-ttft-ms", "1000")
+                .header("x-mock-ttft-ms", "2000")
                 .json(&chat_body(false))
                 .send()
                 .await
@@ -237,15 +317,34 @@ async fn a_concurrency_limit_counts_calls_in_flight() {
                 .status()
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The provider has the slow call: it was admitted and holds the only slot for the next two seconds.
+    eventually("the slow call reaches the provider", || async {
+        match app.mock.received().len() {
+            1 => Ok(()),
+            n => Err(format!("{n} calls received")),
+        }
+    })
+    .await;
     let second = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
     assert_eq!(second.status(), 429);
     let body: Value = second.json().await.unwrap();
     assert_eq!(body["error"]["code"], "concurrency_limit_exceeded");
     assert_eq!(slow.await.unwrap(), 200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let third = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
-    assert_eq!(third.status(), 200, "the finished call released its slot");
+    // The slot is released when the finished call settles, in the background: until then a call is refused (and
+    // takes nothing). Its lease would only free it much later.
+    eventually("the finished call released its slot", || async {
+        let third = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+        match third.status().as_u16() {
+            200 => Ok(()),
+            429 => {
+                let body: Value = third.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "concurrency_limit_exceeded");
+                Err("still refused: concurrency_limit_exceeded".into())
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    })
+    .await;
     app.shutdown().await;
 }
 
@@ -262,6 +361,7 @@ async fn a_hard_budget_holds_across_two_replicas_under_concurrency() {
         json!({"name": "key cap", "scope_type": "key", "scope_id": key_id, "period": "monthly", "limit": "0.01"}),
     )
     .await;
+    wait_for_budget(&replica.services, &created).await;
     let limit_picos: i64 = 10_000_000_000;
 
     let mut refused = 0;
@@ -371,19 +471,30 @@ async fn an_abandoned_stream_is_charged_what_it_consumed_and_frees_its_reservati
         row.cost_picos,
         row.input_tokens * INPUT_MICROS + row.output_tokens * OUTPUT_MICROS
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let after = chat(
-        &app.client,
-        &app.address,
-        &app.key,
-        &body_with_max_tokens(1000),
+    // The usage row and the settlement are written independently: until the settlement lands, the reservation
+    // still refuses the call (and a refusal takes nothing).
+    eventually(
+        "the abandoned stream's reservation was released, only its consumption stays charged",
+        || async {
+            let after = chat(
+                &app.client,
+                &app.address,
+                &app.key,
+                &body_with_max_tokens(1000),
+            )
+            .await;
+            match after.status().as_u16() {
+                200 => Ok(()),
+                429 => {
+                    let body: Value = after.json().await.unwrap();
+                    assert_eq!(body["error"]["code"], "budget_exceeded");
+                    Err(body["error"]["message"].as_str().unwrap().to_owned())
+                }
+                other => panic!("unexpected status {other}"),
+            }
+        },
     )
     .await;
-    assert_eq!(
-        after.status(),
-        200,
-        "the abandoned stream's reservation was released, only its consumption stays charged"
-    );
     app.shutdown().await;
 }
 
@@ -444,7 +555,19 @@ async fn soft_thresholds_notify_a_signed_webhook_once_per_period() {
         let response = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
         assert_eq!(response.status(), 200, "a soft budget never refuses");
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The first call crosses both thresholds; its notifications are delivered in the background.
+    eventually("both threshold notifications arrive", || async {
+        let seen = received.lock().unwrap().clone();
+        if seen.len() >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{seen:?}"))
+        }
+    })
+    .await;
+    // The sleep is the thing tested: no third notification follows. A repeat (a later call's settlement crossing
+    // a threshold again) would be sent as promptly as the two above, and no later event is ordered after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let seen = received.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "one notification per threshold: {seen:?}");
     let mut percents = Vec::new();
@@ -482,26 +605,10 @@ async fn a_restarted_embedded_gateway_keeps_counting_a_budget_from_recorded_spen
         json!({"name": "tenant cap", "scope_type": "tenant", "period": "total", "limit": "0.003"}),
     )
     .await;
-    let mut admitted = 0;
-    loop {
-        let response = chat(
-            &app.client,
-            &app.address,
-            &app.key,
-            &body_with_max_tokens(50),
-        )
-        .await;
-        match response.status().as_u16() {
-            200 => {
-                admitted += 1;
-                // Settled before the next call (see the tag budget test).
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            429 => break,
-            other => panic!("unexpected {other}"),
-        }
-        assert!(admitted < 100, "the budget never stopped the calls");
-    }
+    let body = body_with_max_tokens(50);
+    let admitted =
+        spend_until_refused(&app, || chat(&app.client, &app.address, &app.key, &body)).await;
+    assert!(admitted > 0);
     assert_eq!(
         app.wait_for_billed(admitted, Duration::from_secs(5)).await,
         admitted
@@ -563,11 +670,19 @@ async fn with_redis_unreachable_a_tenant_fails_open_or_closed_as_configured() {
         .unwrap()
         .unwrap();
     assert_eq!(tenant.limits_failure_mode, "closed");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = std::time::Instant::now();
-    let closed = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
-    assert_eq!(closed.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // The key cache drops the tenant's old mode when the invalidation reaches it; until then calls are still
+    // served unmetered.
+    let closed = eventually("the tenant fails closed", || async {
+        let started = std::time::Instant::now();
+        let response = chat(&app.client, &app.address, &app.key, &chat_body(false)).await;
+        assert!(started.elapsed() < Duration::from_secs(3));
+        match response.status().as_u16() {
+            503 => Ok(response),
+            200 => Err("still served unmetered".into()),
+            other => panic!("unexpected status {other}"),
+        }
+    })
+    .await;
     assert!(closed.headers().contains_key("retry-after"));
     let body: Value = closed.json().await.unwrap();
     assert_eq!(body["error"]["code"], "limits_unavailable");
@@ -684,24 +799,14 @@ async fn a_tag_budget_covers_only_tagged_calls_and_is_seeded_from_tagged_spend()
                     .send()
                     .await
                     .unwrap()
-                    .status()
-                    .as_u16()
             }
         };
-        let mut admitted = 0;
-        while tagged(app.address.clone(), "feature=search").await == 200 {
-            // Let the call settle first: an unsettled reservation could refuse the next call early, and the
-            // fresh counters below must see the same spend that made this one refuse.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            admitted += 1;
-            assert!(
-                admitted < 100,
-                "{mode:?}: the tag budget never stopped the calls"
-            );
-        }
-        assert!(admitted > 0);
+        // The fresh counters below must see the same spend that made the last call refuse.
+        let admitted =
+            spend_until_refused(&app, || tagged(app.address.clone(), "feature=search")).await;
+        assert!(admitted > 0, "{mode:?}");
         assert_eq!(
-            tagged(app.address.clone(), "feature=chat").await,
+            tagged(app.address.clone(), "feature=chat").await.status(),
             200,
             "{mode:?}"
         );
@@ -722,12 +827,14 @@ async fn a_tag_budget_covers_only_tagged_calls_and_is_seeded_from_tagged_spend()
         let fresh_handle = fresh.handle();
         tokio::spawn(fresh.run_until_stopped());
         assert_eq!(
-            tagged(fresh_address.clone(), "feature=search").await,
+            tagged(fresh_address.clone(), "feature=search")
+                .await
+                .status(),
             429,
             "{mode:?}: seeded from the recorded tagged spend"
         );
         assert_eq!(
-            tagged(fresh_address, "feature=other").await,
+            tagged(fresh_address, "feature=other").await.status(),
             200,
             "{mode:?}"
         );

@@ -2,7 +2,9 @@
 //! cools a deployment down, circuits open and close, the cost and latency strategies choose as they say,
 //! fallbacks cross model groups, and residency is never widened by the route header.
 
-use crate::helpers::{MODEL, TestApp, TestOptions, chat_body, spawn_app_with, start_mock};
+use crate::helpers::{
+    MODEL, TestApp, TestOptions, chat_body, eventually, spawn_app_with, start_mock,
+};
 use mock_provider::{MockConfig, MockServer};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -164,7 +166,15 @@ async fn an_outage_of_one_deployment_fails_no_call_and_its_circuit_opens_then_cl
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    eventually("the recovered deployment serves a call", || async {
+        let response = call(&app, "routed", None).await;
+        assert_eq!(response.status(), 200);
+        match served_by(&response) {
+            by if by == down_id.to_string() => Ok(()),
+            by => Err(format!("served by {by}")),
+        }
+    })
+    .await;
     let mut back = 0;
     for _ in 0..40 {
         let response = call(&app, "routed", None).await;
@@ -191,13 +201,20 @@ async fn a_429_cools_the_deployment_down_for_its_retry_after() {
     .await;
     let calm_id = add_deployment(&app, "calm", &calm.base_url(), "routed", "eu", 1_000_000).await;
     add_deployment(&app, "busy", &busy.base_url(), "routed", "eu", 1_000_000).await;
+    let mut cooled_down = None;
     for _ in 0..20 {
         let response = call(&app, "routed", None).await;
         assert_eq!(response.status(), 200);
         assert_eq!(served_by(&response), calm_id.to_string());
+        // The cooldown started before the call that met the 429 answered.
+        if busy.received().len() == 1 && cooled_down.is_none() {
+            cooled_down = Some(tokio::time::Instant::now() + Duration::from_secs(2));
+        }
     }
     assert_eq!(busy.received().len(), 1, "one 429, then a cooldown of 2 s");
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    // The sleep is the thing tested: the busy deployment is tried again once its 2 s are over (a few
+    // milliseconds more for the clocks to agree), not before.
+    tokio::time::sleep_until(cooled_down.unwrap() + Duration::from_millis(50)).await;
     for _ in 0..20 {
         assert_eq!(call(&app, "routed", None).await.status(), 200);
     }
@@ -345,9 +362,17 @@ async fn residency_is_never_widened_and_an_unhealthy_region_is_a_503_naming_it()
         )
         .await;
     assert_eq!(response.status(), 200);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let refused = call(&app, "routed", Some("region=us")).await;
-    assert_eq!(refused.status(), 403);
+    // The key cache drops the tenant's old regions when the invalidation reaches it: until then us still serves.
+    let refused = eventually("the tenant's regions apply", || async {
+        let response = call(&app, "routed", Some("region=us")).await;
+        match response.status().as_u16() {
+            403 => Ok(response),
+            200 => Err(format!("still served by {}", served_by(&response))),
+            other => panic!("unexpected status {other}"),
+        }
+    })
+    .await;
+    let sent_to_us = us.received().len();
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "region_not_allowed");
     for _ in 0..5 {
@@ -358,6 +383,16 @@ async fn residency_is_never_widened_and_an_unhealthy_region_is_a_503_naming_it()
     }
     // The eu deployment goes down: 503 naming the residency constraint, never a silent route to us.
     eu.stop().await;
+    // A connection the gateway keeps alive to it may still be answered for a moment after `stop` returns.
+    eventually("the eu deployment is down", || async {
+        let response = call(&app, "routed", None).await;
+        if response.status() != 200 {
+            return Ok(());
+        }
+        assert_eq!(served_by(&response), eu_id.to_string(), "only eu may serve");
+        Err("eu still answers".into())
+    })
+    .await;
     let mut last = None;
     for _ in 0..4 {
         let response = call(&app, "routed", None).await;
@@ -374,7 +409,7 @@ async fn residency_is_never_widened_and_an_unhealthy_region_is_a_503_naming_it()
         "{body}"
     );
     assert!(
-        us.received().len() == 5,
+        us.received().len() == sent_to_us,
         "nothing went to us after the policy"
     );
     us.stop().await;

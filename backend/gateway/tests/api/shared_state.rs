@@ -1,6 +1,6 @@
 //! The Redis implementation of the shared state, across two "replicas".
 
-use crate::helpers::redis_url;
+use crate::helpers::{eventually, redis_url};
 use std::time::Duration;
 use switchyard::state::{Invalidation, RedisState, SharedState};
 use uuid::Uuid;
@@ -13,8 +13,29 @@ async fn two_replicas_share_counters_and_see_each_others_invalidations() {
         .expect("redis is running");
     let b = RedisState::connect(&redis_url(), &prefix).await.unwrap();
     let mut b_messages = b.subscribe();
-    // Let both subscriptions reach Redis.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each replica subscribes in the background; a message published before b's subscription reaches Redis
+    // would never arrive.
+    let channel = format!("{prefix}:invalidate");
+    let redis = redis::Client::open(redis_url()).unwrap();
+    let connection = redis.get_multiplexed_async_connection().await.unwrap();
+    eventually("both replicas subscribe", || {
+        let mut connection = connection.clone();
+        let channel = channel.clone();
+        async move {
+            let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&channel)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            if subscribers == 2 {
+                Ok(())
+            } else {
+                Err(format!("{subscribers} subscribers of {channel}"))
+            }
+        }
+    })
+    .await;
 
     let window = Duration::from_secs(3600);
     let first = a.incr_window("rpm:key-1", 1, window).await.unwrap();
