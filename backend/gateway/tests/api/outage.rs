@@ -9,23 +9,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_survives_a_database_outage_without_loss_or_duplicates() {
     // Arrange: the gateway reaches Postgres only through a forwarder we can cut.
-    let admin = postgres_admin_url();
-    let host_port = admin
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("host:port in the test URL")
-        .to_owned();
-    let proxy = TcpProxy::start(host_port.clone()).await;
-    let port = proxy.port;
-    let app = spawn_app_with(TestOptions {
-        tweak: Box::new(move |s| {
-            let url = s.database_url.clone().unwrap_or_default();
-            s.database_url = Some(url.replacen(&host_port, &format!("127.0.0.1:{port}"), 1));
-        }),
-        ..TestOptions::default()
-    })
-    .await;
+    let (app, proxy) = app_behind_a_forwarder().await;
     assert_eq!(
         app.post("/v1/chat/completions", &chat_body(false))
             .await
@@ -104,23 +88,7 @@ async fn usage_survives_a_database_outage_without_loss_or_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_neither_the_database_nor_the_spool_takes_are_kept_and_spooled_at_shutdown() {
-    let admin = postgres_admin_url();
-    let host_port = admin
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("host:port in the test URL")
-        .to_owned();
-    let proxy = TcpProxy::start(host_port.clone()).await;
-    let port = proxy.port;
-    let app = spawn_app_with(TestOptions {
-        tweak: Box::new(move |s| {
-            let url = s.database_url.clone().unwrap_or_default();
-            s.database_url = Some(url.replacen(&host_port, &format!("127.0.0.1:{port}"), 1));
-        }),
-        ..TestOptions::default()
-    })
-    .await;
+    let (app, proxy) = app_behind_a_forwarder().await;
     // One call first, so the key is cached for the calls made while the database is away.
     assert_eq!(app.post("/v1/chat/completions", &chat_body(false)).await.status(), 200);
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
@@ -152,4 +120,26 @@ async fn events_neither_the_database_nor_the_spool_takes_are_kept_and_spooled_at
         .sum();
     assert_eq!(spooled, 3, "every event is on disk, none dropped");
     let _ = std::fs::remove_dir_all(spool_copy.parent().unwrap_or(&spool_copy));
+}
+
+/// A gateway that reaches Postgres only through a forwarder the test can cut and restore.
+async fn app_behind_a_forwarder() -> (crate::helpers::TestApp, TcpProxy) {
+    let admin = postgres_admin_url();
+    let host_port = admin
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("host:port in the test URL")
+        .to_owned();
+    let proxy = TcpProxy::start(host_port.clone()).await;
+    let port = proxy.port;
+    let app = spawn_app_with(TestOptions {
+        tweak: Box::new(move |s| {
+            let url = s.database_url.clone().unwrap_or_default();
+            s.database_url = Some(url.replacen(&host_port, &format!("127.0.0.1:{port}"), 1));
+        }),
+        ..TestOptions::default()
+    })
+    .await;
+    (app, proxy)
 }
