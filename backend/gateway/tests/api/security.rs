@@ -150,7 +150,7 @@ async fn provider_and_webhook_urls_cannot_reach_private_or_metadata_addresses() 
     )
     .await;
     let secret = key["secret"].as_str().unwrap().to_owned();
-    let answer = poll_answer(&app, &secret, "m").await;
+    let answer = answer_of(&app, &secret, "m").await;
     assert_eq!(answer.0, 502, "{}", answer.1);
     let message = answer.1["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("upstream unreachable"), "{message}");
@@ -305,11 +305,7 @@ async fn sign_out_removal_and_demotion_end_an_access_token_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_s_keys_stop_working_and_the_answer_says_so() {
     let app = spawn_app().await;
-    let (_, owner) = app.token_for("owner@example.com", "owner").await;
-    let (dev_id, dev) = app.token_for("dev@example.com", "developer").await;
-    let team = default_team(&app, &owner).await;
-    join_team(&app, &owner, &team, dev_id).await;
-    let key = json_of(app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team}))).await, 201).await;
+    let DeveloperKey { owner, dev_id, key, .. } = developer_with_a_key(&app).await;
     let secret = key["secret"].as_str().unwrap().to_owned();
     assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
 
@@ -342,11 +338,7 @@ async fn moving_a_provider_to_another_host_needs_its_credential_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_developer_cannot_lift_the_restrictions_an_admin_put_on_their_key() {
     let app = spawn_app().await;
-    let (_, owner) = app.token_for("owner@example.com", "owner").await;
-    let (dev_id, dev) = app.token_for("dev@example.com", "developer").await;
-    let team = default_team(&app, &owner).await;
-    join_team(&app, &owner, &team, dev_id).await;
-    let key = json_of(app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team}))).await, 201).await;
+    let DeveloperKey { owner, dev, key, .. } = developer_with_a_key(&app).await;
     let path = format!("/keys/{}", key["id"].as_str().unwrap());
     let expiry = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     json_of(app.admin(&owner, Method::PATCH, &path, Some(json!({"allowed_models": ["gpt-test"], "max_concurrency": 2, "expires_at": expiry}))).await, 200).await;
@@ -393,22 +385,16 @@ async fn chargeback_csv_cells_cannot_run_as_spreadsheet_formulas() {
         "/reports/chargeback?from={day}&to={}&group_by=tag:project&format=csv",
         day + chrono::Duration::days(1)
     );
-    let mut csv = String::new();
-    for _ in 0..100 {
-        let response = app
-            .client
-            .get(format!("{}/api/v1{path}", app.address))
-            .bearer_auth(&owner)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        csv = response.text().await.unwrap();
-        if csv.contains("HYPERLINK") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The roll-up is written in the same transaction as the event: once the event is there, so is the row.
+    let response = app
+        .client
+        .get(format!("{}/api/v1{path}", app.address))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let csv = response.text().await.unwrap();
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
     assert!(!csv.contains(",=HYPERLINK") && !csv.contains(",\"=HYPERLINK"), "{csv}");
     app.shutdown().await;
@@ -536,6 +522,27 @@ async fn deploy(app: &crate::helpers::TestApp, provider: String, model: &str) {
     app.services.catalog.reload().await.unwrap();
 }
 
+/// An owner's and a developer's tokens, and a key the developer made for themselves in the default team.
+struct DeveloperKey {
+    owner: String,
+    dev_id: uuid::Uuid,
+    dev: String,
+    key: Value,
+}
+
+async fn developer_with_a_key(app: &crate::helpers::TestApp) -> DeveloperKey {
+    let (_, owner) = app.token_for("owner@example.com", "owner").await;
+    let (dev_id, dev) = app.token_for("dev@example.com", "developer").await;
+    let team = default_team(app, &owner).await;
+    join_team(app, &owner, &team, dev_id).await;
+    let key = json_of(
+        app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team}))).await,
+        201,
+    )
+    .await;
+    DeveloperKey { owner, dev_id, dev, key }
+}
+
 /// Puts a member in a team.
 async fn join_team(app: &crate::helpers::TestApp, token: &str, team: &str, user: uuid::Uuid) {
     let status = app
@@ -552,19 +559,12 @@ async fn default_team(app: &crate::helpers::TestApp, token: &str) -> String {
     teams["data"][0]["id"].as_str().unwrap().to_owned()
 }
 
-/// Calls `model` until the catalog has picked up the new deployment (an answer other than 404).
-async fn poll_answer(app: &crate::helpers::TestApp, key: &str, model: &str) -> (u16, Value) {
+/// Calls `model` once the catalog holds its new deployment (reloaded here rather than waited for).
+async fn answer_of(app: &crate::helpers::TestApp, key: &str, model: &str) -> (u16, Value) {
+    app.services.catalog.reload().await.unwrap();
     let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
-    let mut last = (0, Value::Null);
-    for _ in 0..100 {
-        let response = app.post_as(key, "/v1/chat/completions", &body).await;
-        last = (response.status().as_u16(), response.json().await.unwrap_or(Value::Null));
-        if last.0 != 404 {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
+    let response = app.post_as(key, "/v1/chat/completions", &body).await;
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
 /// A server that answers every request with a 307 to `location`; returns its port.
