@@ -146,7 +146,12 @@ impl Auth {
 
     /// Accepts an invitation (the token from the link, the password of the new or the existing account, a new
     /// account's name) and takes the session the gateway answers with, as a sign-in does.
-    pub async fn accept_invitation(&self, token: &str, password: &str, name: &str) -> ApiResult<()> {
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &str,
+        name: &str,
+    ) -> ApiResult<()> {
         let mut body = json!({"token": token, "password": password});
         if !name.trim().is_empty() {
             body["name"] = Value::String(name.trim().to_owned());

@@ -3,7 +3,9 @@
 
 use crate::schema_helpers::{fk, index};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{string, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null};
+use sea_orm_migration::schema::{
+    string, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
+};
 
 /// Creates `invitations`.
 #[derive(DeriveMigrationName)]

@@ -11,8 +11,20 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        index(manager, "usage_rollups_hourly", &["tenant_id", "team_id", "hour"], false).await?;
-        index(manager, "usage_rollups_hourly", &["tenant_id", "api_key_id", "hour"], false).await
+        index(
+            manager,
+            "usage_rollups_hourly",
+            &["tenant_id", "team_id", "hour"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "usage_rollups_hourly",
+            &["tenant_id", "api_key_id", "hour"],
+            false,
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -21,7 +33,12 @@ impl MigrationTrait for Migration {
             "idx_usage_rollups_hourly_tenant_id_team_id_hour",
         ] {
             manager
-                .drop_index(Index::drop().name(name).table("usage_rollups_hourly").to_owned())
+                .drop_index(
+                    Index::drop()
+                        .name(name)
+                        .table("usage_rollups_hourly")
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())

@@ -66,8 +66,10 @@ impl TrustedProxies {
         }
         if relayed {
             // Believed only from a trusted proxy, and then the named client must itself be loopback.
-            return self.trusts(req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()))
-                && self.client_ip(req).is_loopback();
+            return self.trusts(
+                req.peer_addr()
+                    .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()),
+            ) && self.client_ip(req).is_loopback();
         }
         true
     }

@@ -393,7 +393,9 @@ impl Settings {
     }
 
     /// The egress policy these settings describe.
-    pub fn egress_policy(&self) -> Result<std::sync::Arc<crate::egress::EgressPolicy>, ConfigError> {
+    pub fn egress_policy(
+        &self,
+    ) -> Result<std::sync::Arc<crate::egress::EgressPolicy>, ConfigError> {
         crate::egress::EgressPolicy::new(&self.egress, self.is_saas())
             .map(std::sync::Arc::new)
             .map_err(|message| ConfigError::Invalid {
@@ -586,14 +588,24 @@ impl Settings {
                 message,
             });
         }
-        if let Err(message) = crate::client_address::TrustedProxies::parse(&self.admin.trusted_proxies) {
+        if let Err(message) =
+            crate::client_address::TrustedProxies::parse(&self.admin.trusted_proxies)
+        {
             return Err(ConfigError::Invalid {
                 key: "admin.trusted_proxies",
                 message,
             });
         }
-        if self.admin.jwt_previous_secrets.iter().any(|s| s.0.len() < 32) {
-            return invalid("admin.jwt_previous_secrets", "each must be at least 32 bytes");
+        if self
+            .admin
+            .jwt_previous_secrets
+            .iter()
+            .any(|s| s.0.len() < 32)
+        {
+            return invalid(
+                "admin.jwt_previous_secrets",
+                "each must be at least 32 bytes",
+            );
         }
         if self.admin.password_hash_concurrency == 0 {
             return invalid("admin.password_hash_concurrency", "must be at least 1");
@@ -601,7 +613,9 @@ impl Settings {
         if self.admin.invitation_ttl.is_zero() {
             return invalid("admin.invitation_ttl", "must be greater than 0");
         }
-        if self.upstream.max_event_bytes == 0 || self.upstream.max_response_bytes < self.upstream.max_event_bytes {
+        if self.upstream.max_event_bytes == 0
+            || self.upstream.max_response_bytes < self.upstream.max_event_bytes
+        {
             return invalid(
                 "upstream.max_event_bytes",
                 "must be above 0 and at most upstream.max_response_bytes",

@@ -115,7 +115,9 @@ impl Resolve for PolicyResolver {
                 .collect();
             if resolved.is_empty() {
                 tracing::warn!(host = %host, "egress refused: the name resolves only to addresses the policy forbids");
-                return Err(Box::new(EgressError::Forbidden) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(EgressError::Forbidden) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(resolved.into_iter()) as Addrs)
         })
@@ -144,9 +146,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
             let s = v6.segments();
             // 64:ff9b::/96 (NAT64): the last 32 bits.
             if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
-                return IpAddr::V4(Ipv4Addr::from(
-                    (u32::from(s[6]) << 16) | u32::from(s[7]),
-                ));
+                return IpAddr::V4(Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])));
             }
             // 2002::/16 (6to4): bits 16..48.
             if s[0] == 0x2002 {
@@ -233,7 +233,12 @@ mod tests {
             let ip: IpAddr = refused.parse().unwrap_or_else(|_| unreachable!());
             assert!(!p.permits(ip), "{refused} must be refused");
         }
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             let ip: IpAddr = public.parse().unwrap_or_else(|_| unreachable!());
             assert!(p.permits(ip), "{public} must pass");
         }

@@ -71,6 +71,9 @@ mod tests {
             assert!(redacted.contains("[REDACTED]"), "{redacted}");
             assert!(!redacted.contains(&secret[4..16]), "{redacted}");
         }
-        assert_eq!(redact("plain words, version 1.2.3", 1000), "plain words, version 1.2.3");
+        assert_eq!(
+            redact("plain words, version 1.2.3", 1000),
+            "plain words, version 1.2.3"
+        );
     }
 }

@@ -110,7 +110,9 @@ impl Application {
             storage_runtime: tokio::runtime::Handle::current(),
             egress: Arc::clone(&egress),
             proxies: proxies.clone(),
-            hashing: Arc::new(tokio::sync::Semaphore::new(settings.admin.password_hash_concurrency)),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                settings.admin.password_hash_concurrency,
+            )),
         });
         tokio::task::spawn_blocking(usage::tokenizer::warm_up);
 
@@ -280,7 +282,10 @@ impl Application {
             .wait_for_open_calls(std::time::Duration::from_secs(10))
             .await;
         if still_open > 0 {
-            tracing::error!(calls = still_open, "calls still open after the HTTP server stopped; their events may be missing");
+            tracing::error!(
+                calls = still_open,
+                "calls still open after the HTTP server stopped; their events may be missing"
+            );
         }
         tracing::info!("HTTP server stopped; flushing usage events");
         self.writer.shutdown().await;
@@ -323,7 +328,10 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     })
     .with_context(|| format!("reading or creating {}", path.display()))?;
     if secret.len() < 32 {
-        anyhow::bail!("{} holds fewer than 32 bytes; delete it to make a new one", path.display());
+        anyhow::bail!(
+            "{} holds fewer than 32 bytes; delete it to make a new one",
+            path.display()
+        );
     }
     if settings.redis_url.is_some() {
         tracing::warn!(

@@ -133,10 +133,9 @@ pub fn Invitations(invited: RwSignal<u32>) -> impl IntoView {
                 spawn_local(async move {
                     let path = format!("/invitations/{}", invitation.id);
                     match api::no_content(auth, Method::Delete, &path).await {
-                        Ok(()) => status.set(format!(
-                            "Revoked the invitation of {}.",
-                            invitation.email
-                        )),
+                        Ok(()) => {
+                            status.set(format!("Revoked the invitation of {}.", invitation.email))
+                        }
                         Err(e) => status.set(e.message),
                     }
                     reload.update(|n| *n += 1);

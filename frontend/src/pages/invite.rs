@@ -24,13 +24,15 @@ fn explained(mut error: ApiError) -> ApiError {
     match error.code.as_str() {
         "invalid_credentials" => {
             error.field = Some("password".into());
-            error.message = "This address already has an account: enter that account's current password."
-                .into();
+            error.message =
+                "This address already has an account: enter that account's current password."
+                    .into();
         }
         "invalid_invitation" => {
-            error.message = "This invitation is not valid: it may have expired, been revoked or already \
+            error.message =
+                "This invitation is not valid: it may have expired, been revoked or already \
                              been used. Ask whoever invited you for a new link."
-                .into();
+                    .into();
         }
         _ => {}
     }

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use serde_json::json;
 use switchyard_types::roles::{Action, Role};
 
-use super::invitations::{InviteForm, Invitations};
+use super::invitations::{Invitations, InviteForm};
 use crate::api::{self, Method};
 use crate::auth::use_auth;
 use crate::components::{Page, Pager, PagerControls, loaded, short_time, use_confirm};

@@ -484,7 +484,8 @@ pub async fn change_password(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     // Guessing the current password through a stolen session is throttled like a sign-in.
-    let attempt = Attempt::begin(&admin, vec![format!("password:user:{}", session.user_id)]).await?;
+    let attempt =
+        Attempt::begin(&admin, vec![format!("password:user:{}", session.user_id)]).await?;
     let (current, hash) = (body.current_password, user.password_hash.clone());
     let ok = admin
         .hash_work(move || password::verify_password(&current, &hash))

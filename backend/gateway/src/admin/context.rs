@@ -74,11 +74,7 @@ impl AdminState {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(ApiError::internal)?;
+        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(ApiError::internal)
@@ -164,12 +160,13 @@ async fn current(admin: &AdminState, claimed: Session) -> Result<Session, ApiErr
             message: "this session has been signed out; sign in again".into(),
         });
     }
-    let role = member
-        .and_then(|m| Role::parse(&m.role))
-        .ok_or_else(|| ApiError::Unauthenticated {
-            code: "no_membership",
-            message: "this user no longer has access to the tenant".into(),
-        })?;
+    let role =
+        member
+            .and_then(|m| Role::parse(&m.role))
+            .ok_or_else(|| ApiError::Unauthenticated {
+                code: "no_membership",
+                message: "this user no longer has access to the tenant".into(),
+            })?;
     Ok(Session { role, ..claimed })
 }
 
@@ -229,11 +226,11 @@ fn token_session(req: &HttpRequest) -> Result<Session, ApiError> {
         }
     }
     .ok_or_else(|| {
-            unauthenticated(
-                "missing_token",
-                "sign in first: send `Authorization: Bearer <access token>`",
-            )
-        })?;
+        unauthenticated(
+            "missing_token",
+            "sign in first: send `Authorization: Bearer <access token>`",
+        )
+    })?;
     let claims = admin.signer.verify(&token).map_err(|e| match e {
         TokenError::Expired => {
             unauthenticated("token_expired", "the access token has expired; refresh it")

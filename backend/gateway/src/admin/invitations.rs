@@ -132,7 +132,8 @@ pub async fn invite(
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::validation("email", "is not an email address"));
     }
-    let ttl = chrono::Duration::from_std(admin.settings.invitation_ttl).map_err(ApiError::internal)?;
+    let ttl =
+        chrono::Duration::from_std(admin.settings.invitation_ttl).map_err(ApiError::internal)?;
     let scoped = Scoped::new(admin.repo.db().clone(), session.tenant_id);
     let actor = session.user_id;
     let (token, token_hash) = new_token();
@@ -275,7 +276,8 @@ pub async fn revoke(
 fn invalid_invitation() -> ApiError {
     ApiError::Unauthenticated {
         code: "invalid_invitation",
-        message: "this invitation is not valid: it may have expired, been revoked or been used".into(),
+        message: "this invitation is not valid: it may have expired, been revoked or been used"
+            .into(),
     }
 }
 
@@ -355,7 +357,8 @@ pub async fn accept(
         }
     };
     attempt.succeeded(&admin).await;
-    let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+    let role =
+        Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
     let name = body
         .name
         .map(|n| n.trim().to_owned())

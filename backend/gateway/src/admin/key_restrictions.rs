@@ -15,9 +15,21 @@ const NARROW_ONLY: &str =
 
 /// Checks an edit by a caller limited to their own keys.
 pub fn check_narrowing(row: &api_key::Model, body: &UpdateKey) -> Result<(), ApiError> {
-    list("allowed_models", row.allowed_models.as_ref(), &body.allowed_models)?;
-    list("allowed_regions", row.allowed_regions.as_ref(), &body.allowed_regions)?;
-    list("allowed_tools", row.allowed_tools.as_ref(), &body.allowed_tools)?;
+    list(
+        "allowed_models",
+        row.allowed_models.as_ref(),
+        &body.allowed_models,
+    )?;
+    list(
+        "allowed_regions",
+        row.allowed_regions.as_ref(),
+        &body.allowed_regions,
+    )?;
+    list(
+        "allowed_tools",
+        row.allowed_tools.as_ref(),
+        &body.allowed_tools,
+    )?;
     ceiling("rpm_limit", row.rpm_limit, body.rpm_limit)?;
     ceiling("tpm_limit", row.tpm_limit, body.tpm_limit)?;
     ceiling("max_concurrency", row.max_concurrency, body.max_concurrency)?;
@@ -86,7 +98,14 @@ mod tests {
         let current = serde_json::json!(["a", "b"]);
         assert!(list("m", Some(&current), &Some(Some(vec!["a".into()]))).is_ok());
         assert!(list("m", Some(&current), &Some(None)).is_err());
-        assert!(list("m", Some(&current), &Some(Some(vec!["a".into(), "c".into()]))).is_err());
+        assert!(
+            list(
+                "m",
+                Some(&current),
+                &Some(Some(vec!["a".into(), "c".into()]))
+            )
+            .is_err()
+        );
         assert!(list("m", None, &Some(Some(vec!["z".into()]))).is_ok());
         assert!(ceiling("r", Some(10), Some(Some(5))).is_ok());
         assert!(ceiling("r", Some(10), Some(Some(11))).is_err());

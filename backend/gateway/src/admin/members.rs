@@ -2,9 +2,9 @@
 //! creates an account or sets its password.
 
 use super::audit;
-use super::owned_keys;
 use super::context::{AdminState, Session};
 use super::error::ApiError;
+use super::owned_keys;
 use super::pagination::{Page, PageQuery};
 use super::roles::{Action, Role};
 use crate::store::Scoped;

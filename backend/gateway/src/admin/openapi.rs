@@ -5,8 +5,8 @@
 
 use super::error::ApiErrorBody;
 use super::{
-    api_keys, audit, auth, budgets, deployments, invitations, members, model_groups, prices, providers, regions,
-    reports, requests, sessions, teams, tenants,
+    api_keys, audit, auth, budgets, deployments, invitations, members, model_groups, prices,
+    providers, regions, reports, requests, sessions, teams, tenants,
 };
 use actix_web::{HttpResponse, ResponseError};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

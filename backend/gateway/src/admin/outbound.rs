@@ -9,7 +9,11 @@ use crate::egress::{EgressError, EgressPolicy};
 
 /// A URL a tenant asks the gateway to call: `http(s)` only, without credentials in it, and allowed by the egress
 /// policy as far as can be told before resolving it. Returned trimmed of surrounding whitespace.
-pub fn outbound_url(field: &'static str, url: &str, egress: &EgressPolicy) -> Result<String, ApiError> {
+pub fn outbound_url(
+    field: &'static str,
+    url: &str,
+    egress: &EgressPolicy,
+) -> Result<String, ApiError> {
     let url = url.trim();
     let parsed = reqwest::Url::parse(url)
         .map_err(|_| ApiError::validation(field, "must be an http:// or https:// URL"))?;
@@ -57,7 +61,10 @@ mod tests {
 
     #[test]
     fn only_listed_names_and_prefixes_pass() {
-        let allowed = vec!["SWITCHYARD_PROVIDER_KEY_*".to_owned(), "OPENAI_API_KEY".to_owned()];
+        let allowed = vec![
+            "SWITCHYARD_PROVIDER_KEY_*".to_owned(),
+            "OPENAI_API_KEY".to_owned(),
+        ];
         assert!(env_name_allowed(&allowed, "SWITCHYARD_PROVIDER_KEY_VLLM"));
         assert!(env_name_allowed(&allowed, "OPENAI_API_KEY"));
         assert!(!env_name_allowed(&allowed, "SWITCHYARD_PROVIDER_KEY_"));

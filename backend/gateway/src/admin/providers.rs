@@ -190,7 +190,9 @@ pub async fn create(
     let api_key_env = body
         .api_key_env
         .as_deref()
-        .map(|name| outbound::provider_key_env(admin.saas(), &admin.settings.provider_key_env, name))
+        .map(|name| {
+            outbound::provider_key_env(admin.saas(), &admin.settings.provider_key_env, name)
+        })
         .transpose()?;
     let id = Uuid::now_v7();
     let sealed = body

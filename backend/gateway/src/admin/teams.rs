@@ -578,8 +578,14 @@ pub async fn remove_member(
                 None,
             )
             .await?;
-            super::owned_keys::revoke_owned(&scoped, user_id, Some(team_id), actor, "removed from the team")
-                .await
+            super::owned_keys::revoke_owned(
+                &scoped,
+                user_id,
+                Some(team_id),
+                actor,
+                "removed from the team",
+            )
+            .await
         })
         .await?;
     super::owned_keys::invalidate(&admin, hashes).await;

@@ -262,7 +262,14 @@ mod tests {
 
     #[test]
     fn text_cells_that_a_spreadsheet_would_run_are_neutralised_and_amounts_are_not() {
-        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+        for formula in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             assert_eq!(Cell::Text(formula.into()).csv(), format!("'{formula}"));
         }
         assert_eq!(Cell::Text("team=search".into()).csv(), "team=search");

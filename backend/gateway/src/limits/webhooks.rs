@@ -4,11 +4,11 @@
 //! the shared state (once per threshold per period across every replica); delivery is retried a few times.
 
 use super::budgets::BudgetPeriod;
+use crate::egress::EgressPolicy;
 use crate::money::Picos;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use crate::egress::EgressPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -11,7 +11,12 @@ use serde_json::{Map, Value};
 
 /// The top-level fields the gateway may set, replace or remove on the way: written from the map. Every other
 /// field is written as the caller sent it.
-const TOUCHED: [&str; 4] = ["model", "stream_options", "max_completion_tokens", "metadata"];
+const TOUCHED: [&str; 4] = [
+    "model",
+    "stream_options",
+    "max_completion_tokens",
+    "metadata",
+];
 
 /// A request body's top-level fields in the caller's order, each as the text it was sent as.
 #[derive(Debug, Default)]

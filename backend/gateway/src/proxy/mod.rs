@@ -116,7 +116,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .get::<refusal::RefusalId>()
                         .copied();
                     if let Some(refusal::RefusalId(id)) = refused
-                        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id.to_string())
+                        && let Ok(value) =
+                            actix_web::http::header::HeaderValue::from_str(&id.to_string())
                     {
                         response.headers_mut().insert(
                             actix_web::http::header::HeaderName::from_static("x-request-id"),
@@ -251,7 +252,10 @@ impl ProxyState {
                 .map(str::trim)
                 .ok_or(AuthError::Missing)?,
         };
-        Ok(self.keys.resolve(secret, self.proxies.client_ip(req)).await?)
+        Ok(self
+            .keys
+            .resolve(secret, self.proxies.client_ip(req))
+            .await?)
     }
 
     /// Starts the trace of a call (an empty handle when traces are off).

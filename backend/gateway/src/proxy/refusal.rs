@@ -28,7 +28,12 @@ pub(super) struct Refused<'a> {
 impl Refused<'_> {
     /// Records `error` as the call's event, when it is a policy's refusal, and hands it back for the caller's
     /// answer. An unknown model or a malformed request is the caller's mistake, not a refusal: not recorded.
-    pub(super) fn record(&self, state: &ProxyState, req: &HttpRequest, error: ProxyError) -> ProxyError {
+    pub(super) fn record(
+        &self,
+        state: &ProxyState,
+        req: &HttpRequest,
+        error: ProxyError,
+    ) -> ProxyError {
         if !matches!(
             error,
             ProxyError::Limited(_)

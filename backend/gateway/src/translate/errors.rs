@@ -140,7 +140,11 @@ pub fn openai_error_to_anthropic(status: u16, body: &[u8]) -> (u16, Value) {
         // The gateway's own answer (an OpenAI error it made, or a plain-text one of actix's): quoted, cut.
         .unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            if text.trim().is_empty() { raw_message(body) } else { text }
+            if text.trim().is_empty() {
+                raw_message(body)
+            } else {
+                text
+            }
         });
     (status, anthropic_error_body(kind, &message))
 }

@@ -3,12 +3,12 @@
 
 use crate::catalog::{Provider, ProviderKind};
 use crate::config::UpstreamSettings;
+use crate::egress::EgressPolicy;
 use crate::error::ProxyError;
 use crate::translate;
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
-use crate::egress::EgressPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_types::OpenAiErrorBody;
@@ -28,7 +28,10 @@ pub type ForwardedHeader = (reqwest::header::HeaderName, reqwest::header::Header
 
 impl UpstreamClient {
     /// Builds the pooled client. Installs the rustls crypto provider if nobody has yet.
-    pub fn new(settings: UpstreamSettings, egress: Arc<EgressPolicy>) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        settings: UpstreamSettings,
+        egress: Arc<EgressPolicy>,
+    ) -> Result<Self, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Self {
             http: build_http(&settings, &egress)?,
@@ -141,7 +144,12 @@ impl UpstreamClient {
         response: reqwest::Response,
         deadline: Instant,
     ) -> Result<Bytes, ProxyError> {
-        match tokio::time::timeout_at(deadline, read_capped(response, self.settings.max_response_bytes)).await {
+        match tokio::time::timeout_at(
+            deadline,
+            read_capped(response, self.settings.max_response_bytes),
+        )
+        .await
+        {
             Err(_) => Err(ProxyError::UpstreamTimeout("total")),
             Ok(result) => result,
         }
@@ -231,10 +239,7 @@ fn unreachable(provider: &Provider, reason: &str) -> ProxyError {
 /// arrives).
 async fn read_capped(response: reqwest::Response, cap: usize) -> Result<Bytes, ProxyError> {
     use futures_util::StreamExt;
-    if response
-        .content_length()
-        .is_some_and(|n| n > cap as u64)
-    {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(ProxyError::UpstreamTooLarge(cap));
     }
     let mut body = bytes::BytesMut::new();
@@ -252,7 +257,10 @@ async fn read_capped(response: reqwest::Response, cap: usize) -> Result<Bytes, P
     Ok(body.freeze())
 }
 
-fn build_http(settings: &UpstreamSettings, egress: &Arc<EgressPolicy>) -> Result<reqwest::Client, reqwest::Error> {
+fn build_http(
+    settings: &UpstreamSettings,
+    egress: &Arc<EgressPolicy>,
+) -> Result<reqwest::Client, reqwest::Error> {
     egress
         .client_builder()
         .connect_timeout(settings.connect_timeout)

@@ -181,7 +181,10 @@ impl Worker {
                 self.unwritten.push(events);
             }
             Ok((Err(_), events)) => {
-                tracing::error!(events = count, "spooling usage events panicked; keeping them in memory");
+                tracing::error!(
+                    events = count,
+                    "spooling usage events panicked; keeping them in memory"
+                );
                 self.unwritten.push(events);
             }
             // The blocking pool is gone (the runtime is shutting down): the events went with the task.

@@ -553,9 +553,9 @@ async fn residency_narrows_from_tenant_to_team_to_key_and_the_proxy_refuses_outs
         .collect();
     assert!(!refusals.is_empty());
     assert!(
-        refusals
-            .iter()
-            .all(|r| r.status_code == 403 && r.outcome == "region_not_allowed" && r.cost_picos == 0),
+        refusals.iter().all(|r| r.status_code == 403
+            && r.outcome == "region_not_allowed"
+            && r.cost_picos == 0),
         "refused calls are logged, not billed"
     );
     app.shutdown().await;

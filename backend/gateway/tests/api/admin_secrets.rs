@@ -41,7 +41,10 @@ async fn no_secret_appears_in_the_logs() {
         ("SWITCHYARD_ADMIN_EMAIL".into(), "root@example.com".into()),
         ("SWITCHYARD_ADMIN_PASSWORD".into(), admin_password.clone()),
         ("SWITCHYARD_ADMIN__SECURE_COOKIES".into(), "false".into()),
-        ("SWITCHYARD_PROVIDER_KEY_UPSTREAM".into(), provider_key.clone()),
+        (
+            "SWITCHYARD_PROVIDER_KEY_UPSTREAM".into(),
+            provider_key.clone(),
+        ),
         ("RUST_LOG".into(), "debug".into()),
     ];
     switchyard(

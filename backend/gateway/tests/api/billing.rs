@@ -45,7 +45,10 @@ async fn a_call_still_running_at_shutdown_is_recorded_before_the_gateway_exits()
     })
     .await;
     let client = app.client.clone();
-    let (url, key) = (format!("{}/v1/chat/completions", app.address), app.key.clone());
+    let (url, key) = (
+        format!("{}/v1/chat/completions", app.address),
+        app.key.clone(),
+    );
     let slow = tokio::spawn(async move {
         client
             .post(url)
@@ -62,21 +65,35 @@ async fn a_call_still_running_at_shutdown_is_recorded_before_the_gateway_exits()
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(!app.mock.received().is_empty(), "the call reached the provider");
+    assert!(
+        !app.mock.received().is_empty(),
+        "the call reached the provider"
+    );
     let rows = app.shutdown_and_read_usage().await;
     slow.abort();
     assert_eq!(rows.len(), 1, "the interrupted call has its event");
     let row = &rows[0];
-    assert_eq!((row.outcome.as_str(), row.status_code), ("interrupted", 499));
+    assert_eq!(
+        (row.outcome.as_str(), row.status_code),
+        ("interrupted", 499)
+    );
     assert_eq!(row.usage_source, "estimate");
-    assert!(row.input_tokens > 0 && row.cost_picos > 0, "the prompt it sent is billed: {row:?}");
+    assert!(
+        row.input_tokens > 0 && row.cost_picos > 0,
+        "the prompt it sent is billed: {row:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_total_budget_remembers_spend_whose_raw_events_retention_deleted() {
     let app = spawn_app().await;
     for _ in 0..3 {
-        assert_eq!(app.post("/v1/chat/completions", &chat_body(false)).await.status(), 200);
+        assert_eq!(
+            app.post("/v1/chat/completions", &chat_body(false))
+                .await
+                .status(),
+            200
+        );
     }
     assert_eq!(app.wait_for_usage(3, Duration::from_secs(10)).await, 3);
     let rows = app.usage_rows().await;
@@ -96,11 +113,18 @@ async fn a_total_budget_remembers_spend_whose_raw_events_retention_deleted() {
         .spend_since(tenant, &switchyard::store::SpendScope::Tenant, since)
         .await
         .unwrap();
-    assert_eq!(seeded, total, "a counter re-seeded after a restart starts from every call ever made");
+    assert_eq!(
+        seeded, total,
+        "a counter re-seeded after a restart starts from every call ever made"
+    );
     let team = app
         .services
         .repo
-        .spend_since(tenant, &switchyard::store::SpendScope::Team(app.services.default_team.id), since)
+        .spend_since(
+            tenant,
+            &switchyard::store::SpendScope::Team(app.services.default_team.id),
+            since,
+        )
         .await
         .unwrap();
     assert_eq!(team, total);
@@ -113,7 +137,13 @@ async fn a_key_s_tag_cannot_be_replaced_by_the_caller_to_leave_a_tag_budget() {
     let (_, owner) = app.token_for("owner@example.com", "owner").await;
     let team = app.services.default_team.id;
     let key = json_of(
-        app.admin(&owner, Method::POST, "/keys", Some(json!({"name": "tagged", "team_id": team, "metadata": {"project": "alpha"}}))).await,
+        app.admin(
+            &owner,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "tagged", "team_id": team, "metadata": {"project": "alpha"}})),
+        )
+        .await,
         201,
     )
     .await;
@@ -130,7 +160,12 @@ async fn a_key_s_tag_cannot_be_replaced_by_the_caller_to_leave_a_tag_budget() {
     assert_eq!(escaping.status(), 200);
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(10)).await, 1);
     let row = app.usage_rows().await.remove(0);
-    assert_eq!(row.tags["project"].as_str(), Some("alpha"), "{:?}", row.tags);
+    assert_eq!(
+        row.tags["project"].as_str(),
+        Some("alpha"),
+        "{:?}",
+        row.tags
+    );
     assert_eq!(row.tags["env"].as_str(), Some("dev"));
     app.shutdown().await;
 }
@@ -146,8 +181,18 @@ async fn every_v1_answer_carries_a_request_id_refusals_and_errors_included() {
         app.client.get(format!("{}/v1/models", app.address)).bearer_auth(&app.key).send().await.unwrap(),
     ];
     for answer in answers {
-        let id = answer.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        assert!(id.as_deref().is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()), "{} {:?}", answer.status(), answer.headers());
+        let id = answer
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        assert!(
+            id.as_deref()
+                .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()),
+            "{} {:?}",
+            answer.status(),
+            answer.headers()
+        );
     }
     app.shutdown().await;
 }
@@ -163,13 +208,29 @@ async fn a_refused_call_is_in_the_request_log_with_its_reason_and_no_cost() {
         )
         .await;
     assert_eq!(refused.status(), 403);
-    let id = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(10)).await, 1);
     let row = app.usage_rows().await.remove(0);
-    assert_eq!(row.id.to_string(), id, "the answer's x-request-id finds the log entry");
-    assert_eq!((row.status_code, row.outcome.as_str()), (403, "model_not_allowed"));
-    assert_eq!((row.input_tokens, row.output_tokens, row.cost_picos), (0, 0, 0));
-    assert!(row.error_message.is_some_and(|m| m.contains(crate::helpers::OTHER_MODEL)));
+    assert_eq!(
+        row.id.to_string(),
+        id,
+        "the answer's x-request-id finds the log entry"
+    );
+    assert_eq!(
+        (row.status_code, row.outcome.as_str()),
+        (403, "model_not_allowed")
+    );
+    assert_eq!(
+        (row.input_tokens, row.output_tokens, row.cost_picos),
+        (0, 0, 0)
+    );
+    assert!(
+        row.error_message
+            .is_some_and(|m| m.contains(crate::helpers::OTHER_MODEL))
+    );
     // The admin API's request log lists it.
     let (_, owner) = app.token_for("owner@example.com", "owner").await;
     let log = json_of(app.admin(&owner, Method::GET, "/requests", None).await, 200).await;
@@ -205,8 +266,17 @@ async fn the_provider_receives_the_callers_json_as_written_but_for_the_model() {
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap_or_default());
-    let received = bodies.lock().unwrap().pop().expect("the provider got the call");
+    assert_eq!(
+        answer.status(),
+        200,
+        "{}",
+        answer.text().await.unwrap_or_default()
+    );
+    let received = bodies
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("the provider got the call");
     let expected = sent.replace(r#""model":"echo-model""#, r#""model":"upstream-echo""#);
     assert_eq!(String::from_utf8(received).unwrap(), expected);
     app.shutdown().await;
@@ -227,7 +297,9 @@ async fn capture_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>
                 let mut chunk = [0u8; 8192];
                 // Headers, then Content-Length bytes of body.
                 let (head_end, length) = loop {
-                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -243,13 +315,18 @@ async fn capture_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>
                     }
                 };
                 while buffer.len() < head_end + length {
-                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
                     buffer.extend_from_slice(&chunk[..n]);
                 }
-                store.lock().unwrap().push(buffer[head_end..head_end + length].to_vec());
+                store
+                    .lock()
+                    .unwrap()
+                    .push(buffer[head_end..head_end + length].to_vec());
                 let body = r#"{"id":"c1","object":"chat.completion","created":1,"model":"upstream-echo","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

@@ -20,10 +20,9 @@ const LEASE_MS: u64 = 600_000;
 /// Redis's clock, the ledger the caller's: window starts and resets may differ by a millisecond).
 fn decision(outcome: &AdmitOutcome) -> (String, Vec<i64>) {
     match outcome {
-        AdmitOutcome::Admitted(readings) => (
-            "admitted".into(),
-            readings.iter().map(|r| r.used).collect(),
-        ),
+        AdmitOutcome::Admitted(readings) => {
+            ("admitted".into(), readings.iter().map(|r| r.used).collect())
+        }
         AdmitOutcome::Refused { index, reading } => {
             (format!("refused at {index}"), vec![reading.used])
         }
@@ -136,9 +135,11 @@ async fn the_ledger_and_the_redis_scripts_take_the_same_decisions_on_a_random_se
                 match check {
                     Check::Window { key, amount, .. } if key.starts_with("tpm") => {
                         let real = rng.random_range(0..*amount);
-                        settlement
-                            .windows
-                            .push((key.clone(), start - start % WINDOW_MS, real - amount));
+                        settlement.windows.push((
+                            key.clone(),
+                            start - start % WINDOW_MS,
+                            real - amount,
+                        ));
                     }
                     Check::Concurrency { key, .. } => settlement.concurrency.push(key.clone()),
                     _ => {}

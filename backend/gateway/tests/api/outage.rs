@@ -75,7 +75,11 @@ async fn usage_survives_a_database_outage_without_loss_or_duplicates() {
         .unwrap()
         .unwrap();
     let raw_cost: i64 = app.usage_rows().await.iter().map(|r| r.cost_picos).sum();
-    assert_eq!(rolled.try_get::<i64>("", "n").unwrap(), 21, "each call rolled up once");
+    assert_eq!(
+        rolled.try_get::<i64>("", "n").unwrap(),
+        21,
+        "each call rolled up once"
+    );
     assert_eq!(rolled.try_get::<i64>("", "c").unwrap(), raw_cost);
     let left = std::fs::read_dir(&spool_dir)
         .unwrap()
@@ -90,7 +94,12 @@ async fn usage_survives_a_database_outage_without_loss_or_duplicates() {
 async fn events_neither_the_database_nor_the_spool_takes_are_kept_and_spooled_at_shutdown() {
     let (app, proxy) = app_behind_a_forwarder().await;
     // One call first, so the key is cached for the calls made while the database is away.
-    assert_eq!(app.post("/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post("/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(app.wait_for_usage(1, Duration::from_secs(5)).await, 1);
     // The database is cut off and the spool directory is replaced by a file: nothing can be written anywhere.
     let spool_dir = app.settings.spool_dir();
@@ -98,7 +107,12 @@ async fn events_neither_the_database_nor_the_spool_takes_are_kept_and_spooled_at
     std::fs::remove_dir_all(&spool_dir).unwrap();
     std::fs::write(&spool_dir, b"not a directory").unwrap();
     for _ in 0..3 {
-        assert_eq!(app.post("/v1/chat/completions", &chat_body(false)).await.status(), 200);
+        assert_eq!(
+            app.post("/v1/chat/completions", &chat_body(false))
+                .await
+                .status(),
+            200
+        );
     }
     // The writer tried and failed: the events are still queued, none spooled.
     let stats = std::sync::Arc::clone(&app.services.usage_stats);
@@ -116,7 +130,12 @@ async fn events_neither_the_database_nor_the_spool_takes_are_kept_and_spooled_at
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().lines().count())
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .count()
+        })
         .sum();
     assert_eq!(spooled, 3, "every event is on disk, none dropped");
     let _ = std::fs::remove_dir_all(spool_copy.parent().unwrap_or(&spool_copy));

@@ -35,7 +35,12 @@ async fn a_tenant_cannot_read_the_gateways_environment_through_api_key_env() {
     let app = spawn_app_with(saas()).await;
     let owner = signed_up(&app, "attacker@evil.example", "Evil").await;
     let token = owner["access_token"].as_str().unwrap();
-    for variable in ["SWITCHYARD_ADMIN__JWT_SECRET", "SWITCHYARD_MASTER_KEY", "PATH", "OPENAI_API_KEY"] {
+    for variable in [
+        "SWITCHYARD_ADMIN__JWT_SECRET",
+        "SWITCHYARD_MASTER_KEY",
+        "PATH",
+        "OPENAI_API_KEY",
+    ] {
         let refused = app
             .admin(
                 token,
@@ -83,7 +88,11 @@ async fn a_tenant_cannot_read_the_gateways_environment_through_api_key_env() {
         .unwrap();
     deploy(&app, provider.id.to_string(), "leaky-model").await;
     let answer = app
-        .post_as(&app.key, "/v1/chat/completions", &json!({"model": "leaky-model", "messages": [{"role": "user", "content": "hi"}]}))
+        .post_as(
+            &app.key,
+            "/v1/chat/completions",
+            &json!({"model": "leaky-model", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(answer.status(), 200);
     let path = std::env::var("PATH").unwrap_or_default();
@@ -119,17 +128,29 @@ async fn provider_and_webhook_urls_cannot_reach_private_or_metadata_addresses() 
         "http://api.example.com/v1", // https only in SaaS mode
     ] {
         let body = json_of(
-            app.admin(token, Method::POST, "/providers", Some(json!({"name": "p", "kind": "openai", "base_url": url, "api_key": "k"}))).await,
+            app.admin(
+                token,
+                Method::POST,
+                "/providers",
+                Some(json!({"name": "p", "kind": "openai", "base_url": url, "api_key": "k"})),
+            )
+            .await,
             400,
         )
         .await;
-        assert_eq!(body["error"]["details"]["field"], "base_url", "{url}: {body}");
+        assert_eq!(
+            body["error"]["details"]["field"], "base_url",
+            "{url}: {body}"
+        );
         let body = json_of(
             app.admin(token, Method::POST, "/budgets", Some(json!({"name": "b", "scope_type": "tenant", "period": "monthly", "limit": "10", "webhook_url": url}))).await,
             400,
         )
         .await;
-        assert_eq!(body["error"]["details"]["field"], "webhook_url", "{url}: {body}");
+        assert_eq!(
+            body["error"]["details"]["field"], "webhook_url",
+            "{url}: {body}"
+        );
     }
     // A host name that resolves to loopback passes the save-time check (it is a name) and is refused at connect
     // time, after resolution: DNS rebinding gets nowhere, and the caller learns no address.
@@ -145,7 +166,13 @@ async fn provider_and_webhook_urls_cannot_reach_private_or_metadata_addresses() 
     )
     .await;
     let key = json_of(
-        app.admin(token, Method::POST, "/keys", Some(json!({"name": "k", "team_id": default_team(&app, token).await}))).await,
+        app.admin(
+            token,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "k", "team_id": default_team(&app, token).await})),
+        )
+        .await,
         201,
     )
     .await;
@@ -154,8 +181,14 @@ async fn provider_and_webhook_urls_cannot_reach_private_or_metadata_addresses() 
     assert_eq!(answer.0, 502, "{}", answer.1);
     let message = answer.1["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("upstream unreachable"), "{message}");
-    assert!(!message.contains("127.0.0.1") && !message.contains("localhost:"), "{message}");
-    assert!(mock.received().is_empty(), "nothing reached the loopback mock");
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("localhost:"),
+        "{message}"
+    );
+    assert!(
+        mock.received().is_empty(),
+        "nothing reached the loopback mock"
+    );
     mock.stop().await;
     app.shutdown().await;
 }
@@ -172,9 +205,18 @@ async fn a_provider_redirect_is_not_followed_and_the_credential_stays_home() {
         201,
     )
     .await;
-    deploy(&app, provider["id"].as_str().unwrap().to_owned(), "redir-model").await;
+    deploy(
+        &app,
+        provider["id"].as_str().unwrap().to_owned(),
+        "redir-model",
+    )
+    .await;
     let answer = app
-        .post_as(&app.key, "/v1/chat/completions", &json!({"model": "redir-model", "messages": [{"role": "user", "content": "hi"}]}))
+        .post_as(
+            &app.key,
+            "/v1/chat/completions",
+            &json!({"model": "redir-model", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(answer.status(), 502);
     assert!(target.received().is_empty(), "the redirect was followed");
@@ -191,8 +233,28 @@ async fn an_invitation_never_sets_a_password_nor_attaches_an_existing_account() 
     let token = attacker["access_token"].as_str().unwrap();
 
     // Inviting the victim's address answers exactly as for an unknown address: no oracle, no password.
-    let known = json_of(app.admin(token, Method::POST, "/members", Some(json!({"email": "victim@corp.example", "role": "admin"}))).await, 201).await;
-    let unknown = json_of(app.admin(token, Method::POST, "/members", Some(json!({"email": "nobody@corp.example", "role": "admin"}))).await, 201).await;
+    let known = json_of(
+        app.admin(
+            token,
+            Method::POST,
+            "/members",
+            Some(json!({"email": "victim@corp.example", "role": "admin"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let unknown = json_of(
+        app.admin(
+            token,
+            Method::POST,
+            "/members",
+            Some(json!({"email": "nobody@corp.example", "role": "admin"})),
+        )
+        .await,
+        201,
+    )
+    .await;
     let shape = |v: &Value| {
         let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         keys.sort();
@@ -213,22 +275,70 @@ async fn an_invitation_never_sets_a_password_nor_attaches_an_existing_account() 
             .json(&body)
             .send()
     };
-    let wrong = accept(json!({"token": known["token"], "password": "attacker-chosen-pw"})).await.unwrap();
+    let wrong = accept(json!({"token": known["token"], "password": "attacker-chosen-pw"}))
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     let members = json_of(app.admin(token, Method::GET, "/members", None).await, 200).await;
-    assert_eq!(members["data"].as_array().unwrap().len(), 1, "nobody was attached");
+    assert_eq!(
+        members["data"].as_array().unwrap().len(),
+        1,
+        "nobody was attached"
+    );
     // The victim, with their own password, joins; the token then works no more.
-    let joined = json_of(accept(json!({"token": known["token"], "password": "a long enough password"})).await.unwrap(), 200).await;
+    let joined = json_of(
+        accept(json!({"token": known["token"], "password": "a long enough password"}))
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(joined["tenant"]["slug"], "evil");
     assert_eq!(joined["role"], "admin");
-    json_of(accept(json!({"token": known["token"], "password": "a long enough password"})).await.unwrap(), 401).await;
+    json_of(
+        accept(json!({"token": known["token"], "password": "a long enough password"}))
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     // A new address sets its own password; a revoked invitation works no more.
-    let fresh = json_of(accept(json!({"token": unknown["token"], "password": "the invitee's own password"})).await.unwrap(), 200).await;
+    let fresh = json_of(
+        accept(json!({"token": unknown["token"], "password": "the invitee's own password"}))
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(fresh["user"]["email"], "nobody@corp.example");
-    let revoked = json_of(app.admin(token, Method::POST, "/members", Some(json!({"email": "late@corp.example", "role": "viewer"}))).await, 201).await;
-    let status = app.admin(token, Method::DELETE, &format!("/invitations/{}", revoked["id"].as_str().unwrap()), None).await.status();
+    let revoked = json_of(
+        app.admin(
+            token,
+            Method::POST,
+            "/members",
+            Some(json!({"email": "late@corp.example", "role": "viewer"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let status = app
+        .admin(
+            token,
+            Method::DELETE,
+            &format!("/invitations/{}", revoked["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .status();
     assert_eq!(status, 204);
-    json_of(accept(json!({"token": revoked["token"], "password": "the invitee's own password"})).await.unwrap(), 401).await;
+    json_of(
+        accept(json!({"token": revoked["token"], "password": "the invitee's own password"}))
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     app.shutdown().await;
 }
 
@@ -258,7 +368,10 @@ async fn an_oversized_provider_answer_is_cut_with_a_502_and_billed() {
         .unwrap();
     assert_eq!(whole.status(), 502);
     let body: Value = whole.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "upstream_response_too_large", "{body}");
+    assert_eq!(
+        body["error"]["code"], "upstream_response_too_large",
+        "{body}"
+    );
     let streamed = app
         .client
         .post(format!("{}/v1/chat/completions", app.address))
@@ -270,14 +383,25 @@ async fn an_oversized_provider_answer_is_cut_with_a_502_and_billed() {
         .unwrap();
     let text = streamed.text().await.unwrap();
     assert!(text.contains("upstream_response_too_large"), "{text}");
-    assert!(text.len() < 4096, "the stream stopped near the cap ({} bytes)", text.len());
+    assert!(
+        text.len() < 4096,
+        "the stream stopped near the cap ({} bytes)",
+        text.len()
+    );
     app.wait_for_usage(2, Duration::from_secs(10)).await;
     let rows = app.usage_rows().await;
-    assert!(rows.iter().all(|r| r.status_code == 502), "{:?}", rows.iter().map(|r| r.status_code).collect::<Vec<_>>());
     assert!(
-        rows.iter().all(|r| r.input_tokens > 0 && r.output_tokens > 0),
+        rows.iter().all(|r| r.status_code == 502),
+        "{:?}",
+        rows.iter().map(|r| r.status_code).collect::<Vec<_>>()
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.input_tokens > 0 && r.output_tokens > 0),
         "what was consumed is billed: {:?}",
-        rows.iter().map(|r| (r.input_tokens, r.output_tokens)).collect::<Vec<_>>()
+        rows.iter()
+            .map(|r| (r.input_tokens, r.output_tokens))
+            .collect::<Vec<_>>()
     );
     app.shutdown().await;
 }
@@ -289,30 +413,112 @@ async fn sign_out_removal_and_demotion_end_an_access_token_at_once() {
     let (admin_id, admin) = app.token_for("admin@example.com", "admin").await;
     // Sign-out: the same access token is refused on the next request.
     let (_, leaving) = app.token_for("leaving@example.com", "viewer").await;
-    assert_eq!(app.admin(&leaving, Method::GET, "/teams", None).await.status(), 200);
-    assert_eq!(app.admin(&leaving, Method::POST, "/auth/logout", None).await.status(), 204);
-    assert_eq!(app.admin(&leaving, Method::GET, "/teams", None).await.status(), 401);
+    assert_eq!(
+        app.admin(&leaving, Method::GET, "/teams", None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.admin(&leaving, Method::POST, "/auth/logout", None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.admin(&leaving, Method::GET, "/teams", None)
+            .await
+            .status(),
+        401
+    );
     // Demotion: the admin's token no longer manages teams.
-    assert_eq!(app.admin(&admin, Method::POST, "/teams", Some(json!({"slug": "alpha", "name": "A"}))).await.status(), 201);
-    json_of(app.admin(&owner, Method::PATCH, &format!("/members/{admin_id}"), Some(json!({"role": "viewer"}))).await, 200).await;
-    assert_eq!(app.admin(&admin, Method::POST, "/teams", Some(json!({"slug": "bravo", "name": "B"}))).await.status(), 403);
+    assert_eq!(
+        app.admin(
+            &admin,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "alpha", "name": "A"}))
+        )
+        .await
+        .status(),
+        201
+    );
+    json_of(
+        app.admin(
+            &owner,
+            Method::PATCH,
+            &format!("/members/{admin_id}"),
+            Some(json!({"role": "viewer"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        app.admin(
+            &admin,
+            Method::POST,
+            "/teams",
+            Some(json!({"slug": "bravo", "name": "B"}))
+        )
+        .await
+        .status(),
+        403
+    );
     // Removal: the token is refused outright.
-    json_of(app.admin(&owner, Method::DELETE, &format!("/members/{admin_id}"), None).await, 200).await;
-    assert_eq!(app.admin(&admin, Method::GET, "/teams", None).await.status(), 401);
+    json_of(
+        app.admin(
+            &owner,
+            Method::DELETE,
+            &format!("/members/{admin_id}"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        app.admin(&admin, Method::GET, "/teams", None)
+            .await
+            .status(),
+        401
+    );
     app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_s_keys_stop_working_and_the_answer_says_so() {
     let app = spawn_app().await;
-    let DeveloperKey { owner, dev_id, key, .. } = developer_with_a_key(&app).await;
+    let DeveloperKey {
+        owner, dev_id, key, ..
+    } = developer_with_a_key(&app).await;
     let secret = key["secret"].as_str().unwrap().to_owned();
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
 
-    let removal = json_of(app.admin(&owner, Method::DELETE, &format!("/members/{dev_id}"), None).await, 200).await;
+    let removal = json_of(
+        app.admin(&owner, Method::DELETE, &format!("/members/{dev_id}"), None)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(removal["revoked_keys"][0]["id"], key["id"], "{removal}");
-    assert_eq!(app.post_as(&secret, "/v1/chat/completions", &chat_body(false)).await.status(), 401);
-    let audit = json_of(app.admin(&owner, Method::GET, "/audit?action=api_key.revoke", None).await, 200).await;
+    assert_eq!(
+        app.post_as(&secret, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        401
+    );
+    let audit = json_of(
+        app.admin(&owner, Method::GET, "/audit?action=api_key.revoke", None)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(audit["data"].as_array().map(Vec::len), Some(1), "{audit}");
     app.shutdown().await;
 }
@@ -327,21 +533,65 @@ async fn moving_a_provider_to_another_host_needs_its_credential_again() {
     )
     .await;
     let path = format!("/providers/{}", provider["id"].as_str().unwrap());
-    let body = json_of(app.admin(&token, Method::PATCH, &path, Some(json!({"base_url": "https://collector.evil.example/v1"}))).await, 400).await;
+    let body = json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &path,
+            Some(json!({"base_url": "https://collector.evil.example/v1"})),
+        )
+        .await,
+        400,
+    )
+    .await;
     assert_eq!(body["error"]["details"]["field"], "api_key");
     // Same host, another path: allowed; another host with the credential given again: allowed.
-    json_of(app.admin(&token, Method::PATCH, &path, Some(json!({"base_url": "https://api.openai.com/v2"}))).await, 200).await;
-    json_of(app.admin(&token, Method::PATCH, &path, Some(json!({"base_url": "https://other.example/v1", "api_key": "sk-other"}))).await, 200).await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &path,
+            Some(json!({"base_url": "https://api.openai.com/v2"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    json_of(
+        app.admin(
+            &token,
+            Method::PATCH,
+            &path,
+            Some(json!({"base_url": "https://other.example/v1", "api_key": "sk-other"})),
+        )
+        .await,
+        200,
+    )
+    .await;
     app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_developer_cannot_lift_the_restrictions_an_admin_put_on_their_key() {
     let app = spawn_app().await;
-    let DeveloperKey { owner, dev, key, .. } = developer_with_a_key(&app).await;
+    let DeveloperKey {
+        owner, dev, key, ..
+    } = developer_with_a_key(&app).await;
     let path = format!("/keys/{}", key["id"].as_str().unwrap());
     let expiry = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-    json_of(app.admin(&owner, Method::PATCH, &path, Some(json!({"allowed_models": ["gpt-test"], "max_concurrency": 2, "expires_at": expiry}))).await, 200).await;
+    json_of(
+        app.admin(
+            &owner,
+            Method::PATCH,
+            &path,
+            Some(
+                json!({"allowed_models": ["gpt-test"], "max_concurrency": 2, "expires_at": expiry}),
+            ),
+        )
+        .await,
+        200,
+    )
+    .await;
     for widening in [
         json!({"allowed_models": null}),
         json!({"allowed_models": ["gpt-test", "other-model"]}),
@@ -350,16 +600,43 @@ async fn a_developer_cannot_lift_the_restrictions_an_admin_put_on_their_key() {
         json!({"expires_at": null}),
         json!({"expires_at": (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339()}),
     ] {
-        let status = app.admin(&dev, Method::PATCH, &path, Some(widening.clone())).await.status();
+        let status = app
+            .admin(&dev, Method::PATCH, &path, Some(widening.clone()))
+            .await
+            .status();
         assert_eq!(status, 400, "{widening}");
     }
     // Narrowing is still theirs to do.
-    json_of(app.admin(&dev, Method::PATCH, &path, Some(json!({"max_concurrency": 1}))).await, 200).await;
+    json_of(
+        app.admin(
+            &dev,
+            Method::PATCH,
+            &path,
+            Some(json!({"max_concurrency": 1})),
+        )
+        .await,
+        200,
+    )
+    .await;
     // Rotation with a long grace does not outlive the expiry.
-    let rotated = json_of(app.admin(&dev, Method::POST, &format!("{path}/rotate"), Some(json!({"grace_seconds": 604_800}))).await, 201).await;
+    let rotated = json_of(
+        app.admin(
+            &dev,
+            Method::POST,
+            &format!("{path}/rotate"),
+            Some(json!({"grace_seconds": 604_800})),
+        )
+        .await,
+        201,
+    )
+    .await;
     let old = json_of(app.admin(&owner, Method::GET, &path, None).await, 200).await;
-    let old_expiry: chrono::DateTime<chrono::Utc> = old["expires_at"].as_str().unwrap().parse().unwrap();
-    assert!(old_expiry <= chrono::Utc::now() + chrono::Duration::days(1), "{old}");
+    let old_expiry: chrono::DateTime<chrono::Utc> =
+        old["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        old_expiry <= chrono::Utc::now() + chrono::Duration::days(1),
+        "{old}"
+    );
     assert!(rotated["secret"].is_string());
     app.shutdown().await;
 }
@@ -373,7 +650,10 @@ async fn chargeback_csv_cells_cannot_run_as_spreadsheet_formulas() {
         .client
         .post(format!("{}/v1/chat/completions", app.address))
         .bearer_auth(&app.key)
-        .header("x-switchyard-tags", "project==HYPERLINK(\"https://evil.example\")")
+        .header(
+            "x-switchyard-tags",
+            "project==HYPERLINK(\"https://evil.example\")",
+        )
         .json(&chat_body(false))
         .send()
         .await
@@ -396,7 +676,10 @@ async fn chargeback_csv_cells_cannot_run_as_spreadsheet_formulas() {
     assert_eq!(response.status(), 200);
     let csv = response.text().await.unwrap();
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
-    assert!(!csv.contains(",=HYPERLINK") && !csv.contains(",\"=HYPERLINK"), "{csv}");
+    assert!(
+        !csv.contains(",=HYPERLINK") && !csv.contains(",\"=HYPERLINK"),
+        "{csv}"
+    );
     app.shutdown().await;
 }
 
@@ -420,7 +703,10 @@ async fn parallel_wrong_passwords_cannot_outrun_the_sign_in_limit() {
         .map(|r| r.unwrap().status().as_u16())
         .collect();
     let checked = statuses.iter().filter(|s| **s == 401).count();
-    assert!(checked <= 3, "only 3 guesses may be checked, {checked} were: {statuses:?}");
+    assert!(
+        checked <= 3,
+        "only 3 guesses may be checked, {checked} were: {statuses:?}"
+    );
     // The right password is now refused too, until the window ends.
     let right = app
         .client
@@ -491,29 +777,53 @@ async fn a_cookie_session_cannot_be_used_from_another_site() {
 async fn readiness_and_guessed_keys_reveal_and_cost_nothing() {
     let app = spawn_app().await;
     // The real key is in use (cached) before the guessing starts.
-    assert_eq!(app.post_as(&app.key, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_as(&app.key, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
     // Guessed keys: after the per-address allowance, unknown keys are refused without a lookup.
     let mut last = 0;
     for _ in 0..70 {
         let guess = switchyard::keys::generate().secret;
-        last = app.post_as(&guess, "/v1/chat/completions", &chat_body(false)).await.status().as_u16();
+        last = app
+            .post_as(&guess, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status()
+            .as_u16();
     }
     assert_eq!(last, 429);
     // A key in use still works from the same address.
-    assert_eq!(app.post_as(&app.key, "/v1/chat/completions", &chat_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_as(&app.key, "/v1/chat/completions", &chat_body(false))
+            .await
+            .status(),
+        200
+    );
     // With the database gone, readiness says so without the driver's message (host, database and user names).
     app.db.drop_now().await;
-    let response = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
     let text = response.text().await.unwrap();
     assert!(text.contains("\"database\":\"unavailable\""), "{text}");
-    assert!(!text.contains("sy_test") && !text.contains("postgres"), "{text}");
+    assert!(
+        !text.contains("sy_test") && !text.contains("postgres"),
+        "{text}"
+    );
     app.shutdown().await;
 }
 
 /// A deployment of `model` on `provider` (through the admin API), in the catalog before returning.
 async fn deploy(app: &crate::helpers::TestApp, provider: String, model: &str) {
-    let (_, token) = app.token_for(&format!("deployer-{model}@example.com"), "owner").await;
+    let (_, token) = app
+        .token_for(&format!("deployer-{model}@example.com"), "owner")
+        .await;
     json_of(
         app.admin(&token, Method::POST, "/deployments", Some(json!({"model": model, "provider_id": provider, "upstream_model": "mock-gpt", "region": "eu", "input_price": "1", "output_price": "1"}))).await,
         201,
@@ -536,17 +846,33 @@ async fn developer_with_a_key(app: &crate::helpers::TestApp) -> DeveloperKey {
     let team = default_team(app, &owner).await;
     join_team(app, &owner, &team, dev_id).await;
     let key = json_of(
-        app.admin(&dev, Method::POST, "/keys", Some(json!({"name": "mine", "team_id": team}))).await,
+        app.admin(
+            &dev,
+            Method::POST,
+            "/keys",
+            Some(json!({"name": "mine", "team_id": team})),
+        )
+        .await,
         201,
     )
     .await;
-    DeveloperKey { owner, dev_id, dev, key }
+    DeveloperKey {
+        owner,
+        dev_id,
+        dev,
+        key,
+    }
 }
 
 /// Puts a member in a team.
 async fn join_team(app: &crate::helpers::TestApp, token: &str, team: &str, user: uuid::Uuid) {
     let status = app
-        .admin(token, Method::PUT, &format!("/teams/{team}/members/{user}"), None)
+        .admin(
+            token,
+            Method::PUT,
+            &format!("/teams/{team}/members/{user}"),
+            None,
+        )
         .await
         .status()
         .as_u16();
@@ -564,7 +890,10 @@ async fn answer_of(app: &crate::helpers::TestApp, key: &str, model: &str) -> (u1
     app.services.catalog.reload().await.unwrap();
     let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
     let response = app.post_as(key, "/v1/chat/completions", &body).await;
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 /// A server that answers every request with a 307 to `location`; returns its port.
@@ -622,7 +951,12 @@ async fn a_viewer_sees_a_webhook_s_origin_and_not_its_token() {
     let listed = json_of(app.admin(&viewer, Method::GET, "/budgets", None).await, 200).await;
     assert!(!listed.to_string().contains("secret-token"), "{listed}");
     let managed = json_of(app.admin(&owner, Method::GET, &path, None).await, 200).await;
-    assert!(managed["webhook_url"].as_str().unwrap().ends_with("secret-token"));
+    assert!(
+        managed["webhook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("secret-token")
+    );
     app.shutdown().await;
 }
 

@@ -177,7 +177,10 @@ async fn a_thousand_concurrent_calls_yield_a_thousand_usage_rows() {
     let answered: std::collections::BTreeSet<String> =
         results.iter().map(|(_, id)| id.clone()).collect();
     assert_eq!(answered.len(), 1000, "every answer has its own request id");
-    assert_eq!(recorded, answered, "one event per call, under the call's id");
+    assert_eq!(
+        recorded, answered,
+        "one event per call, under the call's id"
+    );
     assert!(rows.iter().all(|r| r.input_tokens > 0 && r.cost_picos > 0));
     app.shutdown().await;
 }

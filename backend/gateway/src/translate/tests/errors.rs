@@ -66,7 +66,11 @@ fn anthropic_errors_become_openai_errors_with_529_as_503() {
 fn an_unreadable_error_body_is_never_quoted_and_gets_a_kind_from_the_status() {
     let (status, error) = anthropic_error_to_openai(502, b"<html>Bad gateway</html>");
     assert_eq!((status, error.error.kind.as_str()), (502, "server_error"));
-    assert!(!error.error.message.contains("html"), "{}", error.error.message);
+    assert!(
+        !error.error.message.contains("html"),
+        "{}",
+        error.error.message
+    );
 
     let (status, error) = gemini_error_to_openai(429, b"");
     assert_eq!(
